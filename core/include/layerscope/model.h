@@ -1,0 +1,54 @@
+#pragma once
+
+#include "layerscope/capture.h"
+#include "layerscope/moduletree.h"
+#include "layerscope/tensor.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace layerscope {
+
+struct LoadOptions {
+    // Rewrite the module graphs so any module can be captured. Off only to measure the cost of it.
+    bool instrument = true;
+};
+
+// A TorchScript model opened on the CPU, with every module's forward instrumented once so that
+// any set of modules can be captured by name at run time.
+class Model {
+public:
+    // Throws layerscope::Error with one line naming the file and the cause.
+    static Model load(const std::string& path, const LoadOptions& options = {});
+
+    Model(Model&&) noexcept;
+    Model& operator=(Model&&) noexcept;
+    ~Model();
+
+    const std::string& path() const;
+    const std::vector<ModuleInfo>& modules() const; // named_modules() order, root first
+    int findModule(const std::string& name) const;  // index into modules(), -1 if unknown
+    const std::vector<ArgumentInfo>& forwardArguments() const;
+    int requiredArgumentCount() const;
+    std::string signature() const; // "forward(x: Tensor, y: Tensor) -> Tensor"
+
+    // Module names closest to an unknown one, best first, for "did you mean" messages.
+    std::vector<std::string> closestModuleNames(const std::string& name, std::size_t count = 3) const;
+
+    // Throws layerscope::Error for unknown module names (with suggestions), the wrong number of inputs,
+    // and failures inside the forward (naming the module that failed and the shapes involved).
+    // Thread-safe: runs on different threads do not see each other's captures.
+    RunResult run(const std::vector<Tensor>& inputs, const CaptureRequest& request = {}) const;
+
+    // Floating-point dtype of the model's parameters (Float32 when it has none).
+    DType parameterDType() const;
+
+    struct Impl; // opaque: LibTorch stays behind the firewall
+
+private:
+    explicit Model(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+} // namespace layerscope

@@ -1,0 +1,44 @@
+#pragma once
+// The engine's own tensor type: what crosses the torch firewall (see DESIGN.md).
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace layerscope {
+
+enum class DType { Float32, Float64, Float16, BFloat16, Int8, Int16, Int32, Int64, UInt8, Bool };
+
+std::size_t elementSize(DType dtype);
+std::string dtypeName(DType dtype); // "float32", "int64", ... as numpy spells them
+
+// A dense, C-contiguous array. The buffer is shared and may alias LibTorch storage:
+// copying a Tensor copies a reference, not the values.
+struct Tensor {
+    std::vector<std::int64_t> shape;
+    DType dtype = DType::Float32;
+    std::shared_ptr<const void> data;
+
+    std::int64_t numel() const;
+    std::size_t nbytes() const { return static_cast<std::size_t>(numel()) * elementSize(dtype); }
+    template <typename T> const T* values() const { return static_cast<const T*>(data.get()); }
+
+    // A tensor that owns a fresh zero-filled buffer.
+    static Tensor zeros(std::vector<std::int64_t> shape, DType dtype);
+    // Writable access for the owner of a fresh buffer (zeros(), readers).
+    void* mutableData() const { return const_cast<void*>(data.get()); }
+};
+
+std::string shapeToString(const std::vector<std::int64_t>& shape); // "[1, 3, 224, 224]"
+
+} // namespace layerscope
+
+namespace layerscope {
+
+// A float64 tensor as float32 or the reverse (numpy arrays default to float64, models to float32).
+// Other conversions throw layerscope::Error.
+Tensor convertFloating(const Tensor& tensor, DType to);
+
+} // namespace layerscope

@@ -1,0 +1,67 @@
+#include "atomicfile_p.h"
+
+#include "layerscope/error.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace layerscope::detail {
+
+void throwWriteError(const std::string& path, int error)
+{
+    throw Error(path + ": cannot write (" + std::strerror(error) + ")");
+}
+
+AtomicFile::AtomicFile(std::string path)
+    : path_(std::move(path))
+{
+    const std::filesystem::path target(path_);
+    const auto folder = target.parent_path().empty() ? std::filesystem::path(".") : target.parent_path();
+    std::string pattern = (folder / ("." + target.filename().string() + ".XXXXXX")).string();
+    fd_ = ::mkstemp(pattern.data());
+    if (fd_ < 0)
+        throwWriteError(path_, errno);
+    ::fchmod(fd_, 0644);
+    temporaryPath_ = pattern;
+}
+
+AtomicFile::~AtomicFile()
+{
+    if (fd_ >= 0)
+        ::close(fd_);
+    if (!temporaryPath_.empty())
+        ::unlink(temporaryPath_.c_str());
+}
+
+void AtomicFile::write(const void* data, std::size_t size)
+{
+    const char* bytes = static_cast<const char*>(data);
+    while (size > 0) {
+        const ssize_t n = ::write(fd_, bytes, size);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            throwWriteError(path_, errno);
+        }
+        bytes += n;
+        size -= static_cast<std::size_t>(n);
+    }
+}
+
+void AtomicFile::commit()
+{
+    // close() can report a full disk late (network and quota file systems).
+    const int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0)
+        throwWriteError(path_, errno);
+    if (std::rename(temporaryPath_.c_str(), path_.c_str()) != 0)
+        throwWriteError(path_, errno);
+    temporaryPath_.clear();
+}
+
+} // namespace layerscope::detail

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace layerscope::detail {
+
+// A file written under a temporary name in the destination folder and renamed over the final
+// name by commit(). Destroyed without commit() (an error, a cancel), it removes the temporary file,
+// so a failure never leaves a half-written file under the final name.
+class AtomicFile {
+public:
+    explicit AtomicFile(std::string path); // throws layerscope::Error if the folder is not writable
+    ~AtomicFile();
+    AtomicFile(const AtomicFile&) = delete;
+    AtomicFile& operator=(const AtomicFile&) = delete;
+
+    void write(const void* data, std::size_t size); // throws layerscope::Error (disk full, ...)
+    void commit();
+    const std::string& temporaryPath() const { return temporaryPath_; }
+
+private:
+    std::string path_;
+    std::string temporaryPath_;
+    int fd_ = -1;
+};
+
+// "path: cannot write (No space left on device)"
+[[noreturn]] void throwWriteError(const std::string& path, int error);
+
+} // namespace layerscope::detail

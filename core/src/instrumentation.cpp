@@ -1,0 +1,220 @@
+#include "instrumentation_p.h"
+
+#include "torchbridge_p.h"
+
+#include <torch/csrc/jit/api/function_impl.h>
+#include <torch/csrc/jit/ir/ir.h>
+#include <torch/library.h>
+
+#include <unordered_set>
+
+namespace layerscope::detail {
+
+namespace {
+
+constexpr const char* kModuleIdAttribute = "__layerscope_module_id";
+
+thread_local RunRecorder* currentRecorder = nullptr;
+
+// Boxed kernels: arguments arrive on the interpreter's stack.
+void enterKernel(const c10::OperatorHandle&, torch::jit::Stack* stack)
+{
+    const auto module = torch::jit::pop(*stack).toInt();
+    if (currentRecorder)
+        currentRecorder->enter(module);
+}
+
+void recordInputKernel(const c10::OperatorHandle&, torch::jit::Stack* stack)
+{
+    auto value = torch::jit::pop(*stack);
+    const auto argument = torch::jit::pop(*stack).toInt();
+    const auto module = torch::jit::pop(*stack).toInt();
+    if (currentRecorder)
+        currentRecorder->recordInput(module, argument, value);
+}
+
+void leaveKernel(const c10::OperatorHandle&, torch::jit::Stack* stack)
+{
+    auto value = torch::jit::pop(*stack);
+    const auto module = torch::jit::pop(*stack).toInt();
+    if (currentRecorder)
+        currentRecorder->leave(module, value);
+}
+
+} // namespace
+
+// CONSERVATIVE marks the operators as having side effects; without it the graph optimiser
+// removes them as dead code and nothing is recorded.
+TORCH_LIBRARY(layerscope, m)
+{
+    const auto conservative = c10::AliasAnalysisKind::CONSERVATIVE;
+    m.def(torch::schema("layerscope::enter(int module) -> ()", conservative),
+          torch::CppFunction::makeFromBoxedFunction<&enterKernel>());
+    m.def(torch::schema("layerscope::record_input(int module, int argument, Any value) -> ()", conservative),
+          torch::CppFunction::makeFromBoxedFunction<&recordInputKernel>());
+    m.def(torch::schema("layerscope::leave(int module, Any value) -> ()", conservative),
+          torch::CppFunction::makeFromBoxedFunction<&leaveKernel>());
+}
+
+namespace {
+
+void instrumentForwardGraph(torch::jit::Graph& graph)
+{
+    using namespace torch::jit;
+    static const auto enterSymbol = c10::Symbol::fromQualString("layerscope::enter");
+    static const auto recordInputSymbol = c10::Symbol::fromQualString("layerscope::record_input");
+    static const auto leaveSymbol = c10::Symbol::fromQualString("layerscope::leave");
+
+    Value* self = graph.inputs().at(0);
+    Value* moduleId = nullptr;
+    {
+        WithInsertPoint atStart(*graph.nodes().begin());
+        moduleId = graph.insertNode(graph.createGetAttr(self, kModuleIdAttribute))->output();
+        graph.insertNode(graph.create(enterSymbol, {moduleId}, 0));
+        for (std::size_t i = 1; i < graph.inputs().size(); ++i) {
+            Value* argument = graph.insertConstant(static_cast<std::int64_t>(i - 1));
+            graph.insertNode(graph.create(recordInputSymbol, {moduleId, argument, graph.inputs()[i]}, 0));
+        }
+    }
+    WithInsertPoint beforeReturn(graph.return_node());
+    graph.insertNode(graph.create(leaveSymbol, {moduleId, graph.outputs().at(0)}, 0));
+}
+
+} // namespace
+
+void instrumentModules(const std::vector<torch::jit::Module>& modules)
+{
+    std::unordered_set<const torch::jit::Function*> instrumented;
+    for (std::size_t id = 1; id < modules.size(); ++id) {
+        const auto& module = modules[id];
+        auto forward = module.find_method("forward");
+        if (!forward)
+            continue;
+        auto type = module.type();
+        if (!type->hasAttribute(kModuleIdAttribute))
+            type->addAttribute(kModuleIdAttribute, c10::IntType::get());
+        module._ivalue()->setAttr(kModuleIdAttribute, static_cast<std::int64_t>(id));
+
+        // Instances of one type share one compiled forward: rewrite it once.
+        auto& function = forward->function();
+        if (!instrumented.insert(&function).second)
+            continue;
+        if (auto* graphFunction = torch::jit::tryToGraphFunction(function))
+            instrumentForwardGraph(*graphFunction->graph());
+    }
+}
+
+RunRecorder::RunRecorder(const std::vector<std::string>& moduleNames, std::vector<char> captureOutputs,
+                         std::vector<char> captureInputs)
+    : names_(moduleNames)
+    , captureOutputs_(std::move(captureOutputs))
+    , captureInputs_(std::move(captureInputs))
+    , calls_(moduleNames.size(), 0)
+    , previous_(currentRecorder)
+{
+    currentRecorder = this;
+}
+
+RunRecorder::~RunRecorder()
+{
+    currentRecorder = previous_;
+}
+
+std::string RunRecorder::callKey(int module, int call) const
+{
+    return call == 0 ? names_[module] : names_[module] + ":" + std::to_string(call);
+}
+
+void RunRecorder::enter(std::int64_t module)
+{
+    if (module < 0 || module >= static_cast<std::int64_t>(calls_.size()))
+        return;
+    const int id = static_cast<int>(module);
+    frames_.push_back({id, calls_[id]++, frameInputs_.size()});
+}
+
+void RunRecorder::recordInput(std::int64_t module, std::int64_t argument, const c10::IValue& value)
+{
+    if (frames_.empty() || frames_.back().module != module)
+        return;
+    frameInputs_.push_back(value); // kept for the message if this module fails
+    const Frame& frame = frames_.back();
+    if (!captureInputs_[frame.module])
+        return;
+    std::string key = callKey(frame.module, frame.call) + ">in";
+    if (argument > 0 || !(value.isTensor() || value.isNone()))
+        key += "[" + std::to_string(argument) + "]";
+    Capture proto;
+    proto.module = names_[frame.module];
+    proto.call = frame.call;
+    proto.isInput = true;
+    collect(value, key, proto, result_.captures);
+}
+
+void RunRecorder::leave(std::int64_t module, const c10::IValue& output)
+{
+    if (frames_.empty() || frames_.back().module != module)
+        return;
+    const Frame frame = frames_.back();
+    frames_.pop_back();
+    frameInputs_.erase(frameInputs_.begin() + static_cast<std::ptrdiff_t>(frame.firstInput), frameInputs_.end());
+    if (!captureOutputs_[frame.module])
+        return;
+    Capture proto;
+    proto.module = names_[frame.module];
+    proto.call = frame.call;
+    collect(output, callKey(frame.module, frame.call), proto, result_.captures);
+}
+
+void RunRecorder::collect(const c10::IValue& value, const std::string& key, const Capture& proto,
+                          std::vector<Capture>& into)
+{
+    if (value.isTensor()) {
+        const at::Tensor& tensor = value.toTensor();
+        DType dtype;
+        if (tensor.layout() != at::kStrided || !fromScalarType(tensor.scalar_type(), &dtype)) {
+            result_.skipped.push_back({key, std::string("Tensor(") + c10::toString(tensor.scalar_type()) + ", "
+                                                 + c10::toString(tensor.layout()) + ")"});
+            return;
+        }
+        Capture capture = proto;
+        capture.key = key;
+        // A copy, not a view: a later in-place op (ReLU(inplace=True)) must not change what was seen.
+        capture.tensor = fromAten(tensor.detach().clone(at::MemoryFormat::Contiguous));
+        into.push_back(std::move(capture));
+    } else if (value.isTuple()) {
+        const auto& elements = value.toTupleRef().elements();
+        for (std::size_t i = 0; i < elements.size(); ++i)
+            collect(elements[i], key + "[" + std::to_string(i) + "]", proto, into);
+    } else if (value.isList()) {
+        const auto elements = value.toListRef();
+        for (std::size_t i = 0; i < elements.size(); ++i)
+            collect(elements[i], key + "[" + std::to_string(i) + "]", proto, into);
+    } else if (value.isGenericDict()) {
+        for (const auto& item : value.toGenericDict()) {
+            const auto& k = item.key();
+            const std::string name = k.isString() ? k.toStringRef()
+                : k.isInt()                       ? std::to_string(k.toInt())
+                                                  : k.type()->annotation_str();
+            collect(item.value(), key + "[" + name + "]", proto, into);
+        }
+    } else {
+        result_.skipped.push_back({key, value.type()->annotation_str()});
+    }
+}
+
+std::vector<std::vector<std::int64_t>> RunRecorder::failedModuleInputShapes() const
+{
+    std::vector<std::vector<std::int64_t>> shapes;
+    if (frames_.empty())
+        return shapes;
+    for (std::size_t i = frames_.back().firstInput; i < frameInputs_.size(); ++i) {
+        if (frameInputs_[i].isTensor()) {
+            const auto sizes = frameInputs_[i].toTensor().sizes();
+            shapes.emplace_back(sizes.begin(), sizes.end());
+        }
+    }
+    return shapes;
+}
+
+} // namespace layerscope::detail

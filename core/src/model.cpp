@@ -1,0 +1,283 @@
+#include "layerscope/model.h"
+
+#include "layerscope/error.h"
+#include "instrumentation_p.h"
+#include "modelfile_p.h"
+#include "namesuggest_p.h"
+#include "torchbridge_p.h"
+
+#include <torch/script.h>
+
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace layerscope {
+
+using detail::RunRecorder;
+
+struct Model::Impl {
+    std::string path;
+    torch::jit::Module root;
+    std::vector<ModuleInfo> modules;
+    std::vector<std::string> moduleNames;
+    std::unordered_map<std::string, int> moduleIndex;
+    std::vector<ArgumentInfo> arguments;
+    std::string returnType;
+    bool instrumented = false;
+    DType parameterDType = DType::Float32;
+};
+
+namespace {
+
+// LibTorch messages carry C++ backtraces and TorchScript tracebacks; a user needs the last line.
+std::string conciseMessage(const std::string& message)
+{
+    std::istringstream lines(message);
+    std::string line, last;
+    while (std::getline(lines, line)) {
+        if (line.find_first_not_of(" \t") == std::string::npos)
+            continue;
+        if (line.rfind("Exception raised from ", 0) == 0 || line.rfind("frame #", 0) == 0)
+            break; // the C++ backtrace follows
+        last = line;
+    }
+    for (const char* prefix : {"RuntimeError: ", "Exception: ", "builtins.RuntimeError: "}) {
+        if (last.rfind(prefix, 0) == 0)
+            last.erase(0, std::string(prefix).size());
+    }
+    return last.empty() ? message.substr(0, message.find('\n')) : last;
+}
+
+std::string messageOf(const c10::Error& error)
+{
+    return conciseMessage(error.what_without_backtrace());
+}
+
+std::int64_t countElements(const std::vector<at::Tensor>& tensors)
+{
+    std::int64_t n = 0;
+    for (const auto& t : tensors)
+        n += t.numel();
+    return n;
+}
+
+// named_modules() order, shared instances once (as PyTorch's memo does).
+void buildTree(Model::Impl& impl, std::vector<torch::jit::Module>& handles)
+{
+    std::unordered_set<const void*> seen;
+    for (const auto& entry : impl.root.named_modules()) {
+        if (!seen.insert(entry.value._ivalue().get()).second)
+            continue;
+        ModuleInfo info;
+        info.name = entry.name;
+        auto typeName = entry.value.type()->name();
+        info.typeName = typeName ? typeName->name() : "Module";
+        info.hasForward = entry.value.find_method("forward").has_value();
+
+        std::vector<at::Tensor> own;
+        for (const auto& p : entry.value.named_parameters(/*recurse=*/false))
+            own.push_back(p.value);
+        info.ownParameters = countElements(own);
+        std::unordered_set<const void*> distinct;
+        std::vector<at::Tensor> all;
+        for (const auto& p : entry.value.parameters(/*recurse=*/true)) {
+            if (distinct.insert(p.unsafeGetTensorImpl()).second)
+                all.push_back(p);
+        }
+        info.totalParameters = countElements(all);
+
+        const int index = static_cast<int>(impl.modules.size());
+        if (!info.name.empty()) {
+            const auto dot = info.name.rfind('.');
+            const std::string parentName = dot == std::string::npos ? std::string() : info.name.substr(0, dot);
+            auto parent = impl.moduleIndex.find(parentName);
+            info.parent = parent != impl.moduleIndex.end() ? parent->second : 0;
+            info.depth = impl.modules[info.parent].depth + 1;
+            impl.modules[info.parent].children.push_back(index);
+        }
+        impl.moduleIndex.emplace(info.name, index);
+        impl.moduleNames.push_back(info.name);
+        impl.modules.push_back(std::move(info));
+        handles.push_back(entry.value);
+    }
+}
+
+void readSignature(Model::Impl& impl)
+{
+    auto forward = impl.root.find_method("forward");
+    if (!forward)
+        throw Error(impl.path + ": the model has no forward method");
+    const auto& schema = forward->function().getSchema();
+    const auto& arguments = schema.arguments();
+    for (std::size_t i = 1; i < arguments.size(); ++i) // 0 is self
+        impl.arguments.push_back({arguments[i].name(), arguments[i].type()->annotation_str(),
+                                  arguments[i].default_value().has_value()});
+    if (!schema.returns().empty())
+        impl.returnType = schema.returns()[0].type()->annotation_str();
+}
+
+void readParameterDType(Model::Impl& impl)
+{
+    for (const auto& p : impl.root.parameters()) {
+        if (p.is_floating_point()) {
+            detail::fromScalarType(p.scalar_type(), &impl.parameterDType);
+            return;
+        }
+    }
+}
+
+} // namespace
+
+Model::Model(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl))
+{
+}
+Model::Model(Model&&) noexcept = default;
+Model& Model::operator=(Model&&) noexcept = default;
+Model::~Model() = default;
+
+Model Model::load(const std::string& path, const LoadOptions& options)
+{
+    detail::checkModelFile(path);
+    auto impl = std::make_unique<Impl>();
+    impl->path = path;
+    try {
+        impl->root = torch::jit::load(path, torch::kCPU);
+    } catch (const c10::Error& error) {
+        throw Error(path + ": cannot be loaded as TorchScript (" + messageOf(error) + ")");
+    } catch (const std::exception& error) {
+        throw Error(path + ": cannot be loaded as TorchScript (" + conciseMessage(error.what()) + ")");
+    }
+    // Viewing activations means inference: BatchNorm and Dropout as in model.eval() in Python.
+    impl->root.eval();
+
+    std::vector<torch::jit::Module> handles;
+    try {
+        buildTree(*impl, handles);
+        readSignature(*impl);
+        readParameterDType(*impl);
+        if (options.instrument) {
+            detail::instrumentModules(handles);
+            impl->instrumented = true;
+        }
+    } catch (const c10::Error& error) {
+        throw Error(path + ": cannot be prepared for capture (" + messageOf(error) + ")");
+    }
+    return Model(std::move(impl));
+}
+
+const std::string& Model::path() const { return impl_->path; }
+const std::vector<ModuleInfo>& Model::modules() const { return impl_->modules; }
+const std::vector<ArgumentInfo>& Model::forwardArguments() const { return impl_->arguments; }
+DType Model::parameterDType() const { return impl_->parameterDType; }
+
+int Model::findModule(const std::string& name) const
+{
+    auto it = impl_->moduleIndex.find(name);
+    return it == impl_->moduleIndex.end() ? -1 : it->second;
+}
+
+int Model::requiredArgumentCount() const
+{
+    int required = 0;
+    for (const auto& argument : impl_->arguments)
+        required += argument.hasDefault ? 0 : 1;
+    return required;
+}
+
+std::string Model::signature() const
+{
+    std::string text = "forward(";
+    for (std::size_t i = 0; i < impl_->arguments.size(); ++i) {
+        const auto& argument = impl_->arguments[i];
+        text += (i ? ", " : "") + argument.name + ": " + argument.type + (argument.hasDefault ? " = ..." : "");
+    }
+    return text + ") -> " + impl_->returnType;
+}
+
+std::vector<std::string> Model::closestModuleNames(const std::string& name, std::size_t count) const
+{
+    return detail::closestNames(name, impl_->moduleNames, count);
+}
+
+RunResult Model::run(const std::vector<Tensor>& inputs, const CaptureRequest& request) const
+{
+    const auto moduleCount = impl_->modules.size();
+    std::vector<char> captureOutputs(moduleCount, 0), captureInputs(moduleCount, 0);
+    auto select = [&](const std::vector<std::string>& names, std::vector<char>& flags) {
+        for (const auto& name : names) {
+            const int index = findModule(name);
+            if (index < 0) {
+                std::string message = "no module named '" + name + "' in " + impl_->path;
+                const auto suggestions = closestModuleNames(name);
+                for (std::size_t i = 0; i < suggestions.size(); ++i)
+                    message += (i ? ", '" : "; did you mean '") + suggestions[i] + "'";
+                throw Error(message + (suggestions.empty() ? "" : "?"));
+            }
+            if (index == 0)
+                throw Error("the root module is the model itself: its output is always captured as 'output'");
+            if (!impl_->instrumented)
+                throw Error(impl_->path + ": loaded without instrumentation, modules cannot be captured");
+            flags[index] = 1;
+        }
+    };
+    select(request.outputsOf, captureOutputs);
+    select(request.inputsOf, captureInputs);
+
+    const int required = requiredArgumentCount();
+    const int accepted = static_cast<int>(impl_->arguments.size());
+    const int given = static_cast<int>(inputs.size());
+    if (given < required || given > accepted) {
+        std::ostringstream message;
+        message << impl_->path << ": the model takes " << (required == accepted ? "" : "at least ") << required
+                << (required == 1 ? " input" : " inputs") << ", " << signature() << ", but " << given
+                << (given == 1 ? " was" : " were") << " given";
+        throw Error(message.str());
+    }
+
+    c10::InferenceMode inferenceMode;
+    std::vector<c10::IValue> arguments;
+    arguments.reserve(inputs.size());
+    for (const auto& input : inputs) // a copy: a model may change its input in place
+        arguments.emplace_back(detail::toAten(input).clone());
+
+    RunRecorder recorder(impl_->moduleNames, captureOutputs, captureInputs);
+    c10::IValue output;
+    try {
+        output = impl_->root.forward(std::move(arguments));
+    } catch (const std::exception& error) {
+        const auto* torchError = dynamic_cast<const c10::Error*>(&error);
+        const std::string cause = torchError ? messageOf(*torchError) : conciseMessage(error.what());
+        std::ostringstream message;
+        const int failed = recorder.failedModule();
+        if (failed > 0) {
+            const auto& module = impl_->modules[failed];
+            message << "forward failed in module '" << module.name << "' (" << module.typeName << ")";
+        } else {
+            message << "forward of " << impl_->path << " failed";
+        }
+        const auto shapes = failed > 0 ? recorder.failedModuleInputShapes() : [&] {
+            std::vector<std::vector<std::int64_t>> given;
+            for (const auto& input : inputs)
+                given.push_back(input.shape);
+            return given;
+        }();
+        for (std::size_t i = 0; i < shapes.size(); ++i)
+            message << (i ? ", " : shapes.size() == 1 ? " on input of shape " : " on inputs of shapes ")
+                    << shapeToString(shapes[i]);
+        message << ": " << cause;
+        throw Error(message.str());
+    }
+
+    Capture proto;
+    recorder.collect(output, "output", proto, recorder.result().outputs);
+    RunResult result = std::move(recorder.result());
+    for (std::size_t i = 1; i < moduleCount; ++i) {
+        if ((captureOutputs[i] || captureInputs[i]) && recorder.callCount(static_cast<int>(i)) == 0)
+            result.notExecuted.push_back(impl_->moduleNames[i]);
+    }
+    return result;
+}
+
+} // namespace layerscope

@@ -1,0 +1,110 @@
+#include "layerscope/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+
+namespace layerscope {
+
+std::size_t elementSize(DType dtype)
+{
+    switch (dtype) {
+    case DType::Float64:
+    case DType::Int64:
+        return 8;
+    case DType::Float32:
+    case DType::Int32:
+        return 4;
+    case DType::Float16:
+    case DType::BFloat16:
+    case DType::Int16:
+        return 2;
+    case DType::Int8:
+    case DType::UInt8:
+    case DType::Bool:
+        return 1;
+    }
+    return 1;
+}
+
+std::string dtypeName(DType dtype)
+{
+    switch (dtype) {
+    case DType::Float32: return "float32";
+    case DType::Float64: return "float64";
+    case DType::Float16: return "float16";
+    case DType::BFloat16: return "bfloat16";
+    case DType::Int8: return "int8";
+    case DType::Int16: return "int16";
+    case DType::Int32: return "int32";
+    case DType::Int64: return "int64";
+    case DType::UInt8: return "uint8";
+    case DType::Bool: return "bool";
+    }
+    return "unknown";
+}
+
+std::int64_t Tensor::numel() const
+{
+    std::int64_t n = 1;
+    for (auto d : shape)
+        n *= d;
+    return n;
+}
+
+Tensor Tensor::zeros(std::vector<std::int64_t> shape, DType dtype)
+{
+    Tensor t;
+    t.shape = std::move(shape);
+    t.dtype = dtype;
+    const std::size_t bytes = t.nbytes();
+    // calloc: large zero buffers come straight from fresh pages, no memset pass.
+    void* buffer = std::calloc(bytes > 0 ? bytes : 1, 1);
+    if (!buffer)
+        throw std::bad_alloc();
+    t.data = std::shared_ptr<const void>(buffer, [](const void* p) { std::free(const_cast<void*>(p)); });
+    return t;
+}
+
+std::string shapeToString(const std::vector<std::int64_t>& shape)
+{
+    std::ostringstream out;
+    out << '[';
+    for (std::size_t i = 0; i < shape.size(); ++i)
+        out << (i ? ", " : "") << shape[i];
+    out << ']';
+    return out.str();
+}
+
+} // namespace layerscope
+
+#include "layerscope/error.h"
+
+namespace layerscope {
+
+namespace {
+
+template <typename From, typename To> Tensor convertValues(const Tensor& tensor, DType to)
+{
+    Tensor result = Tensor::zeros(tensor.shape, to);
+    const From* in = tensor.values<From>();
+    To* out = static_cast<To*>(result.mutableData());
+    for (std::int64_t i = 0, n = tensor.numel(); i < n; ++i)
+        out[i] = static_cast<To>(in[i]);
+    return result;
+}
+
+} // namespace
+
+Tensor convertFloating(const Tensor& tensor, DType to)
+{
+    if (tensor.dtype == to)
+        return tensor;
+    if (tensor.dtype == DType::Float64 && to == DType::Float32)
+        return convertValues<double, float>(tensor, to);
+    if (tensor.dtype == DType::Float32 && to == DType::Float64)
+        return convertValues<float, double>(tensor, to);
+    throw Error("cannot convert " + dtypeName(tensor.dtype) + " to " + dtypeName(to));
+}
+
+} // namespace layerscope
