@@ -82,25 +82,35 @@ void instrumentForwardGraph(torch::jit::Graph& graph)
 
 } // namespace
 
+bool isForwardMethodName(const std::string& name)
+{
+    if (name.rfind("forward", 0) != 0)
+        return false;
+    std::size_t digits = name.compare(0, 9, "forward__") == 0 ? 9 : 7;
+    if (digits == name.size())
+        return digits == 7;
+    return name.find_first_not_of("0123456789", digits) == std::string::npos;
+}
+
 void instrumentModules(const std::vector<torch::jit::Module>& modules)
 {
     std::unordered_set<const torch::jit::Function*> instrumented;
     for (std::size_t id = 1; id < modules.size(); ++id) {
         const auto& module = modules[id];
-        auto forward = module.find_method("forward");
-        if (!forward)
-            continue;
         auto type = module.type();
-        if (!type->hasAttribute(kModuleIdAttribute))
-            type->addAttribute(kModuleIdAttribute, c10::IntType::get());
-        module._ivalue()->setAttr(kModuleIdAttribute, static_cast<std::int64_t>(id));
-
-        // Instances of one type share one compiled forward: rewrite it once.
-        auto& function = forward->function();
-        if (!instrumented.insert(&function).second)
-            continue;
-        if (auto* graphFunction = torch::jit::tryToGraphFunction(function))
-            instrumentForwardGraph(*graphFunction->graph());
+        for (const auto& method : module.get_methods()) {
+            if (!isForwardMethodName(method.name()))
+                continue;
+            if (!type->hasAttribute(kModuleIdAttribute))
+                type->addAttribute(kModuleIdAttribute, c10::IntType::get());
+            module._ivalue()->setAttr(kModuleIdAttribute, static_cast<std::int64_t>(id));
+            // Instances of one type share one compiled forward: rewrite it once.
+            auto& function = method.function();
+            if (!instrumented.insert(&function).second)
+                continue;
+            if (auto* graphFunction = torch::jit::tryToGraphFunction(function))
+                instrumentForwardGraph(*graphFunction->graph());
+        }
     }
 }
 

@@ -17,7 +17,11 @@
 
 namespace layerscope::detail {
 
-// Rewrites the forward graph of every module in `modules` (index i is the module's id in the tree;
+// forward and its variants: TorchScript names overloads forward__0, forward__1 (nn.LSTM), and the
+// tracer names the second call of a module forward1, the third forward2 ...
+bool isForwardMethodName(const std::string& name);
+
+// Rewrites the forward graphs of every module in `modules` (index i is the module's id in the tree;
 // entries without a forward are skipped) and tags each instance with its id. Index 0, the root,
 // is left alone: its output is the model's output.
 void instrumentModules(const std::vector<torch::jit::Module>& modules);

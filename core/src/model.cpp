@@ -73,7 +73,9 @@ void buildTree(Model::Impl& impl, std::vector<torch::jit::Module>& handles)
         info.name = entry.name;
         auto typeName = entry.value.type()->name();
         info.typeName = typeName ? typeName->name() : "Module";
-        info.hasForward = entry.value.find_method("forward").has_value();
+        info.hasForward = false;
+        for (const auto& method : entry.value.get_methods())
+            info.hasForward = info.hasForward || detail::isForwardMethodName(method.name());
 
         std::vector<at::Tensor> own;
         for (const auto& p : entry.value.named_parameters(/*recurse=*/false))

@@ -1,0 +1,28 @@
+#pragma once
+// Shared by the test executables: where the fixtures are, and how to compare tensors.
+
+#include "layerscope/npy.h"
+#include "layerscope/tensor.h"
+
+#include <QJsonObject>
+#include <QString>
+#include <QStringList>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace layerscope::test {
+
+// Fixture folder names written by tests/fixtures/make_fixtures.py.
+QStringList fixtureCases();
+std::string fixturePath(const QString& caseName, const QString& file);
+QJsonObject expectedJson(const QString& caseName);
+std::vector<Tensor> fixtureInputs(const QString& caseName);
+std::map<std::string, Tensor> readNpzAsMap(const std::string& path);
+
+std::vector<double> toDoubles(const Tensor& tensor);
+// Largest |a - b| over all elements; +inf when shapes differ.
+double maxAbsDifference(const Tensor& a, const Tensor& b);
+
+} // namespace layerscope::test

@@ -1,0 +1,139 @@
+// layerscope-cli as a user runs it: exit codes, messages, and .npz files that numpy reads back.
+
+#include "testsupport.h"
+
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+
+using namespace layerscope::test;
+
+namespace {
+
+struct Outcome {
+    int exitCode = -1;
+    QString out;
+    QString err;
+};
+
+Outcome runProgram(const QString& program, const QStringList& arguments)
+{
+    QProcess process;
+    process.start(program, arguments);
+    process.waitForFinished(120000);
+    return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1,
+            QString::fromUtf8(process.readAllStandardOutput()), QString::fromUtf8(process.readAllStandardError())};
+}
+
+Outcome cli(const QStringList& arguments) { return runProgram(LAYERSCOPE_CLI, arguments); }
+
+QString fixture(const QString& caseName, const QString& file)
+{
+    return QString::fromStdString(fixturePath(caseName, file));
+}
+
+// numpy itself reads the file: every reference array is there, float32 stays float32, values match.
+const char* const kCompareWithNumpy = R"(
+import sys, numpy as np
+out = np.load(sys.argv[1])
+for reference_path in sys.argv[2:]:
+    reference = np.load(reference_path)
+    for key in reference.files:
+        assert key in out.files, f"missing {key}"
+        assert out[key].dtype == reference[key].dtype, f"{key}: {out[key].dtype} != {reference[key].dtype}"
+        assert out[key].shape == reference[key].shape, f"{key}: {out[key].shape} != {reference[key].shape}"
+        difference = float(np.abs(out[key].astype(np.float64) - reference[key]).max()) if out[key].size else 0.0
+        assert difference <= 1e-5, f"{key}: {difference}"
+print(len(out.files))
+)";
+
+} // namespace
+
+class TestCli : public QObject {
+    Q_OBJECT
+
+private slots:
+    void modulesPrintsTheTree();
+    void extractAllWritesWhatNumpyReadsBack();
+    void extractChosenLayersOnly();
+    void errorsAreOneLineAndNonZero_data();
+    void errorsAreOneLineAndNonZero();
+};
+
+void TestCli::modulesPrintsTheTree()
+{
+    const Outcome result = cli({"modules", QString(LAYERSCOPE_EXAMPLES_DIR) + "/seed_nested.pt"});
+    QCOMPARE(result.exitCode, 0);
+    const QStringList lines = result.out.split('\n', Qt::SkipEmptyParts);
+    QVERIFY2(lines[0].endsWith("forward(x: Tensor, y: Tensor) -> Tensor"), qPrintable(lines[0]));
+    QCOMPARE(lines.size(), 2 + 35); // signature, header, 35 modules as named_modules() lists them
+    QVERIFY(lines.filter(QRegularExpression(R"(^\s+feature_model\.cnn\.3\.0\s+Conv2d\s+73,856$)")).size() == 1);
+    QVERIFY(lines.filter(QRegularExpression(R"(^\(model\)\s+SeedNested\s+246,628$)")).size() == 1);
+}
+
+void TestCli::extractAllWritesWhatNumpyReadsBack()
+{
+    QTemporaryDir dir;
+    const QString out = dir.filePath("nested.npz");
+    const Outcome result = cli({"extract", fixture("nested_scripted", "model.pt"), "--input",
+                                fixture("nested_scripted", "input0.npy"), "--input",
+                                fixture("nested_scripted", "input1.npy"), "--all", "--with-inputs", "--out", out});
+    QVERIFY2(result.exitCode == 0, qPrintable(result.err));
+    QVERIFY2(result.err.contains("not executed: encoder.linear1"), qPrintable(result.err));
+    const Outcome numpy = runProgram(LAYERSCOPE_PYTHON, {"-c", kCompareWithNumpy, out,
+                                                         fixture("nested_scripted", "reference.npz"),
+                                                         fixture("nested_scripted", "reference_inputs.npz")});
+    QVERIFY2(numpy.exitCode == 0, qPrintable(numpy.err));
+}
+
+void TestCli::extractChosenLayersOnly()
+{
+    QTemporaryDir dir;
+    const QString out = dir.filePath("resnet.npz");
+    const Outcome result = cli({"extract", fixture("resnet18_traced", "model.pt"), "-i",
+                                fixture("resnet18_traced", "input0.npy"), "--layer", "layer1", "--layer", "avgpool",
+                                "--layer", "layer1.0.relu", "-o", out});
+    QVERIFY2(result.exitCode == 0, qPrintable(result.err));
+    const Outcome keys = runProgram(LAYERSCOPE_PYTHON,
+                                    {"-c", "import sys, numpy as np; print(' '.join(sorted(np.load(sys.argv[1]).files)))", out});
+    QCOMPARE(keys.out.trimmed(), QString("avgpool layer1 layer1.0.relu layer1.0.relu:1 output"));
+}
+
+void TestCli::errorsAreOneLineAndNonZero_data()
+{
+    QTest::addColumn<QStringList>("arguments");
+    QTest::addColumn<QString>("message");
+    const QString seed = fixture("seed_cnn_scripted", "model.pt");
+    const QString seedInput = fixture("seed_cnn_scripted", "input0.npy");
+    const QString out = QDir::temp().filePath("layerscope-tst-cli-never-written.npz");
+    QTest::newRow("unknown layer") << QStringList{"extract", seed, "-i", seedInput, "-l", "cnn.0.O", "-o", out}
+                                   << "no module named 'cnn.0.O'";
+    QTest::newRow("wrong number of inputs")
+        << QStringList{"extract", seed, "-i", seedInput, "-i", seedInput, "-l", "cnn.0", "-o", out}
+        << "takes 1 input, forward(x: Tensor) -> Tensor, but 2 were given";
+    QTest::newRow("shape mismatch")
+        << QStringList{"extract", seed, "-i", fixture("resnet18_scripted", "input0.npy"), "-l", "cnn.0", "-o", out}
+        << "forward failed in module 'cnn.0.0' (Conv2d) on input of shape [2, 3, 112, 112]";
+    QTest::newRow("unreadable npy") << QStringList{"extract", seed, "-i", seed, "-l", "cnn.0", "-o", out}
+                                    << "not a .npy file";
+    QTest::newRow("unwritable output")
+        << QStringList{"extract", seed, "-i", seedInput, "-l", "cnn.0", "-o", "/nonexistent/folder/out.npz"}
+        << "/nonexistent/folder/out.npz: cannot write";
+    QTest::newRow("state_dict") << QStringList{"modules", fixture("bad", "state_dict.pt")} << "torch.save pickle";
+    QTest::newRow("no layers") << QStringList{"extract", seed, "-i", seedInput, "-o", out}
+                               << "choose modules with --layer NAME or --all";
+}
+
+void TestCli::errorsAreOneLineAndNonZero()
+{
+    QFETCH(QStringList, arguments);
+    QFETCH(QString, message);
+    const Outcome result = cli(arguments);
+    QVERIFY(result.exitCode != 0);
+    QVERIFY2(result.err.contains(message), qPrintable(result.err));
+    QCOMPARE(result.err.count('\n'), 1);
+    QVERIFY(!QFile::exists(QDir::temp().filePath("layerscope-tst-cli-never-written.npz")));
+}
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "tst_cli.moc"
