@@ -33,7 +33,7 @@ int listModules(const std::string& modelPath)
 {
     const Model model = Model::load(modelPath);
     std::cout << modelPath << ": " << model.signature() << "\n";
-    std::size_t nameWidth = 6, typeWidth = 4;
+    std::size_t nameWidth = 7, typeWidth = 4; // "(model)", "type"
     for (const auto& m : model.modules()) {
         nameWidth = std::max(nameWidth, 2 * static_cast<std::size_t>(std::max(0, m.depth - 1)) + m.name.size());
         typeWidth = std::max(typeWidth, m.typeName.size());
@@ -44,7 +44,20 @@ int listModules(const std::string& modelPath)
         std::printf("%-*s  %-*s  %12s\n", int(nameWidth), name.c_str(), int(typeWidth), m.typeName.c_str(),
                     withThousands(m.totalParameters).c_str());
     }
+    if (model.modules().size() == 1)
+        std::cerr << "note: " << modelPath << " has no submodules (frozen with torch.jit.freeze, or inlined): "
+                  << "only its output can be captured; save the model before freezing to see its layers\n";
     return 0;
+}
+
+std::string humanSize(std::size_t bytes)
+{
+    char text[32];
+    if (bytes < 1024 * 1024)
+        std::snprintf(text, sizeof text, "%.1f KiB", bytes / 1024.0);
+    else
+        std::snprintf(text, sizeof text, "%.1f MiB", bytes / (1024.0 * 1024.0));
+    return text;
 }
 
 struct ExtractOptions {
@@ -70,6 +83,8 @@ int extract(const ExtractOptions& options)
             if (!m.name.empty() && m.hasForward)
                 request.outputsOf.push_back(m.name);
         }
+        if (request.outputsOf.empty())
+            std::cerr << "note: " << options.model << " has no submodules (frozen or inlined): only 'output' is saved\n";
     } else {
         request.outputsOf = options.layers;
     }
@@ -104,8 +119,7 @@ int extract(const ExtractOptions& options)
         std::cerr << "not executed: " << name << " did not run in this forward\n";
     for (const auto& skipped : result.skipped)
         std::cerr << "skipped: " << skipped.key << " is " << skipped.typeName << ", not a tensor\n";
-    std::cerr << "wrote " << arrays.size() << " arrays (" << (bytes + 512 * 1024) / (1024 * 1024) << " MiB) to "
-              << options.out << "\n";
+    std::cerr << "wrote " << arrays.size() << " arrays (" << humanSize(bytes) << ") to " << options.out << "\n";
     return 0;
 }
 
@@ -128,8 +142,7 @@ int main(int argc, char** argv)
         "extract", "Run the model on .npy inputs and write the chosen modules' activations to an .npz file.");
     extractCommand->add_option("MODEL", options.model, "TorchScript file")->required();
     extractCommand->add_option("--input,-i", options.inputs, "An .npy tensor per forward argument, in order")
-        ->required()
-        ->take_first();
+        ->required();
     extractCommand->get_option("--input")->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     auto* layer = extractCommand->add_option("--layer,-l", options.layers,
                                              "Qualified module name as named_modules() gives it (repeatable)");

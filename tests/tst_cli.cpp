@@ -56,6 +56,7 @@ private slots:
     void modulesPrintsTheTree();
     void extractAllWritesWhatNumpyReadsBack();
     void extractChosenLayersOnly();
+    void fullDiskLeavesNoFile();
     void errorsAreOneLineAndNonZero_data();
     void errorsAreOneLineAndNonZero();
 };
@@ -97,6 +98,25 @@ void TestCli::extractChosenLayersOnly()
     const Outcome keys = runProgram(LAYERSCOPE_PYTHON,
                                     {"-c", "import sys, numpy as np; print(' '.join(sorted(np.load(sys.argv[1]).files)))", out});
     QCOMPARE(keys.out.trimmed(), QString("avgpool layer1 layer1.0.relu layer1.0.relu:1 output"));
+}
+
+void TestCli::fullDiskLeavesNoFile()
+{
+    // A real full disk: a 1 MiB tmpfs, too small for every activation of the seed CNN.
+    QTemporaryDir dir;
+    const QString mountPoint = dir.filePath("small");
+    QDir().mkpath(mountPoint);
+    if (runProgram("mount", {"-t", "tmpfs", "-o", "size=1M", "tmpfs", mountPoint}).exitCode != 0)
+        QSKIP("mounting a small tmpfs needs root");
+    const QString out = mountPoint + "/out.npz";
+    const Outcome result = cli({"extract", fixture("seed_cnn_scripted", "model.pt"), "-i",
+                                fixture("seed_cnn_scripted", "input0.npy"), "--all", "-o", out});
+    const QStringList left = QDir(mountPoint).entryList(QDir::AllEntries | QDir::Hidden | QDir::NoDotAndDotDot);
+    runProgram("umount", {mountPoint});
+    QVERIFY(result.exitCode != 0);
+    QVERIFY2(result.err.contains(out + ": cannot write") && result.err.contains("No space left on device"),
+             qPrintable(result.err));
+    QVERIFY2(left.isEmpty(), qPrintable(left.join(", ")));
 }
 
 void TestCli::errorsAreOneLineAndNonZero_data()
