@@ -134,8 +134,11 @@ void TestCli::errorsAreOneLineAndNonZero_data()
     QTest::newRow("shape mismatch")
         << QStringList{"extract", seed, "-i", fixture("resnet18_scripted", "input0.npy"), "-l", "cnn.0", "-o", out}
         << "forward failed in module 'cnn.0.0' (Conv2d) on input of shape [2, 3, 112, 112]";
-    QTest::newRow("unreadable npy") << QStringList{"extract", seed, "-i", seed, "-l", "cnn.0", "-o", out}
-                                    << "not a .npy file";
+    QTest::newRow("unreadable npy") << QStringList{"extract", seed, "-i", fixture("bad", "not_numpy.npy"), "-l",
+                                                   "cnn.0", "-o", out}
+                                    << "not_numpy.npy: not a .npy file";
+    QTest::newRow("not an input") << QStringList{"extract", seed, "-i", seed, "-l", "cnn.0", "-o", out}
+                                  << "not an input LayerScope reads";
     QTest::newRow("unwritable output")
         << QStringList{"extract", seed, "-i", seedInput, "-l", "cnn.0", "-o", "/nonexistent/folder/out.npz"}
         << "/nonexistent/folder/out.npz: cannot write";

@@ -172,17 +172,22 @@ Tensor readNpy(const std::string& path)
     return parseNpy(bytes.data(), bytes.size(), path);
 }
 
-std::string npyHeader(const Tensor& tensor)
+std::string npyHeader(const std::vector<std::int64_t>& shape, DType dtype, std::size_t totalLength)
 {
-    std::string dict = std::string("{'descr': '") + descrOf(tensor.dtype) + "', 'fortran_order': False, 'shape': (";
-    for (std::size_t i = 0; i < tensor.shape.size(); ++i)
-        dict += std::to_string(tensor.shape[i]) + (tensor.shape.size() == 1 || i + 1 < tensor.shape.size() ? "," : "")
-            + (i + 1 < tensor.shape.size() ? " " : "");
+    std::string dict = std::string("{'descr': '") + descrOf(dtype) + "', 'fortran_order': False, 'shape': (";
+    for (std::size_t i = 0; i < shape.size(); ++i)
+        dict += std::to_string(shape[i]) + (shape.size() == 1 || i + 1 < shape.size() ? "," : "")
+            + (i + 1 < shape.size() ? " " : "");
     dict += "), }";
     // Version 1.0 while the header fits in 16 bits, as numpy does; the total is a multiple of 64.
     const bool version1 = dict.size() + 1 + 10 < 65536;
     const std::size_t prefix = version1 ? 10 : 12;
-    const std::size_t total = (prefix + dict.size() + 1 + 63) / 64 * 64;
+    std::size_t total = (prefix + dict.size() + 1 + 63) / 64 * 64;
+    if (totalLength > 0) {
+        if (totalLength < prefix + dict.size() + 1)
+            throw Error("internal: .npy header longer than the space reserved for it");
+        total = totalLength;
+    }
     dict.append(total - prefix - dict.size() - 1, ' ');
     dict += '\n';
     std::string header(kMagic, 6);

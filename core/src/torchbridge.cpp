@@ -60,3 +60,19 @@ at::Tensor toAten(const Tensor& tensor)
 }
 
 } // namespace layerscope::detail
+
+#include "stagedarray_p.h"
+
+#include <torch/serialize.h>
+
+namespace layerscope::detail {
+
+std::vector<char> pickleTensorDict(const std::vector<std::pair<std::string, Tensor>>& tensors)
+{
+    c10::Dict<std::string, at::Tensor> dict;
+    for (const auto& [name, tensor] : tensors)
+        dict.insert(name, toAten(tensor));
+    return torch::pickle_save(c10::IValue(dict));
+}
+
+} // namespace layerscope::detail

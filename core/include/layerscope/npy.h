@@ -18,8 +18,11 @@ struct NamedTensor {
 Tensor readNpy(const std::string& path);
 Tensor parseNpy(const void* bytes, std::size_t size, const std::string& sourceName);
 
-// The .npy header (magic, version, dict, padding) for a C-ordered little-endian array.
-std::string npyHeader(const Tensor& tensor);
+// The .npy header (magic, version, dict, padding) for a C-ordered little-endian array. With
+// totalLength, the padding makes the header exactly that long (so it can be rewritten in place
+// once the number of rows is known); otherwise it is the shortest multiple of 64, as numpy writes.
+std::string npyHeader(const std::vector<std::int64_t>& shape, DType dtype, std::size_t totalLength = 0);
+inline std::string npyHeader(const Tensor& tensor) { return npyHeader(tensor.shape, tensor.dtype); }
 
 // Writes atomically: a temporary file in the same folder, renamed into place when complete.
 void writeNpy(const std::string& path, const Tensor& tensor);

@@ -1,0 +1,67 @@
+#pragma once
+// Activations out: .npy (a folder, one file per capture), .npz, .mat, .pt, .csv and .png, chosen by
+// the output path. Rows (samples) are appended batch by batch and streamed to disk, so memory stays
+// flat whatever the number of images; the output appears under its final name only when complete.
+
+#include "layerscope/npy.h"
+#include "layerscope/render.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace layerscope {
+
+enum class ExportFormat { NpyFolder, Npz, Mat, Pt, Csv, Png };
+
+// By extension; a path without one (or an existing folder) is a folder of .npy files.
+// Throws layerscope::Error for other extensions.
+ExportFormat exportFormatFor(const std::string& path);
+std::string exportFormatName(ExportFormat format);
+// Where the JSON manifest goes: OUT/manifest.json for a folder, else beside: out.npz -> out.manifest.json
+std::string manifestPathFor(const std::string& outputPath);
+
+struct ExportOptions {
+    GridOptions grid; // for .png
+};
+
+struct CaptureSummary {
+    std::string name; // capture key: "layer1", "feature_model:1", "lstm[0]"
+    std::vector<std::int64_t> shape; // rows first
+    DType dtype = DType::Float32;
+    std::string storedAs; // file in the folder, MATLAB variable, or empty where the name is kept
+};
+
+class CaptureWriter {
+public:
+    // Checks that `path` can be written and claims a staging folder beside it. Throws layerscope::Error.
+    explicit CaptureWriter(const std::string& path, const ExportOptions& options = {});
+    ~CaptureWriter(); // without commit(): removes everything it staged
+    CaptureWriter(const CaptureWriter&) = delete;
+    CaptureWriter& operator=(const CaptureWriter&) = delete;
+
+    // Appends rows along the first axis. The first call fixes the names; every later call must bring
+    // the same names with the same trailing shape and dtype.
+    void append(const std::vector<NamedTensor>& captures);
+
+    std::int64_t rows() const; // rows of the first capture so far
+    std::vector<CaptureSummary> summary() const;
+    ExportFormat format() const;
+    const std::string& path() const;
+
+    // Writes the output in its format and the manifest beside it. rowLabels (input files) name the
+    // rows in a .csv and the .png files. Returns notes for the user (captures a format could not hold).
+    std::vector<std::string> commit(const std::string& manifestJson = {},
+                                    const std::vector<std::string>& rowLabels = {});
+
+    struct Impl;
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+// One call for captures that are all in memory.
+std::vector<std::string> writeCaptures(const std::string& path, const std::vector<NamedTensor>& captures,
+                                       const ExportOptions& options = {}, const std::string& manifestJson = {});
+
+} // namespace layerscope

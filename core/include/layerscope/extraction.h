@@ -1,0 +1,68 @@
+#pragma once
+// Extraction: inputs (images, folders of images, .npy tensors) through a model, captures out to a
+// file. Batches are decoded on worker threads while the model runs, and written while the next
+// batch runs; memory stays flat whatever the number of images. The CLI and the GUI both call this.
+
+#include "layerscope/capture.h"
+#include "layerscope/exporters.h"
+#include "layerscope/model.h"
+#include "layerscope/preprocessing.h"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace layerscope {
+
+struct ExtractionJob {
+    std::vector<std::string> inputs; // one per forward argument: an image, a folder of images, or an .npy
+    Preprocessing preprocessing;
+    bool recursive = false; // folders
+    int batchSize = 16;
+    int shardIndex = 0; // --shard I/N: rows I, I+N, I+2N ... of the sorted file list
+    int shardCount = 1;
+    CaptureRequest request;
+    std::string outputPath; // format from the extension, see exporters.h
+    ExportOptions exportOptions;
+    int decodeThreads = 0; // 0: chosen from the machine
+};
+
+struct ExtractionProgress {
+    std::int64_t done = 0;    // samples through the model (or skipped)
+    std::int64_t total = 0;   // samples in this shard
+    std::int64_t skipped = 0; // unreadable inputs so far
+    double seconds = 0;
+};
+
+struct SkippedInput {
+    std::vector<std::string> files; // the sample's file per forward argument
+    std::string reason;
+};
+
+struct ExtractionResult {
+    std::int64_t rows = 0;
+    std::vector<SkippedInput> skippedInputs;
+    std::vector<std::string> notExecuted;
+    std::vector<SkippedValue> skippedValues;
+    std::vector<CaptureSummary> captures;
+    std::vector<std::string> notes; // from the exporter (captures a format could not hold)
+    bool cancelled = false;
+    double seconds = 0;
+    std::string manifestPath;
+};
+
+// Called after every batch; return false to stop. What was written is then kept, complete and
+// valid for the rows done, and the manifest says the run was cancelled.
+using ProgressCallback = std::function<bool(const ExtractionProgress&)>;
+
+// Throws layerscope::Error for bad inputs, a failing forward or an unwritable output; nothing is
+// left under the output's name then.
+ExtractionResult runExtraction(const Model& model, const ExtractionJob& job, const ProgressCallback& progress = {});
+
+// The SHA-256 of a file as 64 hex digits (for manifests). Throws layerscope::Error.
+std::string sha256OfFile(const std::string& path);
+
+std::string layerscopeVersion();
+
+} // namespace layerscope

@@ -1,0 +1,392 @@
+#include "layerscope/exporters.h"
+
+#include "atomicfile_p.h"
+#include "layerscope/error.h"
+#include "stagedarray_p.h"
+
+#include <zip.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace layerscope {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string lowerExtension(const std::string& path)
+{
+    std::string extension = fs::path(path).extension().string();
+    std::transform(extension.begin(), extension.end(), extension.begin(), [](unsigned char c) { return std::tolower(c); });
+    return extension;
+}
+
+// Capture names as file names: '/' is the only character Linux refuses.
+std::string fileNameFor(const std::string& name)
+{
+    std::string file = name;
+    std::replace(file.begin(), file.end(), '/', '_');
+    return file;
+}
+
+void writeFileAtomically(const std::string& path, const void* data, std::size_t size)
+{
+    detail::AtomicFile file(path);
+    file.write(data, size);
+    file.commit();
+}
+
+std::string formatValue(const char* p, DType dtype)
+{
+    char text[40];
+    switch (dtype) {
+    case DType::Float32: std::snprintf(text, sizeof text, "%.9g", *reinterpret_cast<const float*>(p)); break;
+    case DType::Float64: std::snprintf(text, sizeof text, "%.17g", *reinterpret_cast<const double*>(p)); break;
+    case DType::Int8: std::snprintf(text, sizeof text, "%d", *reinterpret_cast<const std::int8_t*>(p)); break;
+    case DType::Int16: std::snprintf(text, sizeof text, "%d", *reinterpret_cast<const std::int16_t*>(p)); break;
+    case DType::Int32: std::snprintf(text, sizeof text, "%d", *reinterpret_cast<const std::int32_t*>(p)); break;
+    case DType::Int64:
+        std::snprintf(text, sizeof text, "%lld", static_cast<long long>(*reinterpret_cast<const std::int64_t*>(p)));
+        break;
+    case DType::UInt8: std::snprintf(text, sizeof text, "%u", *reinterpret_cast<const std::uint8_t*>(p)); break;
+    case DType::Bool: std::snprintf(text, sizeof text, "%d", *p ? 1 : 0); break;
+    case DType::Float16:
+    case DType::BFloat16: throw Error("CSV export of " + dtypeName(dtype) + " is not supported; use .npy");
+    }
+    return text;
+}
+
+std::string csvField(const std::string& text)
+{
+    if (text.find_first_of(",\"\n") == std::string::npos)
+        return text;
+    std::string quoted = "\"";
+    for (char c : text)
+        quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return quoted + "\"";
+}
+
+} // namespace
+
+ExportFormat exportFormatFor(const std::string& path)
+{
+    const std::string extension = lowerExtension(path);
+    std::error_code ec;
+    if (extension.empty() || fs::is_directory(path, ec) || path.back() == '/')
+        return ExportFormat::NpyFolder;
+    if (extension == ".npz")
+        return ExportFormat::Npz;
+    if (extension == ".mat")
+        return ExportFormat::Mat;
+    if (extension == ".pt" || extension == ".pth")
+        return ExportFormat::Pt;
+    if (extension == ".csv")
+        return ExportFormat::Csv;
+    if (extension == ".png")
+        return ExportFormat::Png;
+    if (extension == ".npy")
+        throw Error(path + ": one .npy holds one array; give a folder for one .npy per capture, or use .npz");
+    throw Error(path + ": unknown output format '" + extension
+                + "' (use a folder, or .npz, .mat, .pt, .csv, .png)");
+}
+
+std::string exportFormatName(ExportFormat format)
+{
+    switch (format) {
+    case ExportFormat::NpyFolder: return "npy folder";
+    case ExportFormat::Npz: return "npz";
+    case ExportFormat::Mat: return "mat";
+    case ExportFormat::Pt: return "pt";
+    case ExportFormat::Csv: return "csv";
+    case ExportFormat::Png: return "png";
+    }
+    return "unknown";
+}
+
+std::string manifestPathFor(const std::string& outputPath)
+{
+    if (exportFormatFor(outputPath) == ExportFormat::NpyFolder)
+        return (fs::path(outputPath) / "manifest.json").string();
+    fs::path path(outputPath);
+    return (path.parent_path() / (path.stem().string() + ".manifest.json")).string();
+}
+
+struct CaptureWriter::Impl {
+    std::string path;
+    ExportFormat format;
+    ExportOptions options;
+    std::string staging; // hidden folder beside the output, removed unless it becomes the output
+    std::vector<std::unique_ptr<detail::StagedArray>> arrays;
+    bool committed = false;
+
+    std::string stagedFile(std::size_t index) const
+    {
+        return staging + "/capture" + std::to_string(index) + ".npy";
+    }
+    std::vector<std::string> commitFolder();
+    void commitNpz();
+    void commitMat(std::vector<CaptureSummary>& summary);
+    void commitPt();
+    void commitCsv(const std::vector<std::string>& rowLabels);
+    std::vector<std::string> commitPng(const std::vector<std::string>& rowLabels);
+};
+
+CaptureWriter::CaptureWriter(const std::string& path, const ExportOptions& options)
+    : impl_(std::make_unique<Impl>())
+{
+    impl_->path = path;
+    impl_->format = exportFormatFor(path);
+    impl_->options = options;
+    std::string target = path;
+    while (target.size() > 1 && target.back() == '/')
+        target.pop_back();
+    impl_->path = target;
+    std::error_code ec;
+    if (impl_->format != ExportFormat::NpyFolder || !fs::is_directory(target, ec))
+        checkWritable(target);
+    else if (::access(target.c_str(), W_OK) != 0)
+        detail::throwWriteError(target, errno);
+    const fs::path parent = fs::path(target).parent_path().empty() ? fs::path(".") : fs::path(target).parent_path();
+    std::string pattern = (parent / ("." + fs::path(target).filename().string() + ".partial-XXXXXX")).string();
+    if (!::mkdtemp(pattern.data()))
+        detail::throwWriteError(target, errno);
+    impl_->staging = pattern;
+}
+
+CaptureWriter::~CaptureWriter()
+{
+    impl_->arrays.clear(); // closes the files
+    if (!impl_->staging.empty()) {
+        std::error_code ec;
+        fs::remove_all(impl_->staging, ec);
+    }
+}
+
+void CaptureWriter::append(const std::vector<NamedTensor>& captures)
+{
+    if (impl_->committed)
+        throw Error(impl_->path + ": already written");
+    if (impl_->arrays.empty()) {
+        for (std::size_t i = 0; i < captures.size(); ++i) {
+            for (std::size_t j = 0; j < i; ++j) {
+                if (captures[j].name == captures[i].name)
+                    throw Error("capture '" + captures[i].name + "' given twice");
+            }
+            impl_->arrays.push_back(
+                std::make_unique<detail::StagedArray>(captures[i].name, impl_->stagedFile(i), impl_->path,
+                                                      captures[i].tensor));
+        }
+    } else if (captures.size() != impl_->arrays.size()) {
+        throw Error("this batch brought " + std::to_string(captures.size()) + " captures, the first one "
+                    + std::to_string(impl_->arrays.size()) + "; a module that runs only for some inputs cannot be stacked");
+    }
+    for (std::size_t i = 0; i < captures.size(); ++i) {
+        if (captures[i].name != impl_->arrays[i]->name())
+            throw Error("capture '" + captures[i].name + "' arrived where '" + impl_->arrays[i]->name()
+                        + "' was expected; the captures must be the same for every batch");
+        impl_->arrays[i]->append(captures[i].tensor);
+    }
+}
+
+std::int64_t CaptureWriter::rows() const { return impl_->arrays.empty() ? 0 : impl_->arrays.front()->rows(); }
+ExportFormat CaptureWriter::format() const { return impl_->format; }
+const std::string& CaptureWriter::path() const { return impl_->path; }
+
+std::vector<CaptureSummary> CaptureWriter::summary() const
+{
+    std::vector<CaptureSummary> result;
+    for (const auto& array : impl_->arrays) {
+        CaptureSummary s{array->name(), array->shape(), array->dtype(), {}};
+        if (impl_->format == ExportFormat::NpyFolder)
+            s.storedAs = fileNameFor(array->name()) + ".npy";
+        result.push_back(std::move(s));
+    }
+    if (impl_->format == ExportFormat::Mat) {
+        std::vector<std::string> names;
+        for (const auto& s : result)
+            names.push_back(s.name);
+        const auto variables = detail::matlabVariableNames(names);
+        for (std::size_t i = 0; i < result.size(); ++i)
+            result[i].storedAs = variables[i];
+    }
+    return result;
+}
+
+std::vector<std::string> CaptureWriter::commit(const std::string& manifestJson, const std::vector<std::string>& rowLabels)
+{
+    if (impl_->committed)
+        throw Error(impl_->path + ": already written");
+    for (auto& array : impl_->arrays)
+        array->finish();
+    std::vector<std::string> notes;
+    std::vector<CaptureSummary> summary = this->summary();
+    switch (impl_->format) {
+    case ExportFormat::NpyFolder: notes = impl_->commitFolder(); break;
+    case ExportFormat::Npz: impl_->commitNpz(); break;
+    case ExportFormat::Mat: impl_->commitMat(summary); break;
+    case ExportFormat::Pt: impl_->commitPt(); break;
+    case ExportFormat::Csv: impl_->commitCsv(rowLabels); break;
+    case ExportFormat::Png: notes = impl_->commitPng(rowLabels); break;
+    }
+    if (!manifestJson.empty())
+        writeFileAtomically(manifestPathFor(impl_->path), manifestJson.data(), manifestJson.size());
+    impl_->committed = true;
+    return notes;
+}
+
+std::vector<std::string> CaptureWriter::Impl::commitFolder()
+{
+    // The staged files become the output: renamed, never copied.
+    std::error_code ec;
+    const bool exists = fs::is_directory(path, ec);
+    const std::string folder = exists ? path : staging;
+    for (std::size_t i = 0; i < arrays.size(); ++i) {
+        const std::string target = folder + "/" + fileNameFor(arrays[i]->name()) + ".npy";
+        if (std::rename(arrays[i]->file().c_str(), target.c_str()) != 0)
+            detail::throwWriteError(target, errno);
+    }
+    if (!exists) {
+        ::chmod(staging.c_str(), 0755);
+        if (std::rename(staging.c_str(), path.c_str()) != 0)
+            detail::throwWriteError(path, errno);
+        staging.clear();
+    }
+    return {};
+}
+
+void CaptureWriter::Impl::commitNpz()
+{
+    int code = 0;
+    zip_t* archive = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &code);
+    if (!archive)
+        throw Error(path + ": cannot write (libzip error " + std::to_string(code) + ")");
+    for (const auto& array : arrays) {
+        zip_source_t* source = zip_source_file(archive, array->file().c_str(), 0, -1);
+        const zip_int64_t index = source ? zip_file_add(archive, (array->name() + ".npy").c_str(), source, ZIP_FL_ENC_UTF_8) : -1;
+        if (index < 0) {
+            if (source)
+                zip_source_free(source);
+            const std::string reason = zip_strerror(archive);
+            zip_discard(archive);
+            throw Error(path + ": cannot add '" + array->name() + "' (" + reason + ")");
+        }
+        zip_set_file_compression(archive, static_cast<zip_uint64_t>(index), ZIP_CM_STORE, 0);
+    }
+    // libzip writes a temporary file and renames it over `path` only when complete.
+    if (zip_close(archive) != 0) {
+        const std::string reason = zip_strerror(archive);
+        zip_discard(archive);
+        throw Error(path + ": cannot write (" + reason + ")");
+    }
+}
+
+void CaptureWriter::Impl::commitMat(std::vector<CaptureSummary>& summary)
+{
+    std::vector<const detail::StagedArray*> staged;
+    std::vector<std::string> variables;
+    for (std::size_t i = 0; i < arrays.size(); ++i) {
+        staged.push_back(arrays[i].get());
+        variables.push_back(summary[i].storedAs);
+    }
+    const std::string temporary = staging + "/output.mat";
+    detail::writeMatFile(temporary, staged, variables);
+    if (std::rename(temporary.c_str(), path.c_str()) != 0)
+        detail::throwWriteError(path, errno);
+}
+
+void CaptureWriter::Impl::commitPt()
+{
+    std::vector<std::pair<std::string, Tensor>> tensors; // torch.save needs them all at once
+    for (const auto& array : arrays)
+        tensors.emplace_back(array->name(), readNpy(array->file()));
+    const std::vector<char> bytes = detail::pickleTensorDict(tensors);
+    writeFileAtomically(path, bytes.data(), bytes.size());
+}
+
+void CaptureWriter::Impl::commitCsv(const std::vector<std::string>& rowLabels)
+{
+    const std::int64_t rows = arrays.empty() ? 0 : arrays.front()->rows();
+    for (const auto& array : arrays) {
+        if (array->rows() != rows)
+            throw Error(path + ": a CSV row holds one sample of every capture, but '" + array->name() + "' has "
+                        + std::to_string(array->rows()) + " rows and '" + arrays.front()->name() + "' "
+                        + std::to_string(rows));
+    }
+    detail::AtomicFile file(path);
+    std::string line = "input";
+    for (const auto& array : arrays) {
+        const std::size_t perRow = array->rowBytes() / elementSize(array->dtype());
+        for (std::size_t j = 0; j < perRow; ++j)
+            line += "," + csvField(array->name() + "[" + std::to_string(j) + "]");
+    }
+    line += '\n';
+    file.write(line.data(), line.size());
+
+    std::vector<std::ifstream> inputs;
+    for (const auto& array : arrays) {
+        inputs.emplace_back(array->file(), std::ios::binary);
+        inputs.back().seekg(static_cast<std::streamoff>(array->headerLength()));
+    }
+    std::vector<char> row;
+    for (std::int64_t r = 0; r < rows; ++r) {
+        line = csvField(r < std::int64_t(rowLabels.size()) ? rowLabels[r] : std::to_string(r));
+        for (std::size_t a = 0; a < arrays.size(); ++a) {
+            const std::size_t bytes = arrays[a]->rowBytes(), width = elementSize(arrays[a]->dtype());
+            row.resize(bytes);
+            if (!inputs[a].read(row.data(), static_cast<std::streamsize>(bytes)))
+                throw Error(path + ": staged capture '" + arrays[a]->name() + "' could not be read back");
+            for (std::size_t offset = 0; offset < bytes; offset += width)
+                line += "," + formatValue(row.data() + offset, arrays[a]->dtype());
+        }
+        line += '\n';
+        file.write(line.data(), line.size());
+    }
+    file.commit();
+}
+
+std::vector<std::string> CaptureWriter::Impl::commitPng(const std::vector<std::string>& rowLabels)
+{
+    // One grid per 4-D capture and row: out.png alone for one of each, else out.<capture>.<row>.png.
+    std::vector<std::string> notes;
+    const fs::path target(path);
+    std::int64_t images = 0;
+    for (const auto& array : arrays)
+        images += array->shape().size() == 4 ? array->rows() : 0;
+    for (const auto& array : arrays) {
+        if (array->shape().size() != 4) {
+            notes.push_back("'" + array->name() + "' is " + shapeToString(array->shape())
+                            + ", not [N, C, H, W]: no channel grid drawn");
+            continue;
+        }
+        const Tensor values = readNpy(array->file());
+        for (std::int64_t r = 0; r < array->rows(); ++r) {
+            std::string file = path;
+            if (images > 1) {
+                std::string label = r < std::int64_t(rowLabels.size()) ? fs::path(rowLabels[r]).stem().string()
+                                                                        : std::to_string(r);
+                file = (target.parent_path() / (target.stem().string() + "." + fileNameFor(array->name()) + "." + label + ".png")).string();
+            }
+            const auto png = encodePng(renderChannelGrid(values, r, options.grid));
+            writeFileAtomically(file, png.data(), png.size());
+        }
+    }
+    return notes;
+}
+
+std::vector<std::string> writeCaptures(const std::string& path, const std::vector<NamedTensor>& captures,
+                                       const ExportOptions& options, const std::string& manifestJson)
+{
+    CaptureWriter writer(path, options);
+    writer.append(captures);
+    return writer.commit(manifestJson);
+}
+
+} // namespace layerscope

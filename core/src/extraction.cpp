@@ -1,0 +1,348 @@
+#include "layerscope/extraction.h"
+
+#include "batchloader_p.h"
+#include "layerscope/error.h"
+#include "layerscope/npy.h"
+
+#include <nlohmann/json.hpp>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <thread>
+
+namespace layerscope {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;
+
+namespace {
+
+enum class SourceKind { Image, Folder, Tensor };
+
+struct Source {
+    SourceKind kind;
+    std::string path;
+    std::vector<std::string> files; // Folder
+    layerscope::Tensor tensor;      // Tensor (.npy)
+};
+
+Source openSource(const std::string& path, bool recursive, const Preprocessing& preprocessing)
+{
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) {
+        Source source{SourceKind::Folder, path, listImages(path, recursive), {}};
+        if (source.files.empty())
+            throw Error(path + ": no images in this folder (PNG, JPEG, BMP, TIFF, WebP)"
+                        + std::string(recursive ? "" : "; --recursive looks in subfolders"));
+        return source;
+    }
+    std::string extension = fs::path(path).extension().string();
+    std::transform(extension.begin(), extension.end(), extension.begin(), ::tolower);
+    if (extension == ".npy")
+        return {SourceKind::Tensor, path, {}, readNpy(path)};
+    if (isImageFile(path)) {
+        loadImage(path, preprocessing); // fail now, with the file's name, rather than inside a batch
+        return {SourceKind::Image, path, {}, {}};
+    }
+    if (!fs::exists(path, ec))
+        throw Error(path + ": no such file or folder");
+    throw Error(path + ": not an input LayerScope reads (an image, a folder of images, or an .npy tensor)");
+}
+
+// Rows [first, first + count) of a tensor, sharing its buffer.
+Tensor rowsOf(const Tensor& tensor, std::int64_t first, std::int64_t count)
+{
+    Tensor rows = tensor;
+    rows.shape[0] = count;
+    const std::size_t rowBytes = tensor.numel() ? tensor.nbytes() / static_cast<std::size_t>(tensor.shape[0]) : 0;
+    rows.data = std::shared_ptr<const void>(tensor.data, static_cast<const char*>(tensor.data.get()) + first * rowBytes);
+    return rows;
+}
+
+Tensor stack(const std::vector<const Tensor*>& samples)
+{
+    std::vector<std::int64_t> shape{std::int64_t(samples.size())};
+    shape.insert(shape.end(), samples[0]->shape.begin(), samples[0]->shape.end());
+    Tensor batch = Tensor::zeros(shape, samples[0]->dtype);
+    char* out = static_cast<char*>(batch.mutableData());
+    for (const Tensor* sample : samples) {
+        std::memcpy(out, sample->data.get(), sample->nbytes());
+        out += sample->nbytes();
+    }
+    return batch;
+}
+
+// Floating inputs follow the model's parameters (numpy saves float64 by default).
+Tensor matchModelDType(const Tensor& tensor, const Model& model)
+{
+    const bool floating = tensor.dtype == DType::Float32 || tensor.dtype == DType::Float64;
+    return floating && tensor.dtype != model.parameterDType() ? convertFloating(tensor, model.parameterDType()) : tensor;
+}
+
+std::string isoTimeNow()
+{
+    const std::time_t now = std::time(nullptr);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+    return text;
+}
+
+std::vector<NamedTensor> namedCaptures(const RunResult& result)
+{
+    std::vector<NamedTensor> named;
+    for (const auto* list : {&result.captures, &result.outputs}) {
+        for (const auto& capture : *list)
+            named.push_back({capture.key, capture.tensor});
+    }
+    return named;
+}
+
+} // namespace
+
+std::string layerscopeVersion() { return LAYERSCOPE_VERSION; }
+
+std::string sha256OfFile(const std::string& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw Error(path + ": cannot be read");
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+    EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr);
+    std::vector<char> buffer(1 << 20);
+    while (in) {
+        in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+        EVP_DigestUpdate(context.get(), buffer.data(), static_cast<std::size_t>(in.gcount()));
+    }
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    EVP_DigestFinal_ex(context.get(), digest, &length);
+    std::string hex;
+    char pair[3];
+    for (unsigned int i = 0; i < length; ++i) {
+        std::snprintf(pair, sizeof pair, "%02x", digest[i]);
+        hex += pair;
+    }
+    return hex;
+}
+
+ExtractionResult runExtraction(const Model& model, const ExtractionJob& job, const ProgressCallback& progress)
+{
+    const auto started = std::chrono::steady_clock::now();
+    auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
+    if (job.batchSize < 1)
+        throw Error("the batch size must be at least 1");
+    if (job.shardCount < 1 || job.shardIndex < 0 || job.shardIndex >= job.shardCount)
+        throw Error("shard " + std::to_string(job.shardIndex) + "/" + std::to_string(job.shardCount)
+                    + " does not exist: use I/N with 0 <= I < N");
+    const int required = model.requiredArgumentCount(), accepted = int(model.forwardArguments().size());
+    if (int(job.inputs.size()) < required || int(job.inputs.size()) > accepted)
+        throw Error(model.path() + ": the model takes " + std::to_string(required)
+                    + (required == 1 ? " input, " : " inputs, ") + model.signature() + ", but "
+                    + std::to_string(job.inputs.size()) + (job.inputs.size() == 1 ? " was" : " were") + " given");
+
+    CaptureWriter writer(job.outputPath, job.exportOptions); // unwritable output: fail before any work
+    std::vector<Source> sources;
+    for (const auto& input : job.inputs)
+        sources.push_back(openSource(input, job.recursive, job.preprocessing));
+
+    // Samples: folders are paired file by file; images and .npy rows of one are shared by every sample.
+    std::int64_t datasetSize = -1;
+    for (const auto& source : sources) {
+        if (source.kind != SourceKind::Folder)
+            continue;
+        const auto n = std::int64_t(source.files.size());
+        if (datasetSize >= 0 && n != datasetSize)
+            throw Error(source.path + ": " + std::to_string(n) + " images, but " + sources[0].path + " has "
+                        + std::to_string(datasetSize) + "; folders given for several arguments are paired file by file");
+        datasetSize = n;
+    }
+    const bool folderRun = datasetSize >= 0;
+    for (const auto& source : sources) {
+        if (folderRun && source.kind == SourceKind::Tensor && !source.tensor.shape.empty()
+            && source.tensor.shape[0] != 1 && source.tensor.shape[0] != datasetSize)
+            throw Error(source.path + ": " + shapeToString(source.tensor.shape) + " has neither 1 row (shared by every "
+                        + "image) nor one row per image (" + std::to_string(datasetSize) + ")");
+    }
+
+    std::vector<std::int64_t> datasetRows; // this shard's rows of the data set
+    for (std::int64_t i = job.shardIndex; i < std::max<std::int64_t>(datasetSize, 1); i += job.shardCount)
+        datasetRows.push_back(i);
+    auto filesOf = [&](std::int64_t row) {
+        std::vector<std::string> files;
+        for (const auto& source : sources)
+            files.push_back(source.kind == SourceKind::Folder ? source.files[std::size_t(row)] : source.path);
+        return files;
+    };
+
+    auto loadSample = [&](std::int64_t position) {
+        detail::LoadedSample sample;
+        const std::int64_t row = datasetRows[std::size_t(position)];
+        for (const auto& source : sources) {
+            switch (source.kind) {
+            case SourceKind::Folder:
+                sample.tensors.push_back(loadImage(source.files[std::size_t(row)], job.preprocessing));
+                break;
+            case SourceKind::Image: {
+                Tensor image = loadImage(source.path, job.preprocessing);
+                if (!folderRun) // a single forward: the image is a batch of one
+                    image.shape.insert(image.shape.begin(), 1);
+                sample.tensors.push_back(image);
+                break;
+            }
+            case SourceKind::Tensor: {
+                Tensor tensor = matchModelDType(source.tensor, model);
+                if (folderRun && !tensor.shape.empty()) {
+                    tensor = rowsOf(tensor, tensor.shape[0] == 1 ? 0 : row, 1);
+                    tensor.shape.erase(tensor.shape.begin());
+                }
+                sample.tensors.push_back(tensor);
+                break;
+            }
+            }
+        }
+        return sample;
+    };
+
+    const int cores = std::max(1u, std::thread::hardware_concurrency());
+    const int decodeThreads = job.decodeThreads > 0 ? job.decodeThreads : std::max(1, cores / 2);
+    const auto total = folderRun ? std::int64_t(datasetRows.size()) : std::int64_t(1);
+    detail::BatchLoader loader(total, folderRun ? job.batchSize : 1, decodeThreads, 2, loadSample);
+
+    ExtractionResult result;
+    std::vector<std::string> rowLabels;
+    Json rows = Json::array();
+    std::future<void> pendingWrite;
+    std::vector<Tensor> firstShapes; // every sample of a batch must match the first sample's shapes
+    ExtractionProgress state;
+    state.total = total;
+
+    for (;;) {
+        std::vector<detail::LoadedSample> batch = loader.next();
+        if (batch.empty())
+            break;
+        std::vector<std::size_t> good;
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            auto& sample = batch[i];
+            const std::int64_t row = datasetRows[std::size_t(sample.index)];
+            if (sample.error.empty() && folderRun) {
+                if (firstShapes.empty())
+                    firstShapes = sample.tensors;
+                for (std::size_t a = 0; a < sample.tensors.size() && sample.error.empty(); ++a) {
+                    if (sample.tensors[a].shape != firstShapes[a].shape)
+                        sample.error = filesOf(row)[a] + ": preprocessed to " + shapeToString(sample.tensors[a].shape)
+                            + " but the first image to " + shapeToString(firstShapes[a].shape)
+                            + "; give --resize so that every image has one size";
+                }
+            }
+            if (!sample.error.empty()) {
+                if (!folderRun)
+                    throw Error(sample.error);
+                result.skippedInputs.push_back({filesOf(row), sample.error});
+                continue;
+            }
+            good.push_back(i);
+        }
+
+        if (!good.empty()) {
+            std::vector<Tensor> inputs;
+            if (folderRun) {
+                for (std::size_t a = 0; a < sources.size(); ++a) {
+                    std::vector<const Tensor*> column;
+                    for (std::size_t i : good)
+                        column.push_back(&batch[i].tensors[a]);
+                    inputs.push_back(stack(column));
+                }
+            } else {
+                inputs = batch[0].tensors;
+            }
+            RunResult run = model.run(inputs, job.request);
+            if (result.rows == 0) {
+                result.notExecuted = run.notExecuted;
+                result.skippedValues = run.skipped;
+            }
+            if (pendingWrite.valid())
+                pendingWrite.get(); // the previous batch is on disk (or its error is thrown here)
+            auto named = std::make_shared<std::vector<NamedTensor>>(namedCaptures(run));
+            pendingWrite = std::async(std::launch::async, [&writer, named] { writer.append(*named); });
+            for (std::size_t i : good) {
+                const std::int64_t row = datasetRows[std::size_t(batch[i].index)];
+                Json entry = Json::object();
+                entry["row"] = result.rows++;
+                if (folderRun)
+                    entry["dataset_index"] = row;
+                entry["files"] = filesOf(row);
+                rows.push_back(entry);
+                rowLabels.push_back(filesOf(row)[0]);
+            }
+        }
+        state.done += std::int64_t(batch.size());
+        state.skipped = std::int64_t(result.skippedInputs.size());
+        state.seconds = elapsed();
+        if (progress && !progress(state) && state.done < state.total) {
+            result.cancelled = true;
+            break;
+        }
+    }
+    if (pendingWrite.valid())
+        pendingWrite.get();
+    if (result.rows == 0 && !result.cancelled)
+        throw Error("no input could be read: " + (result.skippedInputs.empty() ? std::string("nothing to do")
+                                                                               : result.skippedInputs[0].reason));
+
+    result.captures = writer.summary();
+    result.seconds = elapsed();
+    if (!folderRun && !result.captures.empty())
+        result.rows = result.captures.front().shape[0]; // the .npy inputs' own batch axis
+
+    Json manifest = Json::object();
+    manifest["layerscope_version"] = layerscopeVersion();
+    manifest["created"] = isoTimeNow();
+    manifest["model"] = {{"path", fs::absolute(model.path()).string()}, {"sha256", sha256OfFile(model.path())},
+                         {"signature", model.signature()}};
+    Json inputs = Json::array();
+    for (std::size_t a = 0; a < sources.size(); ++a) {
+        const char* kind = sources[a].kind == SourceKind::Folder ? "folder" : sources[a].kind == SourceKind::Image ? "image" : "npy";
+        inputs.push_back({{"argument", a < model.forwardArguments().size() ? model.forwardArguments()[a].name : ""},
+                          {"kind", kind}, {"path", fs::absolute(sources[a].path).string()}});
+    }
+    manifest["inputs"] = inputs;
+    manifest["preprocessing"] = Json::parse(job.preprocessing.toJson());
+    manifest["preprocessing_description"] = job.preprocessing.describe();
+    manifest["batch_size"] = job.batchSize;
+    manifest["recursive"] = job.recursive;
+    manifest["shard"] = {{"index", job.shardIndex}, {"count", job.shardCount},
+                         {"dataset_size", folderRun ? datasetSize : 1}};
+    manifest["output"] = {{"path", fs::absolute(writer.path()).string()}, {"format", exportFormatName(writer.format())}};
+    Json captures = Json::array();
+    for (const auto& capture : result.captures) {
+        Json entry = {{"name", capture.name}, {"shape", capture.shape}, {"dtype", dtypeName(capture.dtype)}};
+        if (!capture.storedAs.empty())
+            entry["stored_as"] = capture.storedAs;
+        captures.push_back(entry);
+    }
+    manifest["captures"] = captures;
+    manifest["rows"] = rows;
+    Json skipped = Json::array();
+    for (const auto& s : result.skippedInputs)
+        skipped.push_back({{"files", s.files}, {"reason", s.reason}});
+    manifest["skipped_inputs"] = skipped;
+    manifest["not_executed"] = result.notExecuted;
+    Json values = Json::array();
+    for (const auto& v : result.skippedValues)
+        values.push_back({{"name", v.key}, {"type", v.typeName}});
+    manifest["skipped_values"] = values;
+    manifest["cancelled"] = result.cancelled;
+    manifest["seconds"] = result.seconds;
+
+    result.notes = writer.commit(manifest.dump(1), rowLabels);
+    result.manifestPath = manifestPathFor(writer.path());
+    return result;
+}
+
+} // namespace layerscope

@@ -1,0 +1,148 @@
+#include "layerscope/render.h"
+
+#include "layerscope/error.h"
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace layerscope {
+
+namespace {
+
+const char* const kNames[] = {"viridis", "gray", "magma", "inferno", "plasma", "jet", "turbo", "diverging"};
+
+// Blue - white - red, for signed values: zero is white.
+cv::Mat divergingLut()
+{
+    cv::Mat lut(256, 1, CV_8UC3);
+    for (int i = 0; i < 256; ++i) {
+        const double t = i / 255.0 * 2.0 - 1.0; // -1 .. 1
+        const double a = std::abs(t);
+        const cv::Vec3d white(247, 247, 247), blue(172, 97, 33), red(32, 41, 178); // BGR
+        const cv::Vec3d end = t < 0 ? blue : red;
+        const cv::Vec3d c = white * (1 - a) + end * a;
+        lut.at<cv::Vec3b>(i) = cv::Vec3b(cv::saturate_cast<uchar>(c[0]), cv::saturate_cast<uchar>(c[1]),
+                                         cv::saturate_cast<uchar>(c[2]));
+    }
+    return lut;
+}
+
+// Values to 0..255 indices, then through the map; returns RGB.
+cv::Mat colorize(const cv::Mat& values, float low, float high, Colormap colormap)
+{
+    cv::Mat indices;
+    if (colormap == Colormap::Diverging) {
+        const float bound = std::max(std::abs(low), std::abs(high));
+        const double scale = bound > 0 ? 127.5 / bound : 0.0;
+        values.convertTo(indices, CV_8U, scale, 127.5);
+    } else {
+        const double range = high > low ? high - low : 1.0;
+        values.convertTo(indices, CV_8U, 255.0 / range, -low * 255.0 / range);
+    }
+    cv::Mat bgr;
+    switch (colormap) {
+    case Colormap::Gray: cv::cvtColor(indices, bgr, cv::COLOR_GRAY2BGR); break;
+    case Colormap::Viridis: cv::applyColorMap(indices, bgr, cv::COLORMAP_VIRIDIS); break;
+    case Colormap::Magma: cv::applyColorMap(indices, bgr, cv::COLORMAP_MAGMA); break;
+    case Colormap::Inferno: cv::applyColorMap(indices, bgr, cv::COLORMAP_INFERNO); break;
+    case Colormap::Plasma: cv::applyColorMap(indices, bgr, cv::COLORMAP_PLASMA); break;
+    case Colormap::Jet: cv::applyColorMap(indices, bgr, cv::COLORMAP_JET); break;
+    case Colormap::Turbo: cv::applyColorMap(indices, bgr, cv::COLORMAP_TURBO); break;
+    case Colormap::Diverging: {
+        static const cv::Mat lut = divergingLut();
+        cv::applyColorMap(indices, bgr, lut);
+        break;
+    }
+    }
+    cv::Mat rgb;
+    cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+    return rgb;
+}
+
+void finiteRange(const cv::Mat& values, float* low, float* high)
+{
+    *low = std::numeric_limits<float>::max();
+    *high = std::numeric_limits<float>::lowest();
+    for (int r = 0; r < values.rows; ++r) {
+        const float* row = values.ptr<float>(r);
+        for (int c = 0; c < values.cols; ++c) {
+            if (std::isfinite(row[c])) {
+                *low = std::min(*low, row[c]);
+                *high = std::max(*high, row[c]);
+            }
+        }
+    }
+    if (*low > *high)
+        *low = *high = 0;
+}
+
+} // namespace
+
+std::vector<std::string> colormapNames() { return {std::begin(kNames), std::end(kNames)}; }
+
+std::string colormapName(Colormap colormap) { return kNames[static_cast<int>(colormap)]; }
+
+Colormap colormapFromName(const std::string& name)
+{
+    for (int i = 0; i < int(std::size(kNames)); ++i) {
+        if (name == kNames[i])
+            return static_cast<Colormap>(i);
+    }
+    std::string known;
+    for (const char* n : kNames)
+        known += std::string(known.empty() ? "" : ", ") + n;
+    throw Error("unknown colormap '" + name + "' (known: " + known + ")");
+}
+
+RgbImage renderChannelGrid(const Tensor& capture, std::int64_t sample, const GridOptions& options)
+{
+    if (capture.shape.size() != 4)
+        throw Error("a channel grid needs a 4-D [N, C, H, W] activation, not " + shapeToString(capture.shape));
+    const std::int64_t n = capture.shape[0], channels = capture.shape[1];
+    const int height = int(capture.shape[2]), width = int(capture.shape[3]);
+    if (sample < 0 || sample >= n)
+        throw Error("sample " + std::to_string(sample) + " out of range: the batch has " + std::to_string(n));
+    Tensor values = capture.dtype == DType::Float32 ? capture : convertFloating(capture, DType::Float32);
+    const float* base = values.values<float>() + sample * channels * height * width;
+
+    const int columns = options.columns > 0 ? options.columns : int(std::ceil(std::sqrt(double(channels))));
+    const int rows = int((channels + columns - 1) / columns);
+    const int tileWidth = width * options.scale, tileHeight = height * options.scale;
+    cv::Mat grid(rows * tileHeight + (rows - 1) * options.gap, columns * tileWidth + (columns - 1) * options.gap,
+                 CV_8UC3, cv::Scalar(255, 255, 255));
+
+    float layerLow = 0, layerHigh = 0;
+    if (options.normalization == Normalization::LayerWide)
+        finiteRange(cv::Mat(int(channels) * height, width, CV_32F, const_cast<float*>(base)), &layerLow, &layerHigh);
+    for (std::int64_t c = 0; c < channels; ++c) {
+        const cv::Mat plane(height, width, CV_32F, const_cast<float*>(base + c * height * width));
+        float low = layerLow, high = layerHigh;
+        if (options.normalization == Normalization::PerChannel)
+            finiteRange(plane, &low, &high);
+        cv::Mat tile = colorize(plane, low, high, options.colormap);
+        if (options.scale > 1)
+            cv::resize(tile, tile, cv::Size(tileWidth, tileHeight), 0, 0, cv::INTER_NEAREST);
+        const int x = int(c % columns) * (tileWidth + options.gap), y = int(c / columns) * (tileHeight + options.gap);
+        tile.copyTo(grid(cv::Rect(x, y, tileWidth, tileHeight)));
+    }
+    RgbImage image;
+    image.width = grid.cols;
+    image.height = grid.rows;
+    image.pixels.assign(grid.data, grid.data + grid.total() * 3);
+    return image;
+}
+
+std::vector<std::uint8_t> encodePng(const RgbImage& image)
+{
+    cv::Mat rgb(image.height, image.width, CV_8UC3, const_cast<std::uint8_t*>(image.pixels.data())), bgr;
+    cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
+    std::vector<std::uint8_t> bytes;
+    cv::imencode(".png", bgr, bytes);
+    return bytes;
+}
+
+} // namespace layerscope

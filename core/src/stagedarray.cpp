@@ -1,0 +1,123 @@
+#include "stagedarray_p.h"
+
+#include "atomicfile_p.h"
+#include "layerscope/error.h"
+#include "layerscope/npy.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace layerscope::detail {
+
+namespace {
+
+void writeAll(int fd, const void* data, std::size_t size, const std::string& path)
+{
+    const char* bytes = static_cast<const char*>(data);
+    while (size > 0) {
+        const ssize_t n = ::write(fd, bytes, size);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            throwWriteError(path, errno);
+        }
+        bytes += n;
+        size -= static_cast<std::size_t>(n);
+    }
+}
+
+} // namespace
+
+StagedArray::StagedArray(std::string name, std::string file, std::string reportAs, const Tensor& first)
+    : name_(std::move(name))
+    , file_(std::move(file))
+    , reportAs_(std::move(reportAs))
+    , rowShape_(first.shape.empty() ? std::vector<std::int64_t>{} : std::vector<std::int64_t>(first.shape.begin() + 1, first.shape.end()))
+    , dtype_(first.dtype)
+{
+    if (first.shape.empty())
+        throw Error("capture '" + name_ + "' is a scalar; it has no rows to append");
+    fd_ = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0)
+        throwWriteError(reportAs_, errno);
+    // Room for any row count: the header of a shape whose first dimension has 15 digits.
+    std::vector<std::int64_t> widest = first.shape;
+    widest[0] = 999999999999999;
+    const std::string header = npyHeader(widest, dtype_);
+    headerLength_ = header.size();
+    writeAll(fd_, header.data(), header.size(), reportAs_);
+}
+
+StagedArray::~StagedArray()
+{
+    if (fd_ >= 0)
+        ::close(fd_);
+}
+
+std::vector<std::int64_t> StagedArray::shape() const
+{
+    std::vector<std::int64_t> shape{rows_};
+    shape.insert(shape.end(), rowShape_.begin(), rowShape_.end());
+    return shape;
+}
+
+std::size_t StagedArray::rowBytes() const
+{
+    std::size_t bytes = elementSize(dtype_);
+    for (auto d : rowShape_)
+        bytes *= static_cast<std::size_t>(d);
+    return bytes;
+}
+
+void StagedArray::append(const Tensor& rows)
+{
+    if (rows.dtype != dtype_ || rows.shape.empty()
+        || std::vector<std::int64_t>(rows.shape.begin() + 1, rows.shape.end()) != rowShape_) {
+        std::vector<std::int64_t> expected{-1};
+        expected.insert(expected.end(), rowShape_.begin(), rowShape_.end());
+        throw Error("capture '" + name_ + "' changed from " + dtypeName(dtype_) + " " + shapeToString(expected) + " to "
+                    + dtypeName(rows.dtype) + " " + shapeToString(rows.shape)
+                    + " between batches; rows of different shapes cannot be stacked (resize the inputs)");
+    }
+    writeAll(fd_, rows.data.get(), rows.nbytes(), reportAs_);
+    rows_ += rows.shape[0];
+}
+
+void StagedArray::finish()
+{
+    const std::string header = npyHeader(shape(), dtype_, headerLength_);
+    if (::pwrite(fd_, header.data(), header.size(), 0) != static_cast<ssize_t>(header.size()))
+        throwWriteError(reportAs_, errno);
+    if (::close(fd_) != 0) {
+        fd_ = -1;
+        throwWriteError(reportAs_, errno);
+    }
+    fd_ = -1;
+}
+
+std::vector<std::string> matlabVariableNames(const std::vector<std::string>& names)
+{
+    std::vector<std::string> result;
+    for (const auto& name : names) {
+        std::string variable;
+        for (char c : name)
+            variable += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+        while (variable.size() > 1 && variable.back() == '_')
+            variable.pop_back();
+        if (variable.empty() || !std::isalpha(static_cast<unsigned char>(variable[0])))
+            variable = "x" + variable;
+        variable = variable.substr(0, 63);
+        std::string unique = variable;
+        for (int i = 2; std::find(result.begin(), result.end(), unique) != result.end(); ++i) {
+            const std::string suffix = "_" + std::to_string(i);
+            unique = variable.substr(0, 63 - suffix.size()) + suffix;
+        }
+        result.push_back(unique);
+    }
+    return result;
+}
+
+} // namespace layerscope::detail

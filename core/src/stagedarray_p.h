@@ -1,0 +1,51 @@
+#pragma once
+
+#include "layerscope/tensor.h"
+
+#include <string>
+#include <vector>
+
+namespace layerscope::detail {
+
+// One capture being streamed to a .npy file in the staging folder: rows are appended, and the
+// header, written with room to spare, is rewritten with the final row count by finish().
+class StagedArray {
+public:
+    // Errors name `reportAs`, the output the user asked for, not the staging file.
+    StagedArray(std::string name, std::string file, std::string reportAs, const Tensor& first);
+    ~StagedArray();
+    StagedArray(const StagedArray&) = delete;
+    StagedArray& operator=(const StagedArray&) = delete;
+
+    void append(const Tensor& rows); // throws layerscope::Error on a shape or dtype change, or a write error
+    void finish();                   // final header; the file is then a valid .npy
+
+    const std::string& name() const { return name_; }
+    const std::string& file() const { return file_; }
+    std::vector<std::int64_t> shape() const; // rows first
+    DType dtype() const { return dtype_; }
+    std::int64_t rows() const { return rows_; }
+    std::size_t headerLength() const { return headerLength_; }
+    std::size_t rowBytes() const;
+
+private:
+    std::string name_, file_, reportAs_;
+    std::vector<std::int64_t> rowShape_;
+    DType dtype_;
+    std::int64_t rows_ = 0;
+    std::size_t headerLength_ = 0;
+    int fd_ = -1;
+};
+
+// MATLAB variable names: letters, digits and '_', a letter first, at most 63 characters, unique.
+std::vector<std::string> matlabVariableNames(const std::vector<std::string>& names);
+
+// Writes staged arrays as a MATLAB v5 .mat file at `path` with libmatio (values as numpy sees them in
+// scipy.io.loadmat), plus cell arrays `capture_names` and `variable_names` for the mapping.
+void writeMatFile(const std::string& path, const std::vector<const StagedArray*>& arrays,
+                  const std::vector<std::string>& variableNames);
+
+// A dict of name to tensor in the format of torch.save, for torch.load in Python.
+std::vector<char> pickleTensorDict(const std::vector<std::pair<std::string, Tensor>>& tensors);
+
+} // namespace layerscope::detail
