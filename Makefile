@@ -10,8 +10,9 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 PACKAGES := g++ cmake ninja-build pkg-config ccache make \
             libtorch-dev qt6-base-dev libqcustomplot-dev libopencv-dev \
-            libzip-dev libcli11-dev \
-            python3 python3-torch python3-torchvision python3-numpy
+            libzip-dev libcli11-dev libmatio-dev libssl-dev nlohmann-json3-dev \
+            python3 python3-torch python3-torchvision python3-numpy python3-scipy \
+            python3-opencv python3-pil python3-skimage
 
 .PHONY: deps build run test bench clean
 

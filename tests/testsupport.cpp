@@ -80,3 +80,24 @@ double maxAbsDifference(const Tensor& a, const Tensor& b)
 }
 
 } // namespace layerscope::test
+
+#include <QProcess>
+
+namespace layerscope::test {
+
+ProcessOutcome runProgram(const QString& program, const QStringList& arguments, int timeoutMs)
+{
+    QProcess process;
+    process.start(program, arguments);
+    process.waitForFinished(timeoutMs);
+    return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1,
+            QString::fromUtf8(process.readAllStandardOutput()), QString::fromUtf8(process.readAllStandardError())};
+}
+
+ProcessOutcome checkExportWithPython(const QString& kind, const QString& path, const QString& referenceNpz)
+{
+    return runProgram(LAYERSCOPE_PYTHON,
+                      {QString(LAYERSCOPE_TESTS_SOURCE_DIR) + "/interop/check_exports.py", kind, path, referenceNpz});
+}
+
+} // namespace layerscope::test

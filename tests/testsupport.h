@@ -26,3 +26,17 @@ std::vector<double> toDoubles(const Tensor& tensor);
 double maxAbsDifference(const Tensor& a, const Tensor& b);
 
 } // namespace layerscope::test
+
+namespace layerscope::test {
+
+struct ProcessOutcome {
+    int exitCode = -1;
+    QString out;
+    QString err;
+};
+ProcessOutcome runProgram(const QString& program, const QStringList& arguments, int timeoutMs = 300000);
+
+// tests/interop/check_exports.py: reads an export with numpy, SciPy or PyTorch and compares it.
+ProcessOutcome checkExportWithPython(const QString& kind, const QString& path, const QString& referenceNpz);
+
+} // namespace layerscope::test

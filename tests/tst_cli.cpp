@@ -10,20 +10,7 @@ using namespace layerscope::test;
 
 namespace {
 
-struct Outcome {
-    int exitCode = -1;
-    QString out;
-    QString err;
-};
-
-Outcome runProgram(const QString& program, const QStringList& arguments)
-{
-    QProcess process;
-    process.start(program, arguments);
-    process.waitForFinished(120000);
-    return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1,
-            QString::fromUtf8(process.readAllStandardOutput()), QString::fromUtf8(process.readAllStandardError())};
-}
+using Outcome = ProcessOutcome;
 
 Outcome cli(const QStringList& arguments) { return runProgram(LAYERSCOPE_CLI, arguments); }
 

@@ -53,6 +53,14 @@ cv::Mat decode(const std::string& path)
     const std::string extension = lowerExtension(path);
     const bool jpeg = extension == ".jpg" || extension == ".jpeg";
     const int flags = jpeg ? (cv::IMREAD_ANYCOLOR | cv::IMREAD_ANYDEPTH) : cv::IMREAD_UNCHANGED;
+    if (jpeg) {
+        // libjpeg fills a truncated JPEG with gray and only warns: look for the end-of-image marker.
+        std::size_t end = bytes.size();
+        while (end > 2 && bytes[end - 1] == 0)
+            --end;
+        if (end < 4 || bytes[end - 2] != 0xFF || bytes[end - 1] != 0xD9)
+            throw Error(path + ": truncated JPEG (no end-of-image marker)");
+    }
     cv::Mat image;
     try {
         image = cv::imdecode(bytes, flags);

@@ -1,0 +1,236 @@
+// Batch extraction over real image folders, against features computed in Python with forward hooks.
+
+#include "layerscope/error.h"
+#include "layerscope/extraction.h"
+#include "testsupport.h"
+
+#include <QDir>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QTemporaryDir>
+#include <QtTest>
+
+using namespace layerscope;
+using namespace layerscope::test;
+
+namespace {
+
+QString fixtures(const QString& file) { return QDir(LAYERSCOPE_FIXTURES_DIR).filePath(file); }
+
+QJsonObject readJson(const std::string& path)
+{
+    QFile file(QString::fromStdString(path));
+    file.open(QIODevice::ReadOnly);
+    return QJsonDocument::fromJson(file.readAll()).object();
+}
+
+QStringList keptFiles()
+{
+    QStringList files;
+    QFile file(fixtures("dataset_files.json"));
+    file.open(QIODevice::ReadOnly);
+    for (const auto& f : QJsonDocument::fromJson(file.readAll()).object()["kept_recursive"].toArray())
+        files << f.toString();
+    return files;
+}
+
+// Row `row` of a [N, ...] tensor as its own tensor.
+Tensor row(const Tensor& tensor, std::int64_t index)
+{
+    Tensor one = tensor;
+    one.shape[0] = 1;
+    const std::size_t bytes = tensor.nbytes() / std::size_t(tensor.shape[0]);
+    one.data = std::shared_ptr<const void>(tensor.data, static_cast<const char*>(tensor.data.get()) + index * bytes);
+    return one;
+}
+
+ExtractionJob seedJob(const QString& output)
+{
+    ExtractionJob job;
+    job.inputs = {fixtures("dataset").toStdString()};
+    job.recursive = true;
+    job.preprocessing = Preprocessing::gray(101);
+    job.batchSize = 5;
+    job.request.outputsOf = {"cnn.3", "linear.0"};
+    job.outputPath = output.toStdString();
+    return job;
+}
+
+} // namespace
+
+class TestExtraction : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase() { model_ = std::make_unique<Model>(Model::load(fixturePath("seed_cnn_scripted", "model.pt"))); }
+    void folderRunMatchesPythonHooks();
+    void shardsSplitTheDataSet();
+    void cancelKeepsCompleteRows();
+    void pairedFoldersFeedTwoInputs();
+    void singleImageAndNpyInputs();
+    void failedForwardLeavesNothing();
+    void imagesOfDifferentSizesNeedResize();
+
+private:
+    std::unique_ptr<Model> model_;
+};
+
+void TestExtraction::folderRunMatchesPythonHooks()
+{
+    QTemporaryDir out;
+    const ExtractionResult result = runExtraction(*model_, seedJob(out.filePath("features.npz")));
+    const QStringList kept = keptFiles();
+    QCOMPARE(result.rows, std::int64_t(kept.size()));
+    QCOMPARE(result.skippedInputs.size(), std::size_t(2));
+    QVERIFY(QString::fromStdString(result.skippedInputs[0].reason).contains("img005_truncated.jpg: truncated JPEG"));
+    QVERIFY(QString::fromStdString(result.skippedInputs[1].reason).contains("img007_fake.png: corrupt"));
+
+    const auto got = readNpzAsMap(out.filePath("features.npz").toStdString());
+    const auto reference = readNpzAsMap(fixtures("dataset_reference.npz").toStdString());
+    for (const char* key : {"cnn.3", "linear.0", "output"}) {
+        QCOMPARE(shapeToString(got.at(key).shape), shapeToString(reference.at(key).shape));
+        const double difference = maxAbsDifference(got.at(key), reference.at(key));
+        QVERIFY2(difference <= 1e-5, qPrintable(QString("%1: %2").arg(key).arg(difference)));
+    }
+
+    const QJsonObject manifest = readJson(result.manifestPath);
+    QCOMPARE(manifest["model"].toObject()["sha256"].toString().toStdString(),
+             sha256OfFile(fixturePath("seed_cnn_scripted", "model.pt")));
+    QCOMPARE(manifest["model"].toObject()["sha256"].toString().size(), 64);
+    const QJsonArray rows = manifest["rows"].toArray();
+    QCOMPARE(rows.size(), kept.size());
+    for (int i = 0; i < rows.size(); ++i)
+        QCOMPARE(rows[i].toObject()["files"].toArray()[0].toString(), kept[i]);
+    QCOMPARE(manifest["skipped_inputs"].toArray().size(), 2);
+    QCOMPARE(manifest["preprocessing"].toObject()["color"].toString(), QString("gray"));
+    QCOMPARE(manifest["cancelled"].toBool(), false);
+    const QJsonArray captures = manifest["captures"].toArray();
+    QCOMPARE(captures.size(), 3);
+    QCOMPARE(captures[0].toObject()["name"].toString(), QString("cnn.3"));
+    QCOMPARE(captures[0].toObject()["shape"].toArray()[0].toInt(), int(kept.size()));
+    QCOMPARE(captures[0].toObject()["dtype"].toString(), QString("float32"));
+}
+
+void TestExtraction::shardsSplitTheDataSet()
+{
+    QTemporaryDir out;
+    const auto reference = readNpzAsMap(fixtures("dataset_reference.npz").toStdString());
+    const QStringList kept = keptFiles();
+    QSet<QString> seen;
+    for (int shard = 0; shard < 3; ++shard) {
+        ExtractionJob job = seedJob(out.filePath(QString("shard%1").arg(shard)));
+        job.shardIndex = shard;
+        job.shardCount = 3;
+        const ExtractionResult result = runExtraction(*model_, job);
+        const Tensor features = readNpy(out.filePath(QString("shard%1/linear.0.npy").arg(shard)).toStdString());
+        const QJsonArray rows = readJson(result.manifestPath)["rows"].toArray();
+        QCOMPARE(features.shape[0], std::int64_t(rows.size()));
+        for (int i = 0; i < rows.size(); ++i) {
+            const QJsonObject entry = rows[i].toObject();
+            QCOMPARE(entry["dataset_index"].toInt() % 3, shard);
+            const QString file = entry["files"].toArray()[0].toString();
+            QVERIFY(!seen.contains(file));
+            seen.insert(file);
+            QVERIFY(maxAbsDifference(row(features, i), row(reference.at("linear.0"), kept.indexOf(file))) <= 1e-5);
+        }
+    }
+    QCOMPARE(seen.size(), kept.size());
+}
+
+void TestExtraction::cancelKeepsCompleteRows()
+{
+    QTemporaryDir out;
+    int calls = 0;
+    ExtractionProgress last;
+    const ExtractionResult result = runExtraction(*model_, seedJob(out.filePath("part.npz")),
+                                                  [&](const ExtractionProgress& p) {
+                                                      last = p;
+                                                      return ++calls < 2; // stop after the second batch
+                                                  });
+    QCOMPARE(last.total, std::int64_t(24));
+    QCOMPARE(last.done, std::int64_t(10));
+    QVERIFY(result.cancelled);
+    const auto got = readNpzAsMap(out.filePath("part.npz").toStdString());
+    QCOMPARE(got.at("linear.0").shape[0], result.rows);
+    QVERIFY(result.rows >= 5 && result.rows <= 10);
+    QVERIFY(readJson(result.manifestPath)["cancelled"].toBool());
+    QCOMPARE(readJson(result.manifestPath)["rows"].toArray().size(), int(result.rows));
+}
+
+void TestExtraction::pairedFoldersFeedTwoInputs()
+{
+    QTemporaryDir out;
+    const Model nested = Model::load(fixturePath("nested_scripted", "model.pt"));
+    ExtractionJob job;
+    job.inputs = {fixtures("dataset").toStdString(), fixtures("dataset").toStdString()};
+    job.preprocessing = Preprocessing::gray(101);
+    job.batchSize = 4;
+    job.request.outputsOf = {"feature_model"};
+    job.outputPath = out.filePath("pairs").toStdString();
+    const ExtractionResult result = runExtraction(nested, job);
+    QCOMPARE(result.rows, std::int64_t(18)); // 20 files, 2 unreadable
+    const Tensor first = readNpy(out.filePath("pairs/feature_model.npy").toStdString());
+    const Tensor second = readNpy(out.filePath("pairs/feature_model:1.npy").toStdString());
+    QCOMPARE(first.shape[0], std::int64_t(18));
+    QCOMPARE(maxAbsDifference(first, second), 0.0); // the same image on both inputs
+
+    job.inputs[1] = fixtures("dataset/sub").toStdString();
+    try {
+        runExtraction(nested, job);
+        QFAIL("no error");
+    } catch (const Error& error) {
+        QVERIFY2(QString(error.what()).contains("paired file by file"), error.what());
+    }
+}
+
+void TestExtraction::singleImageAndNpyInputs()
+{
+    QTemporaryDir out;
+    ExtractionJob job = seedJob(out.filePath("one.npz"));
+    job.inputs = {fixtures("images/photo.jpg").toStdString()};
+    ExtractionResult result = runExtraction(*model_, job);
+    QCOMPARE(result.rows, std::int64_t(1));
+    QCOMPARE(shapeToString(readNpzAsMap(job.outputPath).at("cnn.3").shape), std::string("[1, 128, 3, 3]"));
+
+    job.inputs = {fixturePath("seed_cnn_scripted", "input0.npy")};
+    job.outputPath = out.filePath("two.npz").toStdString();
+    result = runExtraction(*model_, job);
+    QCOMPARE(result.rows, std::int64_t(2));
+    const auto reference = readNpzAsMap(fixturePath("seed_cnn_scripted", "reference.npz"));
+    QVERIFY(maxAbsDifference(readNpzAsMap(job.outputPath).at("linear.0"), reference.at("linear.0")) <= 1e-5);
+}
+
+void TestExtraction::failedForwardLeavesNothing()
+{
+    QTemporaryDir out;
+    ExtractionJob job = seedJob(out.filePath("never.npz"));
+    job.preprocessing = Preprocessing::imagenet(); // 3 channels into Conv2d(1, 16, 5)
+    try {
+        runExtraction(*model_, job);
+        QFAIL("no error");
+    } catch (const Error& error) {
+        QVERIFY2(QString(error.what()).contains("module 'cnn.0.0' (Conv2d) on input of shape [5, 3, 224, 224]"),
+                 error.what());
+    }
+    QVERIFY(QDir(out.path()).entryList(QDir::AllEntries | QDir::Hidden | QDir::NoDotAndDotDot).isEmpty());
+}
+
+void TestExtraction::imagesOfDifferentSizesNeedResize()
+{
+    QTemporaryDir out;
+    ExtractionJob job = seedJob(out.filePath("sizes.npz"));
+    job.preprocessing = Preprocessing::gray(); // no resize: the tiles have different sizes
+    job.request.outputsOf = {};
+    try {
+        const ExtractionResult result = runExtraction(*model_, job);
+        QVERIFY(!result.skippedInputs.empty());
+        QVERIFY(QString::fromStdString(result.skippedInputs.back().reason).contains("give --resize"));
+    } catch (const Error& error) {
+        // The first image's size may not even fit the model: then the forward names the module.
+        QVERIFY2(QString(error.what()).contains("forward failed in module"), error.what());
+    }
+}
+
+QTEST_APPLESS_MAIN(TestExtraction)
+#include "tst_extraction.moc"
