@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 PACKAGES := g++ cmake ninja-build pkg-config ccache make \
             libtorch-dev qt6-base-dev libqcustomplot-dev libopencv-dev \
-            libzip-dev libcli11-dev libmatio-dev libssl-dev nlohmann-json3-dev \
+            libzip-dev libcli11-dev libmatio-dev libssl-dev nlohmann-json3-dev libgoogle-perftools-dev \
             python3 python3-torch python3-torchvision python3-numpy python3-scipy \
             python3-opencv python3-pil python3-skimage
 
@@ -38,6 +38,7 @@ test: build
 
 bench: build
 	$(BUILD_DIR)/tests/benchmarks/bench_capture_overhead
+	/usr/bin/python3 tests/benchmarks/bench_extraction.py $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -1,7 +1,7 @@
 // layerscope-cli: the engine from the command line. `modules` lists a model's module tree,
 // `extract` runs images, image folders or .npy tensors through it and writes the chosen captures.
 
-#include "layerscope/allocator.h"
+#include "layerscope/runtime.h"
 #include "layerscope/error.h"
 #include "layerscope/extraction.h"
 #include "layerscope/model.h"
@@ -81,6 +81,7 @@ struct ExtractOptions {
     std::string shard;
     std::string preset, resize, crop, color, mean, std, interpolation;
     int resizeShorter = 0;
+    int threads = 0;
     bool noScale = false;
     std::string colormap = "viridis", normalization = "channel";
     ExtractionJob job;
@@ -244,8 +245,6 @@ int extract(ExtractOptions& options)
 
 int main(int argc, char** argv)
 {
-    keepFreedMemoryInProcess();
-
     CLI::App app{"LayerScope: list a TorchScript model's modules and capture their activations."};
     app.require_subcommand(1);
 
@@ -276,6 +275,7 @@ int main(int argc, char** argv)
     extractCommand->add_option("--batch-size,-b", options.job.batchSize, "Images per forward")->capture_default_str();
     extractCommand->add_option("--shard", options.shard, "I/N: only every N-th image, starting at I (0-based)");
     extractCommand->add_flag("--quiet,-q", options.quiet, "No progress bar");
+    extractCommand->add_option("--threads", options.threads, "Threads for the forward (default: every core)");
     auto* images = extractCommand->add_option_group("Image preprocessing", "Applied in this order");
     images->add_option("--preset", options.preset,
                        "imagenet (shorter side 256, crop 224, RGB, ImageNet mean/std) or gray (grayscale, [0,1])");
@@ -297,6 +297,7 @@ int main(int argc, char** argv)
         ->capture_default_str();
 
     CLI11_PARSE(app, argc, argv);
+    configureRuntime(options.threads);
 
     try {
         if (*modules)

@@ -147,6 +147,8 @@ ExtractionResult runExtraction(const Model& model, const ExtractionJob& job, con
                     + std::to_string(job.inputs.size()) + (job.inputs.size() == 1 ? " was" : " were") + " given");
 
     CaptureWriter writer(job.outputPath, job.exportOptions); // unwritable output: fail before any work
+    // The manifest's model hash is read while the images decode and the model runs.
+    std::future<std::string> modelHash = std::async(std::launch::async, [path = model.path()] { return sha256OfFile(path); });
     std::vector<Source> sources;
     for (const auto& input : job.inputs)
         sources.push_back(openSource(input, job.recursive, job.preprocessing));
@@ -222,8 +224,14 @@ ExtractionResult runExtraction(const Model& model, const ExtractionJob& job, con
     ExtractionProgress state;
     state.total = total;
 
+    auto timed = [](double& total, auto&& action) {
+        const auto start = std::chrono::steady_clock::now();
+        action();
+        total += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    };
     for (;;) {
-        std::vector<detail::LoadedSample> batch = loader.next();
+        std::vector<detail::LoadedSample> batch;
+        timed(result.inputWaitSeconds, [&] { batch = loader.next(); });
         if (batch.empty())
             break;
         std::vector<std::size_t> good;
@@ -261,13 +269,14 @@ ExtractionResult runExtraction(const Model& model, const ExtractionJob& job, con
             } else {
                 inputs = batch[0].tensors;
             }
-            RunResult run = model.run(inputs, job.request);
+            RunResult run;
+            timed(result.forwardSeconds, [&] { run = model.run(inputs, job.request); });
             if (result.rows == 0) {
                 result.notExecuted = run.notExecuted;
                 result.skippedValues = run.skipped;
             }
-            if (pendingWrite.valid())
-                pendingWrite.get(); // the previous batch is on disk (or its error is thrown here)
+            if (pendingWrite.valid()) // the previous batch is on disk (or its error is thrown here)
+                timed(result.writeWaitSeconds, [&] { pendingWrite.get(); });
             auto named = std::make_shared<std::vector<NamedTensor>>(namedCaptures(run));
             pendingWrite = std::async(std::launch::async, [&writer, named] { writer.append(*named); });
             for (std::size_t i : good) {
@@ -290,7 +299,7 @@ ExtractionResult runExtraction(const Model& model, const ExtractionJob& job, con
         }
     }
     if (pendingWrite.valid())
-        pendingWrite.get();
+        timed(result.writeWaitSeconds, [&] { pendingWrite.get(); });
     if (result.rows == 0 && !result.cancelled)
         throw Error("no input could be read: " + (result.skippedInputs.empty() ? std::string("nothing to do")
                                                                                : result.skippedInputs[0].reason));
@@ -303,7 +312,7 @@ ExtractionResult runExtraction(const Model& model, const ExtractionJob& job, con
     Json manifest = Json::object();
     manifest["layerscope_version"] = layerscopeVersion();
     manifest["created"] = isoTimeNow();
-    manifest["model"] = {{"path", fs::absolute(model.path()).string()}, {"sha256", sha256OfFile(model.path())},
+    manifest["model"] = {{"path", fs::absolute(model.path()).string()}, {"sha256", modelHash.get()},
                          {"signature", model.signature()}};
     Json inputs = Json::array();
     for (std::size_t a = 0; a < sources.size(); ++a) {
@@ -339,6 +348,8 @@ ExtractionResult runExtraction(const Model& model, const ExtractionJob& job, con
     manifest["skipped_values"] = values;
     manifest["cancelled"] = result.cancelled;
     manifest["seconds"] = result.seconds;
+    manifest["timing"] = {{"forward_seconds", result.forwardSeconds}, {"input_wait_seconds", result.inputWaitSeconds},
+                          {"write_wait_seconds", result.writeWaitSeconds}, {"decode_threads", decodeThreads}};
 
     result.notes = writer.commit(manifest.dump(1), rowLabels);
     result.manifestPath = manifestPathFor(writer.path());

@@ -184,10 +184,12 @@ Tensor loadImage(const std::string& path, const Preprocessing& p)
         throw Error("preprocessing: mean and std need " + std::to_string(p.channels()) + " values for "
                     + (p.color == ColorMode::Gray ? "grayscale" : "colour") + " images");
     cv::Mat image = decode(path);
-    image = toFloat(image, p.scaleTo01);
+    // Colour, resize and crop work on the decoded 8- or 16-bit pixels, as PIL and torchvision do:
+    // four times cheaper than on floats, and only the cropped pixels are converted.
     image = convertColor(image, p.color);
     image = resize(image, p);
     image = centerCrop(image, p.cropWidth, p.cropHeight);
+    image = toFloat(image, p.scaleTo01);
 
     const int channels = image.channels(), height = image.rows, width = image.cols;
     Tensor tensor = Tensor::zeros({channels, height, width}, DType::Float32);

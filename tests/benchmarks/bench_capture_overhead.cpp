@@ -5,7 +5,7 @@
 //
 //   bench_capture_overhead [MODEL] [--rounds N] [--batch N] [--default-malloc]
 
-#include "layerscope/allocator.h"
+#include "layerscope/runtime.h"
 #include "layerscope/model.h"
 
 #include <algorithm>
@@ -45,6 +45,7 @@ int main(int argc, char** argv)
     }
     if (tuneMalloc)
         keepFreedMemoryInProcess();
+    setComputeThreads();
 
     LoadOptions plainOptions;
     plainOptions.instrument = false;
@@ -79,8 +80,8 @@ int main(int argc, char** argv)
         {"every module", &instrumented, everything, {}},
     };
 
-    std::printf("model %s, input [%d, 3, 224, 224], %d rounds after 2 warm-up rounds, %s malloc\n", path.c_str(),
-                batch, rounds, tuneMalloc ? "tuned" : "default");
+    std::printf("model %s, input [%d, 3, 224, 224], %d threads, %d rounds after 2 warm-up rounds, %s malloc\n",
+                path.c_str(), batch, computeThreads(), rounds, tuneMalloc ? "tuned" : "default");
     for (int round = -2; round < rounds; ++round) {
         for (auto& variant : variants) {
             const auto start = std::chrono::steady_clock::now();

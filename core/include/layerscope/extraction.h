@@ -49,6 +49,8 @@ struct ExtractionResult {
     std::vector<std::string> notes; // from the exporter (captures a format could not hold)
     bool cancelled = false;
     double seconds = 0;
+    // Where the time went: the forward itself, waiting for decoded images, waiting for the disk.
+    double forwardSeconds = 0, inputWaitSeconds = 0, writeWaitSeconds = 0;
     std::string manifestPath;
 };
 

@@ -12,9 +12,9 @@ enum class ResizeMode { None, Exact, ShorterSide };
 enum class ColorMode { Gray, RGB, BGR };
 enum class Interpolation { Linear, Area, Cubic, Nearest };
 
-// The steps, in the order they run: decode (JPEG turned upright as the camera meant), convert to
-// float32 (divided by 255 or 65535 when scaleTo01), colour mode, resize, center crop, per-channel
-// (x - mean) / std, then HWC to CHW.
+// The steps, in the order they run: decode (JPEG turned upright as the camera meant), colour mode,
+// resize, center crop (these three on the decoded 8- or 16-bit pixels, as PIL does), convert to
+// float32 (divided by 255 or 65535 when scaleTo01), per-channel (x - mean) / std, HWC to CHW.
 struct Preprocessing {
     ResizeMode resize = ResizeMode::None;
     int resizeWidth = 0;  // Exact: the size; ShorterSide: the shorter side's new length

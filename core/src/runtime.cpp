@@ -1,4 +1,6 @@
-#include "layerscope/allocator.h"
+#include "layerscope/runtime.h"
+
+#include <opencv2/core/utility.hpp>
 
 #include <malloc.h>
 
@@ -10,6 +12,11 @@ void keepFreedMemoryInProcess()
     mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
     mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
     mallopt(M_TOP_PAD, 64 * 1024 * 1024);
+}
+
+void useSingleThreadedImageCodecs()
+{
+    cv::setNumThreads(1);
 }
 
 } // namespace layerscope
