@@ -236,7 +236,9 @@ int extract(ExtractOptions& options)
     std::cerr << (result.cancelled ? "interrupted: wrote " : "wrote ") << result.rows
               << (result.rows == 1 ? " row of " : " rows of ") << result.captures.size() << " arrays ("
               << humanSize(bytes) << ") to " << job.outputPath << " in " << formatSeconds(result.seconds)
-              << (result.skippedInputs.empty() ? "" : ", " + std::to_string(result.skippedInputs.size()) + " inputs skipped")
+              << (result.skippedInputs.empty() ? ""
+                  : ", " + std::to_string(result.skippedInputs.size())
+                        + (result.skippedInputs.size() == 1 ? " input skipped" : " inputs skipped"))
               << "; manifest " << result.manifestPath << "\n";
     return result.cancelled ? 130 : 0;
 }

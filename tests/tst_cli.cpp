@@ -3,6 +3,8 @@
 #include "testsupport.h"
 
 #include <QProcess>
+
+#include <csignal>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -43,6 +45,8 @@ private slots:
     void modulesPrintsTheTree();
     void extractAllWritesWhatNumpyReadsBack();
     void extractChosenLayersOnly();
+    void extractFolderWithShardAndPreprocessing();
+    void ctrlCKeepsCompleteRows();
     void fullDiskLeavesNoFile();
     void errorsAreOneLineAndNonZero_data();
     void errorsAreOneLineAndNonZero();
@@ -85,6 +89,60 @@ void TestCli::extractChosenLayersOnly()
     const Outcome keys = runProgram(LAYERSCOPE_PYTHON,
                                     {"-c", "import sys, numpy as np; print(' '.join(sorted(np.load(sys.argv[1]).files)))", out});
     QCOMPARE(keys.out.trimmed(), QString("avgpool layer1 layer1.0.relu layer1.0.relu:1 output"));
+}
+
+void TestCli::extractFolderWithShardAndPreprocessing()
+{
+    QTemporaryDir dir;
+    const QString out = dir.filePath("features");
+    const Outcome result = cli({"extract", fixture("seed_cnn_scripted", "model.pt"), "--input",
+                                QString(LAYERSCOPE_FIXTURES_DIR) + "/dataset", "--recursive", "--preset", "gray",
+                                "--resize", "101", "--batch-size", "4", "--shard", "1/2", "--layer", "linear.0", "--out",
+                                out});
+    QVERIFY2(result.exitCode == 0, qPrintable(result.err));
+    // 24 files, every second from index 1: 12, of which img007_fake.png (index 9) is unreadable.
+    QVERIFY2(result.err.contains("wrote 11 rows of 2 arrays"), qPrintable(result.err));
+    QVERIFY2(result.err.contains("1 input skipped"), qPrintable(result.err));
+    QVERIFY2(result.err.contains("img007_fake.png: corrupt"), qPrintable(result.err));
+    const Outcome numpy = runProgram(
+        LAYERSCOPE_PYTHON,
+        {"-c",
+         "import sys, json, numpy as np; m = json.load(open(sys.argv[1] + '/manifest.json')); "
+         "a = np.load(sys.argv[1] + '/linear.0.npy'); assert a.shape == (11, 256) and a.dtype == np.float32; "
+         "assert [r['dataset_index'] % 2 for r in m['rows']] == [1] * 11; assert m['shard'] == {'index': 1, 'count': 2, "
+         "'dataset_size': 24}; assert len(m['skipped_inputs']) == 1; print('ok')",
+         out});
+    QVERIFY2(numpy.exitCode == 0, qPrintable(numpy.err));
+}
+
+void TestCli::ctrlCKeepsCompleteRows()
+{
+    // 200 copies of a photograph through resnet18 at 224x224, batch 2: long enough to interrupt.
+    QTemporaryDir dir;
+    QDir().mkpath(dir.filePath("many"));
+    for (int i = 0; i < 200; ++i)
+        QFile::copy(QString(LAYERSCOPE_FIXTURES_DIR) + "/images/photo.jpg", dir.filePath(QString("many/%1.jpg").arg(i, 3, 10, QChar('0'))));
+    const QString out = dir.filePath("part.npz");
+    QProcess process;
+    process.start(LAYERSCOPE_CLI, {"extract", fixture("resnet18_scripted", "model.pt"), "-i", dir.filePath("many"),
+                                   "--preset", "imagenet", "-l", "layer4", "-l", "avgpool", "-b", "2", "-o", out});
+    QVERIFY(process.waitForStarted());
+    QTest::qWait(2500);
+    ::kill(process.processId(), SIGINT);
+    QVERIFY(process.waitForFinished(60000));
+    const QString err = QString::fromUtf8(process.readAllStandardError());
+    QCOMPARE(process.exitCode(), 130);
+    QVERIFY2(err.contains("interrupted: wrote"), qPrintable(err));
+    // What was written is complete and valid for the rows done, and the manifest says so.
+    const Outcome numpy = runProgram(
+        LAYERSCOPE_PYTHON,
+        {"-c",
+         "import sys, json, numpy as np; d = np.load(sys.argv[1]); m = json.load(open(sys.argv[2])); "
+         "n = len(m['rows']); assert m['cancelled'] and 0 < n < 200, n; "
+         "assert d['layer4'].shape == (n, 512, 7, 7) and d['avgpool'].shape == (n, 512, 1, 1); print(n)",
+         out, dir.filePath("part.manifest.json")});
+    QVERIFY2(numpy.exitCode == 0, qPrintable(numpy.err));
+    QVERIFY(QDir(dir.path()).entryList(QDir::Hidden | QDir::AllEntries | QDir::NoDotAndDotDot).filter("partial").isEmpty());
 }
 
 void TestCli::fullDiskLeavesNoFile()
