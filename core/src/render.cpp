@@ -109,31 +109,92 @@ RgbImage renderChannelGrid(const Tensor& capture, std::int64_t sample, const Gri
     Tensor values = capture.dtype == DType::Float32 ? capture : convertFloating(capture, DType::Float32);
     const float* base = values.values<float>() + sample * channels * height * width;
 
-    const int columns = options.columns > 0 ? options.columns : int(std::ceil(std::sqrt(double(channels))));
-    const int rows = int((channels + columns - 1) / columns);
-    const int tileWidth = width * options.scale, tileHeight = height * options.scale;
+    const GridLayout layout = gridLayout(channels, width, height, options);
+    const int columns = layout.columns, rows = layout.rows;
+    const int tileWidth = layout.tileWidth, tileHeight = layout.tileHeight;
     cv::Mat grid(rows * tileHeight + (rows - 1) * options.gap, columns * tileWidth + (columns - 1) * options.gap,
                  CV_8UC3, cv::Scalar(255, 255, 255));
 
     float layerLow = 0, layerHigh = 0;
     if (options.normalization == Normalization::LayerWide)
         finiteRange(cv::Mat(int(channels) * height, width, CV_32F, const_cast<float*>(base)), &layerLow, &layerHigh);
-    for (std::int64_t c = 0; c < channels; ++c) {
+    for (std::int64_t tile = 0; tile < channels; ++tile) {
+        const std::int64_t c = std::int64_t(tile) < std::int64_t(options.channelOrder.size()) ? options.channelOrder[std::size_t(tile)] : tile;
         const cv::Mat plane(height, width, CV_32F, const_cast<float*>(base + c * height * width));
         float low = layerLow, high = layerHigh;
         if (options.normalization == Normalization::PerChannel)
             finiteRange(plane, &low, &high);
-        cv::Mat tile = colorize(plane, low, high, options.colormap);
+        cv::Mat pixels = colorize(plane, low, high, options.colormap);
         if (options.scale > 1)
-            cv::resize(tile, tile, cv::Size(tileWidth, tileHeight), 0, 0, cv::INTER_NEAREST);
-        const int x = int(c % columns) * (tileWidth + options.gap), y = int(c / columns) * (tileHeight + options.gap);
-        tile.copyTo(grid(cv::Rect(x, y, tileWidth, tileHeight)));
+            cv::resize(pixels, pixels, cv::Size(tileWidth, tileHeight), 0, 0, cv::INTER_NEAREST);
+        const int x = int(tile % columns) * (tileWidth + options.gap), y = int(tile / columns) * (tileHeight + options.gap);
+        pixels.copyTo(grid(cv::Rect(x, y, tileWidth, tileHeight)));
     }
     RgbImage image;
     image.width = grid.cols;
     image.height = grid.rows;
     image.pixels.assign(grid.data, grid.data + grid.total() * 3);
     return image;
+}
+
+int GridLayout::tileAt(int x, int y) const
+{
+    if (x < 0 || y < 0 || tileWidth <= 0 || tileHeight <= 0)
+        return -1;
+    const int column = x / (tileWidth + gap), row = y / (tileHeight + gap);
+    if (column >= columns || row >= rows || x % (tileWidth + gap) >= tileWidth || y % (tileHeight + gap) >= tileHeight)
+        return -1;
+    return row * columns + column;
+}
+
+GridLayout gridLayout(std::int64_t channels, int width, int height, const GridOptions& options)
+{
+    GridLayout layout;
+    layout.columns = options.columns > 0 ? options.columns : std::max(1, int(std::ceil(std::sqrt(double(channels)))));
+    layout.rows = std::max<int>(1, int((channels + layout.columns - 1) / layout.columns));
+    layout.tileWidth = width * options.scale;
+    layout.tileHeight = height * options.scale;
+    layout.gap = options.gap;
+    return layout;
+}
+
+std::array<std::uint8_t, 3> colormapColor(Colormap colormap, double t)
+{
+    t = std::clamp(t, 0.0, 1.0);
+    cv::Mat value(1, 1, CV_32F, cv::Scalar(float(t)));
+    const cv::Mat rgb = colormap == Colormap::Diverging ? colorize(value * 2.0f - 1.0f, -1.0f, 1.0f, colormap)
+                                                        : colorize(value, 0.0f, 1.0f, colormap);
+    const auto pixel = rgb.at<cv::Vec3b>(0, 0);
+    return {pixel[0], pixel[1], pixel[2]};
+}
+
+std::vector<int> sortChannels(const Tensor& capture, std::int64_t sample, ChannelOrder order)
+{
+    if (capture.shape.size() != 4)
+        throw Error("channels can be sorted in a 4-D [N, C, H, W] activation only");
+    const std::int64_t channels = capture.shape[1], plane = capture.shape[2] * capture.shape[3];
+    std::vector<int> indices(static_cast<std::size_t>(channels), 0);
+    for (int c = 0; c < int(channels); ++c)
+        indices[std::size_t(c)] = c;
+    if (order == ChannelOrder::Index)
+        return indices;
+    Tensor values = capture.dtype == DType::Float32 ? capture : convertFloating(capture, DType::Float32);
+    const float* base = values.values<float>() + sample * channels * plane;
+    std::vector<double> key(static_cast<std::size_t>(channels), 0.0);
+    for (std::int64_t c = 0; c < channels; ++c) {
+        const cv::Mat p(1, int(plane), CV_32F, const_cast<float*>(base + c * plane));
+        cv::Scalar mean, stddev;
+        double low, high;
+        switch (order) {
+        case ChannelOrder::Mean: key[std::size_t(c)] = cv::mean(p)[0]; break;
+        case ChannelOrder::Max: cv::minMaxLoc(p, &low, &high); key[std::size_t(c)] = high; break;
+        case ChannelOrder::Std: cv::meanStdDev(p, mean, stddev); key[std::size_t(c)] = stddev[0]; break;
+        case ChannelOrder::ZeroFraction: key[std::size_t(c)] = double(plane - cv::countNonZero(p)) / double(plane); break;
+        case ChannelOrder::Index: break;
+        }
+    }
+    std::stable_sort(indices.begin(), indices.end(), [&](int a, int b) { return key[std::size_t(a)] > key[std::size_t(b)]; });
+    return indices;
 }
 
 std::vector<std::uint8_t> encodePng(const RgbImage& image)

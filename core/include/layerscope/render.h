@@ -4,6 +4,7 @@
 
 #include "layerscope/tensor.h"
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -29,7 +30,22 @@ struct GridOptions {
     int columns = 0; // 0: as square as possible
     int gap = 1;     // pixels between tiles
     int scale = 1;   // each value drawn as scale x scale pixels
+    std::vector<int> channelOrder; // tile i shows channel channelOrder[i]; empty: 0, 1, 2 ...
 };
+
+// Where tile `tile` of a grid of `channels` tiles of width x height sits (for hit tests).
+struct GridLayout {
+    int columns = 1, rows = 1, tileWidth = 0, tileHeight = 0, gap = 0;
+    int tileAt(int x, int y) const; // -1 in a gap or outside
+};
+GridLayout gridLayout(std::int64_t channels, int width, int height, const GridOptions& options);
+
+// The colour of t in [0, 1] on a colormap (t = 0.5 is zero on the diverging map). RGB.
+std::array<std::uint8_t, 3> colormapColor(Colormap colormap, double t);
+
+enum class ChannelOrder { Index, Mean, Max, Std, ZeroFraction };
+// Channels of one sample sorted by a statistic, largest first (Index: 0, 1, 2 ...).
+std::vector<int> sortChannels(const Tensor& capture, std::int64_t sample, ChannelOrder order);
 
 // Sample `sample` of a [N, C, H, W] capture as C tiles. The Diverging map centres zero; the others
 // stretch min..max (of each channel or of the whole layer) over the map. Throws layerscope::Error

@@ -1,0 +1,53 @@
+// layerscope: the desktop application. Without arguments it opens the bundled Fashion-MNIST demo;
+// `layerscope MODEL [IMAGE...]` opens the given model with one image (or .npy) per forward argument.
+
+#include "layerscope/runtime.h"
+#include "mainwindow.h"
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QTimer>
+
+int main(int argc, char** argv)
+{
+    QApplication app(argc, argv);
+    QApplication::setOrganizationName("LayerScope");
+    QApplication::setApplicationName("LayerScope");
+    QApplication::setApplicationVersion(LAYERSCOPE_VERSION_STRING);
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription("Explore the activations of PyTorch (TorchScript) models.");
+    parser.addHelpOption();
+    parser.addVersionOption();
+    parser.addPositionalArgument("model", "TorchScript model (torch.jit.script or torch.jit.trace, then save)", "[MODEL]");
+    parser.addPositionalArgument("inputs", "An image or .npy per forward argument", "[IMAGE...]");
+    QCommandLineOption screenshot("screenshot", "Save a screenshot of the window to FILE once the first run is shown, then quit.", "FILE");
+    parser.addOption(screenshot);
+    parser.process(app);
+
+    layerscope::configureRuntime();
+    layerscope::ui::MainWindow window;
+    window.show();
+    const QStringList arguments = parser.positionalArguments();
+    if (arguments.isEmpty())
+        window.openDemo();
+    else
+        window.openModel(arguments.first(), arguments.mid(1));
+
+    if (parser.isSet(screenshot)) {
+        const QString file = parser.value(screenshot);
+        QObject::connect(&window, &layerscope::ui::MainWindow::runReady, &window, [&window, file] {
+            QTimer::singleShot(300, &window, [&window, file] {
+                window.grab().save(file);
+                QApplication::quit();
+            });
+        });
+        QObject::connect(&window, &layerscope::ui::MainWindow::errorShown, &window, [&window, file] {
+            QTimer::singleShot(300, &window, [&window, file] {
+                window.grab().save(file);
+                QApplication::quit();
+            });
+        });
+    }
+    return app.exec();
+}

@@ -1,0 +1,150 @@
+#include "featuremapview.h"
+
+#include "layerscope/statistics.h"
+
+#include <QGraphicsPixmapItem>
+#include <QMouseEvent>
+#include <QScrollBar>
+#include <QWheelEvent>
+
+#include <cmath>
+
+namespace layerscope::ui {
+
+FeatureMapView::FeatureMapView(QWidget* parent)
+    : QGraphicsView(parent)
+{
+    setScene(new QGraphicsScene(this));
+    item_ = scene()->addPixmap(QPixmap());
+    setDragMode(QGraphicsView::ScrollHandDrag);
+    setTransformationAnchor(QGraphicsView::AnchorUnderMouse);
+    setMouseTracking(true);
+    setBackgroundBrush(palette().window());
+    setToolTip(tr("Wheel: zoom. Drag: pan. Double-click a channel to see it in detail."));
+    options_.gap = 2;
+}
+
+void FeatureMapView::setActivation(const Tensor& capture)
+{
+    capture_ = capture;
+    sample_ = std::min<int>(sample_, capture.shape.empty() ? 0 : int(capture.shape[0]) - 1);
+    fitted_ = false;
+    redraw();
+}
+
+void FeatureMapView::clear()
+{
+    capture_ = {};
+    tiles_ = 0;
+    image_ = {};
+    item_->setPixmap({});
+}
+
+void FeatureMapView::setSample(int sample)
+{
+    sample_ = std::max(0, sample);
+    redraw();
+}
+
+void FeatureMapView::setColormap(Colormap colormap)
+{
+    options_.colormap = colormap;
+    redraw();
+}
+
+void FeatureMapView::setNormalization(Normalization normalization)
+{
+    options_.normalization = normalization;
+    redraw();
+}
+
+void FeatureMapView::setChannelOrder(ChannelOrder order)
+{
+    order_ = order;
+    redraw();
+}
+
+void FeatureMapView::redraw()
+{
+    if (capture_.shape.size() != 4 || capture_.shape[0] == 0) {
+        clear();
+        return;
+    }
+    sample_ = std::min<int>(sample_, int(capture_.shape[0]) - 1);
+    options_.channelOrder = sortChannels(capture_, sample_, order_);
+    const RgbImage grid = renderChannelGrid(capture_, sample_, options_);
+    image_ = QImage(grid.pixels.data(), grid.width, grid.height, grid.width * 3, QImage::Format_RGB888).copy();
+    item_->setPixmap(QPixmap::fromImage(image_));
+    scene()->setSceneRect(item_->boundingRect());
+    tiles_ = int(capture_.shape[1]);
+    const TensorStatistics s = computeStatistics(sampleOf(capture_, sample_));
+    emit rangeChanged(s.min, s.max);
+    if (!fitted_) {
+        fitToWindow();
+        fitted_ = true;
+    }
+}
+
+void FeatureMapView::fitToWindow()
+{
+    if (!image_.isNull())
+        fitInView(item_, Qt::KeepAspectRatio);
+}
+
+void FeatureMapView::resizeEvent(QResizeEvent* event)
+{
+    QGraphicsView::resizeEvent(event);
+    if (!fitted_)
+        fitToWindow();
+}
+
+void FeatureMapView::wheelEvent(QWheelEvent* event)
+{
+    const double factor = std::pow(1.0015, event->angleDelta().y());
+    scale(factor, factor);
+    fitted_ = true;
+}
+
+int FeatureMapView::channelAt(const QPoint& viewPosition, int* x, int* y) const
+{
+    if (capture_.shape.size() != 4)
+        return -1;
+    const QPointF scenePoint = mapToScene(viewPosition);
+    const GridLayout layout = gridLayout(capture_.shape[1], int(capture_.shape[3]), int(capture_.shape[2]), options_);
+    const int px = int(std::floor(scenePoint.x())), py = int(std::floor(scenePoint.y()));
+    const int tile = layout.tileAt(px, py);
+    if (tile < 0 || tile >= tiles_)
+        return -1;
+    *x = (px % (layout.tileWidth + layout.gap)) / options_.scale;
+    *y = (py % (layout.tileHeight + layout.gap)) / options_.scale;
+    return tile < int(options_.channelOrder.size()) ? options_.channelOrder[std::size_t(tile)] : tile;
+}
+
+void FeatureMapView::mouseMoveEvent(QMouseEvent* event)
+{
+    QGraphicsView::mouseMoveEvent(event);
+    int x = 0, y = 0;
+    const int channel = channelAt(event->position().toPoint(), &x, &y);
+    if (channel < 0) {
+        emit hovered({});
+        return;
+    }
+    const std::int64_t h = capture_.shape[2], w = capture_.shape[3];
+    const std::int64_t offset = ((std::int64_t(sample_) * capture_.shape[1] + channel) * h + y) * w + x;
+    double value = 0;
+    if (capture_.dtype == DType::Float32)
+        value = capture_.values<float>()[offset];
+    else if (capture_.dtype == DType::Float64)
+        value = capture_.values<double>()[offset];
+    emit hovered(tr("channel %1, x %2, y %3: %4").arg(channel).arg(x).arg(y).arg(value, 0, 'g', 6));
+}
+
+void FeatureMapView::mouseDoubleClickEvent(QMouseEvent* event)
+{
+    int x = 0, y = 0;
+    const int channel = channelAt(event->position().toPoint(), &x, &y);
+    if (channel >= 0)
+        emit channelActivated(channel);
+}
+
+} // namespace layerscope::ui

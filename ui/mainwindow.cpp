@@ -1,0 +1,801 @@
+#include "mainwindow.h"
+
+#include "activationplots.h"
+#include "featuremapview.h"
+#include "inputpanel.h"
+#include "modulefilterproxy.h"
+#include "moduletreemodel.h"
+#include "outputpanel.h"
+#include "statisticspanel.h"
+
+#include "layerscope/exporters.h"
+#include "layerscope/statistics.h"
+
+#include <qcustomplot.h>
+
+#include <QAction>
+#include <QApplication>
+#include <QCheckBox>
+#include <QCloseEvent>
+#include <QComboBox>
+#include <QCoreApplication>
+#include <QCryptographicHash>
+#include <QDockWidget>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QPainter>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSaveFile>
+#include <QSettings>
+#include <QSlider>
+#include <QSpinBox>
+#include <QStackedWidget>
+#include <QStatusBar>
+#include <QToolBar>
+#include <QTreeView>
+#include <QVBoxLayout>
+
+namespace layerscope::ui {
+
+namespace {
+
+QString demoFolder()
+{
+    for (const QString& folder : {QCoreApplication::applicationDirPath() + "/demo",
+                                  QCoreApplication::applicationDirPath() + "/../app/demo",
+                                  QStringLiteral(LAYERSCOPE_DEMO_DIR)}) {
+        if (QFileInfo::exists(folder + "/fashion_cnn.pt"))
+            return folder;
+    }
+    return QStringLiteral(LAYERSCOPE_DEMO_DIR);
+}
+
+QString examplesFolder()
+{
+    const QString beside = QCoreApplication::applicationDirPath() + "/../examples";
+    return QFileInfo::exists(beside) ? beside : QStringLiteral(LAYERSCOPE_EXAMPLES_DIR);
+}
+
+QString demoImage()
+{
+    const QStringList images = QDir(demoFolder() + "/images").entryList({"*.png"}, QDir::Files, QDir::Name);
+    return images.isEmpty() ? QString() : demoFolder() + "/images/" + images.first();
+}
+
+bool isModelFile(const QString& path)
+{
+    const QString suffix = QFileInfo(path).suffix().toLower();
+    return suffix == "pt" || suffix == "pth" || suffix == "ptl" || suffix == "torchscript";
+}
+
+QPixmap colorScalePixmap(Colormap colormap, double low, double high, bool perChannel, const QFont& font)
+{
+    QPixmap pixmap(260, 34);
+    pixmap.fill(Qt::transparent);
+    QPainter painter(&pixmap);
+    for (int x = 0; x < 200; ++x) {
+        const auto c = colormapColor(colormap, x / 199.0);
+        painter.setPen(QColor(c[0], c[1], c[2]));
+        painter.drawLine(x + 30, 2, x + 30, 16);
+    }
+    painter.setPen(QApplication::palette().color(QPalette::WindowText));
+    painter.setFont(font);
+    if (colormap == Colormap::Diverging) {
+        const double bound = std::max(std::abs(low), std::abs(high));
+        low = -bound;
+        high = bound;
+    }
+    painter.drawText(QRect(0, 18, 90, 16), Qt::AlignLeft, QString::number(low, 'g', 3));
+    painter.drawText(QRect(170, 18, 90, 16), Qt::AlignRight, QString::number(high, 'g', 3));
+    if (perChannel)
+        painter.drawText(QRect(60, 18, 140, 16), Qt::AlignCenter, QObject::tr("each channel stretched"));
+    return pixmap;
+}
+
+} // namespace
+
+MainWindow::MainWindow(QWidget* parent)
+    : QMainWindow(parent)
+    , treeModel_(new ModuleTreeModel(this))
+    , filter_(new ModuleFilterProxy(this))
+{
+    setWindowTitle(tr("LayerScope"));
+    setAcceptDrops(true);
+    filter_->setSourceModel(treeModel_);
+
+    worker_ = new EngineWorker;
+    worker_->moveToThread(&workerThread_);
+    connect(&workerThread_, &QThread::finished, worker_, &QObject::deleteLater);
+    connect(worker_, &EngineWorker::modelLoaded, this, &MainWindow::onModelLoaded);
+    connect(worker_, &EngineWorker::runFinished, this, &MainWindow::onRunFinished);
+    connect(worker_, &EngineWorker::extractionFinished, this, &MainWindow::onExtractionFinished);
+    connect(worker_, &EngineWorker::failed, this, &MainWindow::onFailed);
+    connect(worker_, &EngineWorker::progress, this, [this](quint64 job, qint64 done, qint64 total) {
+        if (job != exportJob_)
+            return;
+        progress_->setRange(0, int(total));
+        progress_->setValue(int(done));
+        statusText_->setText(tr("Exporting: %1 of %2 images").arg(done).arg(total));
+    });
+    workerThread_.start();
+
+    createCentralView();
+    createDocks();
+    createActions();
+
+    statusText_ = new QLabel(this);
+    progress_ = new QProgressBar(this);
+    progress_->setMaximumWidth(220);
+    cancelButton_ = new QPushButton(tr("Cancel"), this);
+    cancelButton_->setToolTip(tr("Stop the export after the current batch (Esc)"));
+    statusBar()->addWidget(statusText_, 1);
+    statusBar()->addPermanentWidget(progress_);
+    statusBar()->addPermanentWidget(cancelButton_);
+    connect(cancelButton_, &QPushButton::clicked, this, &MainWindow::cancelWork);
+    setIdle(tr("Open a TorchScript model (Ctrl+O) or drop one here"));
+
+    QSettings settings;
+    resize(1280, 800);
+    restoreGeometry(settings.value("window/geometry").toByteArray());
+    restoreState(settings.value("window/state").toByteArray());
+    rebuildRecentMenu();
+}
+
+MainWindow::~MainWindow()
+{
+    worker_->cancelRequested = true;
+    workerThread_.quit();
+    workerThread_.wait();
+}
+
+void MainWindow::createCentralView()
+{
+    auto* page = new QWidget(this);
+    auto* layout = new QVBoxLayout(page);
+    layout->setContentsMargins(4, 4, 4, 4);
+
+    errorBar_ = new QLabel(page);
+    errorBar_->setWordWrap(true);
+    errorBar_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    errorBar_->setStyleSheet(QStringLiteral("background: #c0392b; color: white; padding: 6px; border-radius: 3px;"));
+    errorBar_->hide();
+    layout->addWidget(errorBar_);
+
+    auto* controls = new QHBoxLayout;
+    sampleBox_ = new QSpinBox(page);
+    sampleBox_->setPrefix(tr("sample "));
+    sampleBox_->setToolTip(tr("Which sample of the batch is shown"));
+    colormapBox_ = new QComboBox(page);
+    for (const auto& name : colormapNames())
+        colormapBox_->addItem(QString::fromStdString(name));
+    colormapBox_->setToolTip(tr("Colormap; 'diverging' centres zero for signed values"));
+    normalizationBox_ = new QComboBox(page);
+    normalizationBox_->addItems({tr("per channel"), tr("layer-wide")});
+    normalizationBox_->setToolTip(tr("Stretch each channel's own range, or one range for the whole layer"));
+    orderBox_ = new QComboBox(page);
+    orderBox_->addItems({tr("channel order"), tr("by mean"), tr("by max"), tr("by std"), tr("by zeros")});
+    orderBox_->setToolTip(tr("Sort the channels, largest first"));
+    colorScale_ = new QLabel(page);
+    controls->addWidget(sampleBox_);
+    controls->addWidget(colormapBox_);
+    controls->addWidget(normalizationBox_);
+    controls->addWidget(orderBox_);
+    controls->addStretch();
+    controls->addWidget(colorScale_);
+    layout->addLayout(controls);
+
+    central_ = new QStackedWidget(page);
+    featureMaps_ = new FeatureMapView(central_);
+    plots_ = new ActivationPlots(central_);
+    message_ = new QLabel(central_);
+    message_->setAlignment(Qt::AlignCenter);
+    message_->setWordWrap(true);
+    central_->addWidget(featureMaps_);
+    central_->addWidget(plots_);
+    central_->addWidget(message_);
+    layout->addWidget(central_, 1);
+    setCentralWidget(page);
+
+    connect(sampleBox_, &QSpinBox::valueChanged, this, [this] { refreshCentralView(); });
+    connect(colormapBox_, &QComboBox::currentIndexChanged, this,
+            [this](int index) { featureMaps_->setColormap(static_cast<Colormap>(index)); });
+    connect(normalizationBox_, &QComboBox::currentIndexChanged, this,
+            [this](int index) { featureMaps_->setNormalization(static_cast<Normalization>(index)); });
+    connect(orderBox_, &QComboBox::currentIndexChanged, this,
+            [this](int index) { featureMaps_->setChannelOrder(static_cast<ChannelOrder>(index)); });
+    connect(featureMaps_, &FeatureMapView::hovered, this, [this](const QString& text) {
+        if (!busy_)
+            statusText_->setText(text);
+    });
+    connect(featureMaps_, &FeatureMapView::rangeChanged, this, [this](double low, double high) {
+        colorScale_->setPixmap(colorScalePixmap(featureMaps_->gridOptions().colormap, low, high,
+                                                featureMaps_->gridOptions().normalization == Normalization::PerChannel,
+                                                font()));
+    });
+    connect(featureMaps_, &FeatureMapView::channelActivated, this, &MainWindow::showChannel);
+}
+
+void MainWindow::createDocks()
+{
+    auto dock = [this](const QString& title, const QString& name, QWidget* widget, Qt::DockWidgetArea area) {
+        auto* d = new QDockWidget(title, this);
+        d->setObjectName(name); // for saveState
+        d->setWidget(widget);
+        addDockWidget(area, d);
+        return d;
+    };
+
+    auto* modules = new QWidget(this);
+    auto* layout = new QVBoxLayout(modules);
+    auto* filterRow = new QHBoxLayout;
+    filterEdit_ = new QLineEdit(modules);
+    filterEdit_->setPlaceholderText(tr("Filter by name or type (Ctrl+F)"));
+    filterEdit_->setClearButtonEnabled(true);
+    regexBox_ = new QCheckBox(tr("Regex"), modules);
+    regexBox_->setToolTip(tr("Treat the filter as a regular expression"));
+    filterRow->addWidget(filterEdit_);
+    filterRow->addWidget(regexBox_);
+    treeView_ = new QTreeView(modules);
+    treeView_->setModel(filter_);
+    treeView_->setUniformRowHeights(true);
+    treeView_->setContextMenuPolicy(Qt::CustomContextMenu);
+    treeView_->header()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    treeView_->setToolTip(tr("Click a module to see its activation; check modules to export them"));
+    layout->addLayout(filterRow);
+    layout->addWidget(treeView_);
+    auto* modulesDock = dock(tr("Modules"), "modules", modules, Qt::LeftDockWidgetArea);
+
+    auto applyFilter = [this] {
+        filter_->setPattern(filterEdit_->text(), regexBox_->isChecked());
+        filterEdit_->setStyleSheet(filter_->isValidPattern() ? QString() : QStringLiteral("color: #c0392b;"));
+        if (!filterEdit_->text().isEmpty())
+            treeView_->expandAll();
+    };
+    connect(filterEdit_, &QLineEdit::textChanged, this, applyFilter);
+    connect(regexBox_, &QCheckBox::toggled, this, applyFilter);
+    connect(treeView_->selectionModel(), &QItemSelectionModel::currentChanged, this, [this](const QModelIndex& index) {
+        if (index.isValid())
+            showModule(index.data(ModuleTreeModel::QualifiedNameRole).toString());
+    });
+    connect(treeView_, &QTreeView::customContextMenuRequested, this, [this](const QPoint& at) {
+        const QModelIndex index = treeView_->indexAt(at);
+        QMenu menu(this);
+        if (index.isValid()) {
+            const QString type = index.data(ModuleTreeModel::TypeNameRole).toString();
+            menu.addAction(tr("Check every %1").arg(type), this, [this, type] { treeModel_->checkAllOfType(type); });
+        }
+        menu.addAction(tr("Uncheck all"), this, [this] { treeModel_->setCheckedModules({}); });
+        menu.addAction(tr("Expand all"), treeView_, &QTreeView::expandAll);
+        menu.exec(treeView_->viewport()->mapToGlobal(at));
+    });
+
+    inputs_ = new InputPanel(this);
+    auto* inputsDock = dock(tr("Inputs"), "inputs", inputs_, Qt::RightDockWidgetArea);
+    connect(inputs_, &InputPanel::inputsChanged, this, &MainWindow::runNow);
+    output_ = new OutputPanel(this);
+    auto* outputDock = dock(tr("Model output"), "output", output_, Qt::RightDockWidgetArea);
+    statistics_ = new StatisticsPanel(this);
+    auto* statisticsDock = dock(tr("Statistics"), "statistics", statistics_, Qt::RightDockWidgetArea);
+    tabifyDockWidget(outputDock, statisticsDock);
+    outputDock->raise();
+    resizeDocks({modulesDock, inputsDock}, {340, 340}, Qt::Horizontal);
+}
+
+void MainWindow::createActions()
+{
+    auto* fileMenu = menuBar()->addMenu(tr("&File"));
+    auto* toolbar = addToolBar(tr("Main"));
+    toolbar->setObjectName("main toolbar");
+
+    auto* openModelAction = fileMenu->addAction(tr("&Open Model…"), this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open a TorchScript model"), {},
+                                                          tr("TorchScript models (*.pt *.pth *.ptl *.torchscript);;All files (*)"));
+        if (!path.isEmpty())
+            openModel(path);
+    });
+    openModelAction->setShortcut(QKeySequence::Open);
+    openModelAction->setToolTip(tr("Open a model saved with torch.jit.save (Ctrl+O)"));
+    auto* openImage = fileMenu->addAction(tr("Open &Image…"), this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open an input"), {},
+                                                          tr("Images and tensors (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.npy)"));
+        if (!path.isEmpty()) {
+            inputs_->setInputs({path});
+            runNow();
+        }
+    });
+    openImage->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_I));
+    openImage->setToolTip(tr("Run an image through the model (Ctrl+I)"));
+    recentMenu_ = fileMenu->addMenu(tr("Recent Models"));
+    auto* examples = fileMenu->addMenu(tr("E&xamples"));
+    examples->addAction(tr("Fashion-MNIST demo"), this, &MainWindow::openDemo);
+    examples->addAction(tr("Seed CNN (1x101x101)"), this, [this] {
+        openModel(examplesFolder() + "/seed_cnn.pt", {demoImage()});
+    });
+    examples->addAction(tr("Seed nested model (two inputs)"), this, [this] {
+        const QStringList images = QDir(demoFolder() + "/images").entryList({"*.png"}, QDir::Files, QDir::Name);
+        openModel(examplesFolder() + "/seed_nested.pt",
+                  {demoFolder() + "/images/" + images.value(0), demoFolder() + "/images/" + images.value(1)});
+    });
+    fileMenu->addAction(tr("Load &Labels…"), this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Class names, one a line"), {}, tr("Text (*.txt);;All files (*)"));
+        if (path.isEmpty())
+            return;
+        labels_ = readLabelsFile(path);
+        output_->setLabels(labels_);
+        QSettings().setValue(settingsKey(currentModelPath()) + "/labels", path);
+        refreshCentralView();
+    });
+    fileMenu->addSeparator();
+    auto* exportChecked = fileMenu->addAction(tr("&Export Checked Modules…"), this, [this] { exportCheckedDialog(false); });
+    exportChecked->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
+    exportChecked->setToolTip(tr("Write the checked modules' activations for the current input (Ctrl+E)"));
+    auto* exportFolder = fileMenu->addAction(tr("Export Checked Modules for a &Folder…"), this, [this] { exportCheckedDialog(true); });
+    exportFolder->setToolTip(tr("Run every image of a folder and write the checked modules' activations"));
+    auto* exportView = fileMenu->addAction(tr("Export &View…"), this, &MainWindow::exportViewDialog);
+    exportView->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_E));
+    exportView->setToolTip(tr("Save what is on screen: the grid as PNG, plots as PNG or PDF (Ctrl+Shift+E)"));
+    fileMenu->addSeparator();
+    fileMenu->addAction(tr("&Quit"), this, &QWidget::close)->setShortcut(QKeySequence::Quit);
+
+    auto* runMenu = menuBar()->addMenu(tr("&Run"));
+    auto* run = runMenu->addAction(tr("&Run"), this, &MainWindow::runNow);
+    run->setShortcut(QKeySequence(Qt::Key_F5));
+    run->setToolTip(tr("Run the inputs through the model again (F5)"));
+    auto* cancel = runMenu->addAction(tr("&Cancel"), this, &MainWindow::cancelWork);
+    cancel->setShortcut(QKeySequence(Qt::Key_Escape));
+    auto* find = runMenu->addAction(tr("&Find Module"), this, [this] {
+        filterEdit_->setFocus();
+        filterEdit_->selectAll();
+    });
+    find->setShortcut(QKeySequence::Find);
+
+    toolbar->addAction(openModelAction);
+    toolbar->addAction(openImage);
+    toolbar->addAction(run);
+    toolbar->addSeparator();
+    toolbar->addAction(exportChecked);
+    toolbar->addAction(exportView);
+
+    viewMenu_ = menuBar()->addMenu(tr("&View"));
+    for (QDockWidget* d : findChildren<QDockWidget*>())
+        viewMenu_->addAction(d->toggleViewAction());
+    viewMenu_->addAction(tr("Fit Feature Maps to Window"), featureMaps_, &FeatureMapView::fitToWindow)
+        ->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_0));
+
+    auto* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&About LayerScope"), this, [this] {
+        QMessageBox::about(this, tr("About LayerScope"),
+                           tr("<b>LayerScope %1</b><p>A microscope for PyTorch models: every layer's activations, "
+                              "captured exactly as PyTorch's forward hooks would.</p>")
+                               .arg(QString::fromStdString(layerscopeVersion())));
+    });
+}
+
+QString MainWindow::settingsKey(const QString& modelPath) const
+{
+    const QByteArray hash = QCryptographicHash::hash(QFileInfo(modelPath).absoluteFilePath().toUtf8(), QCryptographicHash::Sha1);
+    return QStringLiteral("models/") + QString::fromLatin1(hash.toHex().left(16));
+}
+
+void MainWindow::openDemo()
+{
+    Preprocessing gray = Preprocessing::gray(28);
+    QSettings settings;
+    const QString model = demoFolder() + "/fashion_cnn.pt";
+    if (!settings.contains(settingsKey(model) + "/preprocessing"))
+        settings.setValue(settingsKey(model) + "/preprocessing", QString::fromStdString(gray.toJson()));
+    if (!settings.contains(settingsKey(model) + "/labels"))
+        settings.setValue(settingsKey(model) + "/labels", demoFolder() + "/labels.txt");
+    pendingModule_ = QStringLiteral("features.0");
+    openModel(model, {demoImage()});
+}
+
+void MainWindow::openModel(const QString& path, const QStringList& inputs)
+{
+    loadJob_ = ++nextJob_;
+    setBusy(tr("Opening %1…").arg(QFileInfo(path).fileName()), false);
+    const QString absolute = QFileInfo(path).absoluteFilePath();
+    setProperty("pendingInputs", inputs);
+    setProperty("pendingPath", absolute);
+    QMetaObject::invokeMethod(worker_, [worker = worker_, job = loadJob_, absolute] { worker->loadModel(job, absolute); });
+}
+
+void MainWindow::onModelLoaded(quint64 job, std::shared_ptr<const Model> model)
+{
+    if (job != loadJob_)
+        return; // a newer model was asked for
+    model_ = std::move(model);
+    outcome_.reset();
+    captures_.clear();
+    const QString path = property("pendingPath").toString();
+    treeModel_->setModules(model_->modules());
+    treeView_->expandToDepth(0);
+    inputs_->setArguments(model_->forwardArguments());
+    QSettings settings;
+    const QString key = settingsKey(path);
+    const QString preprocessing = settings.value(key + "/preprocessing").toString();
+    if (!preprocessing.isEmpty())
+        inputs_->setPreprocessing(Preprocessing::fromJson(preprocessing.toStdString()));
+    QStringList inputs = property("pendingInputs").toStringList();
+    if (inputs.isEmpty())
+        inputs = settings.value(key + "/inputs").toStringList();
+    inputs_->setInputs(inputs);
+    labels_ = readLabelsFile(settings.value(key + "/labels").toString());
+    output_->setLabels(labels_);
+    output_->clear();
+    featureMaps_->clear();
+    message_->setText(tr("Choose an input for each of the model's arguments (%1), then Run (F5)")
+                          .arg(QString::fromStdString(model_->signature())));
+    central_->setCurrentWidget(message_);
+    setWindowTitle(tr("%1 — LayerScope").arg(QFileInfo(path).fileName()));
+    setProperty("modelPath", path);
+    addRecentModel(path);
+    errorBar_->hide();
+    setIdle(tr("%1: %2 modules, %3").arg(QFileInfo(path).fileName()).arg(model_->modules().size())
+                .arg(QString::fromStdString(model_->signature())));
+    emit modelReady();
+    runNow();
+}
+
+QString MainWindow::currentModelPath() const { return property("modelPath").toString(); }
+
+void MainWindow::runNow()
+{
+    if (!model_)
+        return;
+    const QStringList inputs = inputs_->inputs();
+    for (const QString& input : inputs) {
+        if (input.isEmpty())
+            return; // not every argument has an input yet
+    }
+    QSettings settings;
+    const QString key = settingsKey(currentModelPath());
+    settings.setValue(key + "/inputs", inputs);
+    settings.setValue(key + "/preprocessing", QString::fromStdString(inputs_->preprocessing().toJson()));
+    runJob_ = ++nextJob_;
+    setBusy(tr("Running %1…").arg(QFileInfo(inputs.first()).fileName()), false);
+    QMetaObject::invokeMethod(worker_, [worker = worker_, job = runJob_, model = model_, inputs,
+                                        preprocessing = inputs_->preprocessing()] {
+        worker->runInputs(job, model, inputs, preprocessing);
+    });
+}
+
+void MainWindow::onRunFinished(quint64 job, std::shared_ptr<const RunOutcome> outcome)
+{
+    if (job != runJob_)
+        return; // a stale run: the inputs or the model changed since
+    outcome_ = std::move(outcome);
+    captures_.clear();
+    QHash<QString, QString> shapes;
+    QHash<QString, int> calls;
+    for (const auto* list : {&outcome_->result.captures, &outcome_->result.outputs}) {
+        for (const Capture& capture : *list) {
+            const QString key = QString::fromStdString(capture.key);
+            captures_[key] = &capture;
+            const QString module = capture.module.empty() ? QStringLiteral("output") : QString::fromStdString(capture.module);
+            if (capture.call == 0 && !shapes.contains(module))
+                shapes.insert(module, QString::fromStdString(shapeToString(capture.tensor.shape)));
+            calls[module] = std::max(calls.value(module), capture.call + 1);
+        }
+    }
+    for (const auto& skipped : outcome_->result.skipped) {
+        const QString key = QString::fromStdString(skipped.key);
+        const QString module = key.left(key.indexOf(QRegularExpression(QStringLiteral("[\\[:>]"))));
+        calls[module] = std::max(calls.value(module), 1);
+    }
+    treeModel_->setRunInfo(shapes, calls);
+    inputs_->showPreview(outcome_->modelInputs.front());
+    const auto output = captures_.find(QStringLiteral("output"));
+    if (output != captures_.end())
+        output_->showOutput(output->second->tensor, 0);
+    if (!outcome_->modelInputs.empty() && !outcome_->modelInputs.front().shape.empty())
+        sampleBox_->setMaximum(int(outcome_->modelInputs.front().shape[0]) - 1);
+    setIdle(tr("Ran %1: %2 captures").arg(QFileInfo(outcome_->inputs.first()).fileName()).arg(captures_.size()));
+    if (!pendingModule_.isEmpty()) {
+        const QModelIndex index = filter_->mapFromSource(treeModel_->indexOfModule(pendingModule_));
+        pendingModule_.clear();
+        if (index.isValid()) {
+            treeView_->setCurrentIndex(index); // shows it
+            treeView_->scrollTo(index);
+        }
+    }
+    if (shownModule_.isEmpty()) {
+        for (const auto& m : model_->modules()) { // the first convolution, or else the first module that ran
+            if (m.typeName.find("Conv") != std::string::npos && captures_.count(QString::fromStdString(m.name))) {
+                shownModule_ = QString::fromStdString(m.name);
+                break;
+            }
+        }
+    }
+    refreshCentralView();
+    emit runReady();
+}
+
+void MainWindow::showModule(const QString& qualifiedName)
+{
+    shownModule_ = qualifiedName;
+    refreshCentralView();
+}
+
+QString MainWindow::centralMessage() const
+{
+    return central_->currentWidget() == message_ ? message_->text() : QString();
+}
+
+void MainWindow::refreshCentralView()
+{
+    if (!outcome_ || shownModule_.isNull())
+        return;
+    const QString name = shownModule_.isEmpty() ? QStringLiteral("output") : shownModule_;
+    auto it = captures_.find(name);
+    if (it == captures_.end())
+        it = captures_.find(name + "[0]");
+    if (it == captures_.end()) {
+        QString why = tr("'%1' did not run in this forward").arg(name);
+        for (const auto& skipped : outcome_->result.skipped) {
+            if (QString::fromStdString(skipped.key) == name)
+                why = tr("'%1' returned %2, not a tensor").arg(name, QString::fromStdString(skipped.typeName));
+        }
+        const int index = model_->findModule(name.toStdString());
+        if (index >= 0 && !model_->modules()[std::size_t(index)].hasForward)
+            why = tr("'%1' is a container without a forward: its children run, it does not").arg(name);
+        message_->setText(why);
+        central_->setCurrentWidget(message_);
+        statistics_->showMessage(name, why);
+        return;
+    }
+    const Tensor& tensor = it->second->tensor;
+    const int sample = std::min<int>(sampleBox_->value(), tensor.shape.empty() ? 0 : int(tensor.shape[0]) - 1);
+    if (tensor.shape.size() == 4) {
+        featureMaps_->setSample(sample);
+        featureMaps_->setActivation(tensor);
+        central_->setCurrentWidget(featureMaps_);
+    } else if (!tensor.shape.empty()) {
+        plots_->setHistogramOnly(false);
+        plots_->setActivation(tensor, sample);
+        central_->setCurrentWidget(plots_);
+    } else {
+        message_->setText(tr("'%1' is a scalar: %2").arg(name).arg(valuesAsDoubles(tensor).front()));
+        central_->setCurrentWidget(message_);
+    }
+    statistics_->show(it->first, tensor.shape.empty() ? tensor : sampleOf(tensor, sample));
+}
+
+void MainWindow::showChannel(int channel)
+{
+    const Tensor& capture = featureMaps_->activation();
+    if (capture.shape.size() != 4)
+        return;
+    // One channel as a [1, 1, H, W] activation in the histogram-and-grid views of a small window.
+    const std::int64_t h = capture.shape[2], w = capture.shape[3];
+    Tensor one = sampleOf(capture, featureMaps_->sample());
+    one.shape = {1, 1, h, w};
+    one.data = std::shared_ptr<const void>(capture.data, static_cast<const char*>(one.data.get())
+                                                             + std::size_t(channel) * std::size_t(h * w) * elementSize(capture.dtype));
+    auto* dialog = new QDialog(this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    dialog->setWindowTitle(tr("%1, channel %2").arg(shownModule_).arg(channel));
+    auto* layout = new QVBoxLayout(dialog);
+    auto* view = new FeatureMapView(dialog);
+    view->setColormap(featureMaps_->gridOptions().colormap);
+    view->setActivation(one);
+    auto* overlay = new QLabel(dialog);
+    auto* opacity = new QSlider(Qt::Horizontal, dialog);
+    opacity->setRange(0, 100);
+    opacity->setValue(50);
+    opacity->setToolTip(tr("Opacity of the channel over the input image"));
+    auto* plots = new ActivationPlots(dialog);
+    plots->setHistogramOnly(true);
+    plots->setActivation(one, 0);
+    auto* hover = new QLabel(dialog);
+    connect(view, &FeatureMapView::hovered, hover, &QLabel::setText);
+    const QImage input = outcome_ && !outcome_->modelInputs.empty() ? tensorToImage(outcome_->modelInputs.front()) : QImage();
+    auto drawOverlay = [overlay, view, input, opacity] {
+        if (input.isNull())
+            return;
+        QImage blended = input.scaled(256, 256, Qt::KeepAspectRatio, Qt::SmoothTransformation).convertToFormat(QImage::Format_RGB888);
+        QPainter painter(&blended);
+        painter.setOpacity(opacity->value() / 100.0);
+        painter.drawImage(blended.rect(), view->gridImage());
+        overlay->setPixmap(QPixmap::fromImage(blended));
+    };
+    connect(opacity, &QSlider::valueChanged, dialog, drawOverlay);
+    drawOverlay();
+    auto* top = new QHBoxLayout;
+    top->addWidget(view, 1);
+    auto* side = new QVBoxLayout;
+    side->addWidget(new QLabel(tr("Over the input:"), dialog));
+    side->addWidget(overlay);
+    side->addWidget(opacity);
+    side->addStretch();
+    top->addLayout(side);
+    layout->addLayout(top, 2);
+    layout->addWidget(hover);
+    layout->addWidget(plots, 1);
+    dialog->resize(800, 700);
+    dialog->show();
+}
+
+void MainWindow::exportCheckedDialog(bool folder)
+{
+    QStringList inputs;
+    if (folder) {
+        const QString dir = QFileDialog::getExistingDirectory(this, tr("Folder of images to run"));
+        if (dir.isEmpty())
+            return;
+        inputs << dir;
+    }
+    const QString path = QFileDialog::getSaveFileName(
+        this, tr("Export the checked modules"), QStringLiteral("activations.npz"),
+        tr("NumPy archive (*.npz);;MATLAB (*.mat);;PyTorch (*.pt);;CSV (*.csv);;Channel grids (*.png);;"
+           "Folder of .npy files (*)"));
+    if (!path.isEmpty())
+        exportChecked(path, inputs);
+}
+
+void MainWindow::exportChecked(const QString& outputPath, const QStringList& inputs)
+{
+    if (!model_)
+        return showError(tr("Open a model first"));
+    const QStringList checked = treeModel_->checkedModules();
+    if (checked.isEmpty())
+        return showError(tr("Check the modules to export in the Modules tree first"));
+    ExtractionJob job;
+    for (const QString& input : inputs.isEmpty() ? inputs_->inputs() : inputs)
+        job.inputs.push_back(input.toStdString());
+    job.preprocessing = inputs_->preprocessing();
+    for (const QString& name : checked)
+        job.request.outputsOf.push_back(name.toStdString());
+    job.outputPath = outputPath.toStdString();
+    job.exportOptions.grid = featureMaps_->gridOptions();
+    job.exportOptions.grid.channelOrder.clear();
+    exportJob_ = ++nextJob_;
+    worker_->cancelRequested = false;
+    setBusy(tr("Exporting %1 modules to %2…").arg(checked.size()).arg(QFileInfo(outputPath).fileName()), true);
+    QMetaObject::invokeMethod(worker_, [worker = worker_, id = exportJob_, model = model_, job] { worker->extract(id, model, job); });
+}
+
+void MainWindow::onExtractionFinished(quint64 job, std::shared_ptr<const ExtractionResult> result)
+{
+    if (job != exportJob_)
+        return;
+    const QString summary = tr("%1 %2 rows of %3 arrays to %4%5")
+                                .arg(result->cancelled ? tr("Cancelled: wrote") : tr("Wrote"))
+                                .arg(result->rows)
+                                .arg(result->captures.size())
+                                .arg(QString::fromStdString(result->captures.empty() ? "" : result->manifestPath))
+                                .arg(result->skippedInputs.empty() ? QString()
+                                                                   : tr(", %1 inputs skipped").arg(result->skippedInputs.size()));
+    setIdle(summary);
+    emit exportFinished(summary);
+}
+
+void MainWindow::exportViewDialog()
+{
+    const bool grid = central_->currentWidget() == featureMaps_;
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export the view"), grid ? "feature-maps.png" : "plot.png",
+                                                      grid ? tr("PNG (*.png)") : tr("PNG (*.png);;PDF (*.pdf)"));
+    if (path.isEmpty())
+        return;
+    bool ok = false;
+    if (grid) {
+        QSaveFile file(path); // written under a temporary name, renamed when complete
+        ok = file.open(QIODevice::WriteOnly) && featureMaps_->gridImage().save(&file, "PNG") && file.commit();
+    } else {
+        const QString temporary = path + ".partial";
+        QCustomPlot* plot = plots_->histogramPlot();
+        ok = path.endsWith(".pdf", Qt::CaseInsensitive) ? plot->savePdf(temporary) : plot->savePng(temporary);
+        ok = ok && (QFile::remove(path) || !QFile::exists(path)) && QFile::rename(temporary, path);
+        QFile::remove(temporary);
+    }
+    if (!ok)
+        return showError(tr("%1: cannot write").arg(path));
+    setIdle(tr("Saved %1").arg(path));
+}
+
+void MainWindow::onFailed(quint64 job, const QString& message)
+{
+    if (job == loadJob_ || job == runJob_ || job == exportJob_) {
+        setIdle();
+        showError(message);
+    }
+}
+
+void MainWindow::showError(const QString& message)
+{
+    errorBar_->setText(message);
+    errorBar_->show();
+    emit errorShown(message);
+}
+
+QString MainWindow::errorText() const { return errorBar_->isHidden() ? QString() : errorBar_->text(); }
+
+void MainWindow::cancelWork()
+{
+    worker_->cancelRequested = true; // the worker checks it between batches
+    if (busy_)
+        statusText_->setText(tr("Cancelling after the current batch…"));
+}
+
+bool MainWindow::isBusy() const { return busy_; }
+
+void MainWindow::setBusy(const QString& what, bool cancellable)
+{
+    busy_ = true;
+    statusText_->setText(what);
+    progress_->setRange(0, 0); // busy indicator until the first progress report
+    progress_->show();
+    cancelButton_->setVisible(cancellable);
+}
+
+void MainWindow::setIdle(const QString& message)
+{
+    busy_ = false;
+    if (!message.isEmpty())
+        statusText_->setText(message);
+    progress_->hide();
+    cancelButton_->hide();
+}
+
+void MainWindow::addRecentModel(const QString& path)
+{
+    QSettings settings;
+    QStringList recent = settings.value("recentModels").toStringList();
+    recent.removeAll(path);
+    recent.prepend(path);
+    settings.setValue("recentModels", recent.mid(0, 10));
+    rebuildRecentMenu();
+}
+
+void MainWindow::rebuildRecentMenu()
+{
+    recentMenu_->clear();
+    const QStringList recent = QSettings().value("recentModels").toStringList();
+    for (const QString& path : recent)
+        recentMenu_->addAction(QFileInfo(path).fileName(), this, [this, path] { openModel(path); })->setToolTip(path);
+    recentMenu_->setEnabled(!recent.isEmpty());
+}
+
+void MainWindow::closeEvent(QCloseEvent* event)
+{
+    QSettings settings;
+    settings.setValue("window/geometry", saveGeometry());
+    settings.setValue("window/state", saveState());
+    QMainWindow::closeEvent(event);
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event)
+{
+    if (event->mimeData()->hasUrls())
+        event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event)
+{
+    QStringList inputs;
+    QString model;
+    for (const QUrl& url : event->mimeData()->urls()) {
+        const QString path = url.toLocalFile();
+        if (isModelFile(path))
+            model = path;
+        else if (!path.isEmpty())
+            inputs << path;
+    }
+    if (!model.isEmpty()) {
+        openModel(model, inputs);
+    } else if (!inputs.isEmpty()) {
+        inputs_->setInputs(inputs);
+        runNow();
+    }
+    event->acceptProposedAction();
+}
+
+} // namespace layerscope::ui

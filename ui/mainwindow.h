@@ -1,0 +1,128 @@
+#pragma once
+
+#include "engineworker.h"
+
+#include <QMainWindow>
+#include <QPointer>
+#include <QThread>
+
+#include <map>
+
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QCheckBox;
+class QMenu;
+class QProgressBar;
+class QPushButton;
+class QSpinBox;
+class QStackedWidget;
+class QTreeView;
+
+namespace layerscope::ui {
+
+class ActivationPlots;
+class FeatureMapView;
+class InputPanel;
+class ModuleFilterProxy;
+class ModuleTreeModel;
+class OutputPanel;
+class StatisticsPanel;
+
+// Wires the docks (modules, inputs, statistics, model output) around the central view, the
+// actions and the engine worker together. The views do their own drawing.
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+
+public:
+    explicit MainWindow(QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    void openDemo();
+    void openModel(const QString& path, const QStringList& inputs = {});
+    void runNow();
+    // Writes the checked modules' activations for the current inputs (or `inputs`, e.g. a folder).
+    void exportChecked(const QString& outputPath, const QStringList& inputs = {});
+    void cancelWork();
+    void showModule(const QString& qualifiedName);
+
+    // For tests and scripting.
+    ModuleTreeModel* moduleModel() const { return treeModel_; }
+    QTreeView* moduleView() const { return treeView_; }
+    ModuleFilterProxy* filterProxy() const { return filter_; }
+    FeatureMapView* featureMapView() const { return featureMaps_; }
+    ActivationPlots* activationPlots() const { return plots_; }
+    OutputPanel* outputPanel() const { return output_; }
+    InputPanel* inputPanel() const { return inputs_; }
+    QString errorText() const;
+    QString currentModelPath() const;
+    QString centralMessage() const;
+    bool isBusy() const;
+
+signals:
+    void modelReady();
+    void runReady();
+    void exportFinished(const QString& summary);
+    void errorShown(const QString& message);
+
+protected:
+    void closeEvent(QCloseEvent* event) override;
+    void dragEnterEvent(QDragEnterEvent* event) override;
+    void dropEvent(QDropEvent* event) override;
+
+private:
+    void createActions();
+    void createDocks();
+    void createCentralView();
+    void showError(const QString& message);
+    void setBusy(const QString& what, bool cancellable);
+    void setIdle(const QString& message = {});
+    void addRecentModel(const QString& path);
+    void rebuildRecentMenu();
+    void onModelLoaded(quint64 job, std::shared_ptr<const Model> model);
+    void onRunFinished(quint64 job, std::shared_ptr<const RunOutcome> outcome);
+    void onExtractionFinished(quint64 job, std::shared_ptr<const ExtractionResult> result);
+    void onFailed(quint64 job, const QString& message);
+    void refreshCentralView();
+    void exportCheckedDialog(bool folder);
+    void exportViewDialog();
+    void showChannel(int channel);
+    QString settingsKey(const QString& modelPath) const;
+
+    QThread workerThread_;
+    EngineWorker* worker_ = nullptr;
+    quint64 nextJob_ = 0, loadJob_ = 0, runJob_ = 0, exportJob_ = 0;
+    std::shared_ptr<const Model> model_;
+    std::shared_ptr<const RunOutcome> outcome_;
+    std::map<QString, const Capture*> captures_; // key -> capture of the last run
+    QString shownModule_;
+    QString pendingModule_; // shown once the first run of a model arrives
+    QStringList labels_;
+
+    ModuleTreeModel* treeModel_;
+    ModuleFilterProxy* filter_;
+    QTreeView* treeView_ = nullptr;
+    QLineEdit* filterEdit_ = nullptr;
+    QCheckBox* regexBox_ = nullptr;
+    InputPanel* inputs_ = nullptr;
+    StatisticsPanel* statistics_ = nullptr;
+    OutputPanel* output_ = nullptr;
+    QStackedWidget* central_ = nullptr;
+    FeatureMapView* featureMaps_ = nullptr;
+    ActivationPlots* plots_ = nullptr;
+    QLabel* message_ = nullptr;
+    QLabel* errorBar_ = nullptr;
+    QLabel* colorScale_ = nullptr;
+    QSpinBox* sampleBox_ = nullptr;
+    QComboBox* colormapBox_ = nullptr;
+    QComboBox* normalizationBox_ = nullptr;
+    QComboBox* orderBox_ = nullptr;
+    QLabel* statusText_ = nullptr;
+    QProgressBar* progress_ = nullptr;
+    QPushButton* cancelButton_ = nullptr;
+    QMenu* recentMenu_ = nullptr;
+    QMenu* viewMenu_ = nullptr;
+    bool busy_ = false;
+};
+
+} // namespace layerscope::ui
