@@ -1,0 +1,142 @@
+// The checkable module tree and its filter, on resnet18's real module tree.
+
+#include "layerscope/model.h"
+#include "modulefilterproxy.h"
+#include "moduletreemodel.h"
+#include "testsupport.h"
+
+#include <QAbstractItemModelTester>
+#include <QtTest>
+
+using namespace layerscope;
+using namespace layerscope::test;
+using layerscope::ui::ModuleFilterProxy;
+using layerscope::ui::ModuleTreeModel;
+
+namespace {
+
+Qt::CheckState stateOf(const ModuleTreeModel& model, const QString& name)
+{
+    return Qt::CheckState(model.indexOfModule(name).data(Qt::CheckStateRole).toInt());
+}
+
+QStringList visibleNames(const QAbstractItemModel& model, const QModelIndex& parent = {})
+{
+    QStringList names;
+    for (int row = 0; row < model.rowCount(parent); ++row) {
+        const QModelIndex index = model.index(row, 0, parent);
+        names << index.data(ModuleTreeModel::QualifiedNameRole).toString();
+        names << visibleNames(model, index);
+    }
+    return names;
+}
+
+} // namespace
+
+class TestModuleTreeModel : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase() { modules_ = Model::load(fixturePath("resnet18_scripted", "model.pt")).modules(); }
+    void passesTheModelTester();
+    void checkingAParentChecksItsChildren();
+    void checkAllOfOneType();
+    void checkedNamesSurviveANewTree();
+    void runInfoFillsShapesAndCalls();
+    void filterHidesWhatDoesNotMatch();
+
+private:
+    std::vector<ModuleInfo> modules_;
+};
+
+void TestModuleTreeModel::passesTheModelTester()
+{
+    ModuleTreeModel model;
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    model.setModules(modules_);
+    QCOMPARE(model.rowCount(), 1); // the model itself
+    QCOMPARE(model.rowCount(model.index(0, 0)), 10); // conv1, bn1, relu, maxpool, layer1..4, avgpool, fc
+    model.setData(model.indexOfModule("layer2"), Qt::Checked, Qt::CheckStateRole);
+    model.setRunInfo({{"layer2", "[1, 128, 28, 28]"}}, {{"layer2", 1}});
+    model.setModules(modules_);
+    ModuleFilterProxy proxy;
+    QAbstractItemModelTester proxyTester(&proxy, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    proxy.setSourceModel(&model);
+    proxy.setPattern("bn", false);
+    proxy.setPattern("^layer[34]", true);
+}
+
+void TestModuleTreeModel::checkingAParentChecksItsChildren()
+{
+    ModuleTreeModel model;
+    model.setModules(modules_);
+    QSignalSpy changed(&model, &ModuleTreeModel::checkedModulesChanged);
+    QVERIFY(model.setData(model.indexOfModule("layer1"), Qt::Checked, Qt::CheckStateRole));
+    QCOMPARE(changed.count(), 1);
+    for (const QString name : {"layer1", "layer1.0", "layer1.0.conv1", "layer1.1.bn2"})
+        QCOMPARE(stateOf(model, name), Qt::Checked);
+    QCOMPARE(stateOf(model, "layer2"), Qt::Unchecked);
+    const QStringList checked = model.checkedModules();
+    QCOMPARE(checked.first(), QString("layer1"));
+    QCOMPARE(checked.size(), 1 + 2 * 6); // layer1, and two BasicBlocks of conv1 bn1 relu conv2 bn2 + the block
+    QVERIFY(model.setData(model.indexOfModule("layer1.1.bn2"), Qt::Unchecked, Qt::CheckStateRole));
+    QCOMPARE(stateOf(model, "layer1.1"), Qt::PartiallyChecked);
+    QCOMPARE(stateOf(model, "layer1"), Qt::PartiallyChecked);
+    QVERIFY(!model.checkedModules().contains("layer1.1.bn2"));
+    QVERIFY(model.checkedModules().contains("layer1")); // its own output is still wanted
+}
+
+void TestModuleTreeModel::checkAllOfOneType()
+{
+    ModuleTreeModel model;
+    model.setModules(modules_);
+    model.checkAllOfType("Conv2d");
+    const QStringList checked = model.checkedModules();
+    QCOMPARE(checked.size(), 20); // resnet18: conv1, 16 in the blocks, 3 downsample convolutions
+    for (const QString& name : checked)
+        QCOMPARE(model.indexOfModule(name).data(ModuleTreeModel::TypeNameRole).toString(), QString("Conv2d"));
+}
+
+void TestModuleTreeModel::checkedNamesSurviveANewTree()
+{
+    ModuleTreeModel model;
+    model.setModules(modules_);
+    model.setCheckedModules({"layer4", "fc", "no.such.module"});
+    QCOMPARE(model.checkedModules(), QStringList({"layer4", "fc"}));
+    model.setModules(modules_); // a rerun or a reload of the same model
+    QCOMPARE(model.checkedModules(), QStringList({"layer4", "fc"}));
+}
+
+void TestModuleTreeModel::runInfoFillsShapesAndCalls()
+{
+    ModuleTreeModel model;
+    model.setModules(modules_);
+    QVERIFY(!model.indexOfModule("fc").siblingAtColumn(ModuleTreeModel::ShapeColumn).data().isValid());
+    model.setRunInfo({{"fc", "[1, 1000]"}, {"layer1.0.relu", "[1, 64, 56, 56]"}}, {{"fc", 1}, {"layer1.0.relu", 2}});
+    QCOMPARE(model.indexOfModule("fc").siblingAtColumn(ModuleTreeModel::ShapeColumn).data().toString(), QString("[1, 1000]"));
+    QCOMPARE(model.indexOfModule("layer1.0.relu").siblingAtColumn(ModuleTreeModel::CallsColumn).data().toInt(), 2);
+    QVERIFY(model.indexOfModule("layer2").siblingAtColumn(ModuleTreeModel::ShapeColumn).data().toString().contains("did not run"));
+}
+
+void TestModuleTreeModel::filterHidesWhatDoesNotMatch()
+{
+    ModuleTreeModel model;
+    model.setModules(modules_);
+    ModuleFilterProxy proxy;
+    proxy.setSourceModel(&model);
+    proxy.setPattern("downsample", false);
+    QStringList visible = visibleNames(proxy);
+    QVERIFY(visible.contains("layer2.0.downsample.0"));
+    QVERIFY(visible.contains("layer2")); // ancestors of a match stay
+    QVERIFY(!visible.contains("fc"));
+    QVERIFY(!visible.contains("layer1.0.conv1"));
+    proxy.setPattern("^Linear$", true); // by type
+    visible = visibleNames(proxy);
+    QCOMPARE(visible, QStringList({"", "fc"}));
+    proxy.setPattern("([", true); // an invalid expression hides nothing
+    QVERIFY(!proxy.isValidPattern());
+    QCOMPARE(visibleNames(proxy).size(), int(modules_.size()));
+}
+
+QTEST_MAIN(TestModuleTreeModel)
+#include "tst_moduletreemodel.moc"
