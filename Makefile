@@ -1,5 +1,5 @@
 # The two commands a newcomer needs (README.md):
-#   make run    install Debian packages if missing, build, and start LayerScope on the bundled example
+#   make run    install Debian packages if missing, build, and start LayerScope on the bundled demo model
 #   make test   install Debian packages if missing, build, and run every test
 # and:
 #   make bench  the benchmarks, which print figures
@@ -9,10 +9,10 @@ JOBS ?= 2
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 PACKAGES := g++ cmake ninja-build pkg-config ccache make \
-            libtorch-dev qt6-base-dev libqcustomplot-dev libopencv-dev \
+            libtorch-dev qt6-base-dev qt6-qpa-plugins libqcustomplot-dev libopencv-dev \
             libzip-dev libcli11-dev libmatio-dev libssl-dev nlohmann-json3-dev libgoogle-perftools-dev \
             python3 python3-torch python3-torchvision python3-numpy python3-scipy \
-            python3-opencv python3-pil python3-skimage
+            python3-opencv python3-pil python3-skimage dataset-fashion-mnist
 
 .PHONY: deps build run test bench clean
 
@@ -31,13 +31,14 @@ build: deps
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 run: build
-	$(BUILD_DIR)/app/layerscope-cli modules $(BUILD_DIR)/examples/seed_cnn.pt
+	$(BUILD_DIR)/app/layerscope
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600
 
 bench: build
 	$(BUILD_DIR)/tests/benchmarks/bench_capture_overhead
+	QT_QPA_PLATFORM=offscreen $(BUILD_DIR)/tests/benchmarks/bench_feature_grid
 	/usr/bin/python3 tests/benchmarks/bench_extraction.py $(BUILD_DIR)
 
 clean:

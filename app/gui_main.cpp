@@ -23,11 +23,15 @@ int main(int argc, char** argv)
     parser.addPositionalArgument("inputs", "An image or .npy per forward argument", "[IMAGE...]");
     QCommandLineOption screenshot("screenshot", "Save a screenshot of the window to FILE once the first run is shown, then quit.", "FILE");
     parser.addOption(screenshot);
+    QCommandLineOption module("module", "Show this module (its qualified name) once the model has run.", "NAME");
+    parser.addOption(module);
     parser.process(app);
 
     layerscope::configureRuntime();
     layerscope::ui::MainWindow window;
     window.show();
+    if (parser.isSet(module))
+        window.selectAfterFirstRun(parser.value(module));
     const QStringList arguments = parser.positionalArguments();
     if (arguments.isEmpty())
         window.openDemo();

@@ -249,6 +249,7 @@ void MainWindow::createDocks()
     treeView_->setContextMenuPolicy(Qt::CustomContextMenu);
     treeView_->header()->setSectionResizeMode(QHeaderView::ResizeToContents);
     treeView_->setToolTip(tr("Click a module to see its activation; check modules to export them"));
+    treeView_->setMinimumWidth(320);
     layout->addLayout(filterRow);
     layout->addWidget(treeView_);
     auto* modulesDock = dock(tr("Modules"), "modules", modules, Qt::LeftDockWidgetArea);
@@ -394,7 +395,8 @@ void MainWindow::openDemo()
         settings.setValue(settingsKey(model) + "/preprocessing", QString::fromStdString(gray.toJson()));
     if (!settings.contains(settingsKey(model) + "/labels"))
         settings.setValue(settingsKey(model) + "/labels", demoFolder() + "/labels.txt");
-    pendingModule_ = QStringLiteral("features.0");
+    if (pendingModule_.isEmpty())
+        pendingModule_ = QStringLiteral("features.0");
     openModel(model, {demoImage()});
 }
 
@@ -422,8 +424,16 @@ void MainWindow::onModelLoaded(quint64 job, std::shared_ptr<const Model> model)
     QSettings settings;
     const QString key = settingsKey(path);
     const QString preprocessing = settings.value(key + "/preprocessing").toString();
-    if (!preprocessing.isEmpty())
+    if (!preprocessing.isEmpty()) {
         inputs_->setPreprocessing(Preprocessing::fromJson(preprocessing.toStdString()));
+    } else { // a first guess from the first convolution: colour models usually want ImageNet's steps
+        Preprocessing guess;
+        if (model_->imageChannelsHint() == 3)
+            guess = Preprocessing::imagenet();
+        else if (model_->imageChannelsHint() == 1)
+            guess = Preprocessing::gray();
+        inputs_->setPreprocessing(guess);
+    }
     QStringList inputs = property("pendingInputs").toStringList();
     if (inputs.isEmpty())
         inputs = settings.value(key + "/inputs").toStringList();
@@ -460,6 +470,7 @@ void MainWindow::runNow()
     const QString key = settingsKey(currentModelPath());
     settings.setValue(key + "/inputs", inputs);
     settings.setValue(key + "/preprocessing", QString::fromStdString(inputs_->preprocessing().toJson()));
+    errorBar_->hide();
     runJob_ = ++nextJob_;
     setBusy(tr("Running %1…").arg(QFileInfo(inputs.first()).fileName()), false);
     QMetaObject::invokeMethod(worker_, [worker = worker_, job = runJob_, model = model_, inputs,
@@ -704,7 +715,7 @@ void MainWindow::exportViewDialog()
 void MainWindow::onFailed(quint64 job, const QString& message)
 {
     if (job == loadJob_ || job == runJob_ || job == exportJob_) {
-        setIdle();
+        setIdle(job == loadJob_ ? tr("Could not open the model") : job == runJob_ ? tr("The run failed") : tr("The export failed"));
         showError(message);
     }
 }

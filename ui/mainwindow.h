@@ -45,6 +45,8 @@ public:
     void exportChecked(const QString& outputPath, const QStringList& inputs = {});
     void cancelWork();
     void showModule(const QString& qualifiedName);
+    // The module to select once the next model's first run arrives.
+    void selectAfterFirstRun(const QString& qualifiedName) { pendingModule_ = qualifiedName; }
 
     // For tests and scripting.
     ModuleTreeModel* moduleModel() const { return treeModel_; }

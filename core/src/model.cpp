@@ -26,6 +26,7 @@ struct Model::Impl {
     std::string returnType;
     bool instrumented = false;
     DType parameterDType = DType::Float32;
+    int imageChannels = 0;
 };
 
 namespace {
@@ -119,13 +120,14 @@ void readSignature(Model::Impl& impl)
         impl.returnType = schema.returns()[0].type()->annotation_str();
 }
 
-void readParameterDType(Model::Impl& impl)
+void readParameterHints(Model::Impl& impl)
 {
+    bool dtypeKnown = false;
     for (const auto& p : impl.root.parameters()) {
-        if (p.is_floating_point()) {
-            detail::fromScalarType(p.scalar_type(), &impl.parameterDType);
-            return;
-        }
+        if (!dtypeKnown && p.is_floating_point())
+            dtypeKnown = detail::fromScalarType(p.scalar_type(), &impl.parameterDType);
+        if (impl.imageChannels == 0 && p.dim() == 4) // [out, in, kh, kw] of the first convolution
+            impl.imageChannels = int(p.size(1));
     }
 }
 
@@ -158,7 +160,7 @@ Model Model::load(const std::string& path, const LoadOptions& options)
     try {
         buildTree(*impl, handles);
         readSignature(*impl);
-        readParameterDType(*impl);
+        readParameterHints(*impl);
         if (options.instrument) {
             detail::instrumentModules(handles);
             impl->instrumented = true;
@@ -173,6 +175,7 @@ const std::string& Model::path() const { return impl_->path; }
 const std::vector<ModuleInfo>& Model::modules() const { return impl_->modules; }
 const std::vector<ArgumentInfo>& Model::forwardArguments() const { return impl_->arguments; }
 DType Model::parameterDType() const { return impl_->parameterDType; }
+int Model::imageChannelsHint() const { return impl_->imageChannels; }
 
 int Model::findModule(const std::string& name) const
 {

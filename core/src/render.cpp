@@ -31,10 +31,9 @@ cv::Mat divergingLut()
     return lut;
 }
 
-// Values to 0..255 indices, then through the map; returns RGB.
-cv::Mat colorize(const cv::Mat& values, float low, float high, Colormap colormap)
+// Values to 0..255 colormap indices, written into `indices` (same size as `values`).
+void toIndices(const cv::Mat& values, float low, float high, Colormap colormap, cv::Mat indices)
 {
-    cv::Mat indices;
     if (colormap == Colormap::Diverging) {
         const float bound = std::max(std::abs(low), std::abs(high));
         const double scale = bound > 0 ? 127.5 / bound : 0.0;
@@ -43,6 +42,11 @@ cv::Mat colorize(const cv::Mat& values, float low, float high, Colormap colormap
         const double range = high > low ? high - low : 1.0;
         values.convertTo(indices, CV_8U, 255.0 / range, -low * 255.0 / range);
     }
+}
+
+// Indices through the map; returns RGB.
+cv::Mat applyMap(const cv::Mat& indices, Colormap colormap)
+{
     cv::Mat bgr;
     switch (colormap) {
     case Colormap::Gray: cv::cvtColor(indices, bgr, cv::COLOR_GRAY2BGR); break;
@@ -61,6 +65,13 @@ cv::Mat colorize(const cv::Mat& values, float low, float high, Colormap colormap
     cv::Mat rgb;
     cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
     return rgb;
+}
+
+cv::Mat colorize(const cv::Mat& values, float low, float high, Colormap colormap)
+{
+    cv::Mat indices(values.size(), CV_8U);
+    toIndices(values, low, high, colormap, indices);
+    return applyMap(indices, colormap);
 }
 
 void finiteRange(const cv::Mat& values, float* low, float* high)
@@ -112,24 +123,34 @@ RgbImage renderChannelGrid(const Tensor& capture, std::int64_t sample, const Gri
     const GridLayout layout = gridLayout(channels, width, height, options);
     const int columns = layout.columns, rows = layout.rows;
     const int tileWidth = layout.tileWidth, tileHeight = layout.tileHeight;
-    cv::Mat grid(rows * tileHeight + (rows - 1) * options.gap, columns * tileWidth + (columns - 1) * options.gap,
-                 CV_8UC3, cv::Scalar(255, 255, 255));
+    const cv::Size size(columns * tileWidth + (columns - 1) * options.gap, rows * tileHeight + (rows - 1) * options.gap);
+    // Every tile's colormap indices go into one image that is colorized once: one OpenCV call per
+    // tile, not five (512 small tiles otherwise cost more in calls than in pixels).
+    cv::Mat indices(size, CV_8U, cv::Scalar(0));
+    cv::Mat gaps(size, CV_8U, cv::Scalar(255));
 
     float layerLow = 0, layerHigh = 0;
     if (options.normalization == Normalization::LayerWide)
         finiteRange(cv::Mat(int(channels) * height, width, CV_32F, const_cast<float*>(base)), &layerLow, &layerHigh);
+    cv::Mat scaled;
     for (std::int64_t tile = 0; tile < channels; ++tile) {
-        const std::int64_t c = std::int64_t(tile) < std::int64_t(options.channelOrder.size()) ? options.channelOrder[std::size_t(tile)] : tile;
+        const std::int64_t c = tile < std::int64_t(options.channelOrder.size()) ? options.channelOrder[std::size_t(tile)] : tile;
         const cv::Mat plane(height, width, CV_32F, const_cast<float*>(base + c * height * width));
         float low = layerLow, high = layerHigh;
         if (options.normalization == Normalization::PerChannel)
             finiteRange(plane, &low, &high);
-        cv::Mat pixels = colorize(plane, low, high, options.colormap);
-        if (options.scale > 1)
-            cv::resize(pixels, pixels, cv::Size(tileWidth, tileHeight), 0, 0, cv::INTER_NEAREST);
-        const int x = int(tile % columns) * (tileWidth + options.gap), y = int(tile / columns) * (tileHeight + options.gap);
-        pixels.copyTo(grid(cv::Rect(x, y, tileWidth, tileHeight)));
+        const cv::Rect where(int(tile % columns) * (tileWidth + options.gap), int(tile / columns) * (tileHeight + options.gap),
+                             tileWidth, tileHeight);
+        if (options.scale > 1) {
+            toIndices(plane, low, high, options.colormap, scaled = cv::Mat(plane.size(), CV_8U));
+            cv::resize(scaled, indices(where), where.size(), 0, 0, cv::INTER_NEAREST);
+        } else {
+            toIndices(plane, low, high, options.colormap, indices(where));
+        }
+        gaps(where).setTo(0);
     }
+    cv::Mat grid = applyMap(indices, options.colormap);
+    grid.setTo(cv::Scalar(255, 255, 255), gaps);
     RgbImage image;
     image.width = grid.cols;
     image.height = grid.rows;

@@ -44,6 +44,10 @@ public:
     // Floating-point dtype of the model's parameters (Float32 when it has none).
     DType parameterDType() const;
 
+    // Channels the first convolution expects (1 for grayscale, 3 for colour), 0 when the model has
+    // no 4-D weight: a hint for choosing the image preprocessing.
+    int imageChannelsHint() const;
+
     struct Impl; // opaque: LibTorch stays behind the firewall
 
 private:
