@@ -12,6 +12,7 @@
 #include "outputpanel.h"
 #include "testsupport.h"
 
+#include <QListWidget>
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTreeView>
@@ -45,7 +46,24 @@ private slots:
     void exportWritesWhatTheEngineComputes();
     void cancelStopsAFolderRun();
     void badModelShowsErrorAndKeepsTheOldModel();
+    void folderInputStepsThroughImages();
 };
+
+void TestMainWindow::folderInputStepsThroughImages()
+{
+    MainWindow window;
+    window.show();
+    QSignalSpy ran(&window, &MainWindow::runReady);
+    window.openModel(kDemoDir + "/fashion_cnn.pt", {kDemoDir + "/images"});
+    QVERIFY(ran.wait(30000));
+    QListWidget* thumbnails = window.inputPanel()->thumbnails();
+    QCOMPARE(thumbnails->count(), 10);
+    QCOMPARE(window.outputPanel()->topClass(), QString("Ankle boot")); // labels.txt beside the model
+    thumbnails->setCurrentRow(2); // 0002-trouser.png
+    QVERIFY(ran.wait(30000));
+    QCOMPARE(window.outputPanel()->topClass(), QString("Trouser"));
+    QVERIFY(window.inputPanel()->inputs().first().endsWith("0002-trouser.png"));
+}
 
 void TestMainWindow::firstLaunchShowsTheFirstConvolution()
 {

@@ -1,14 +1,16 @@
 #include "inputpanel.h"
 
 #include "layerscope/statistics.h"
+#include "preprocessingeditor.h"
 
-#include <QComboBox>
+#include <QFileInfo>
+#include <QImageReader>
+#include <QListWidget>
+#include <QStyle>
 #include <QFileDialog>
-#include <QFormLayout>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
-#include <QSpinBox>
 #include <QToolButton>
 #include <QVBoxLayout>
 
@@ -40,43 +42,30 @@ QImage tensorToImage(const Tensor& tensor)
 InputPanel::InputPanel(QWidget* parent)
     : QWidget(parent)
     , rowsLayout_(new QVBoxLayout)
-    , preset_(new QComboBox(this))
-    , color_(new QComboBox(this))
-    , width_(new QSpinBox(this))
-    , height_(new QSpinBox(this))
+    , thumbnails_(new QListWidget(this))
+    , editor_(new PreprocessingEditor(this))
     , previewLabel_(new QLabel(this))
 {
-    preset_->addItems({tr("Resize to the size below"), tr("ImageNet (256, crop 224, mean/std)"), tr("Keep the image's size")});
-    preset_->setToolTip(tr("How images become the model's input"));
-    color_->addItems({tr("Grayscale"), tr("RGB"), tr("BGR")});
-    for (QSpinBox* box : {width_, height_}) {
-        box->setRange(1, 4096);
-        box->setValue(224);
-    }
-    auto* size = new QHBoxLayout;
-    size->addWidget(width_);
-    size->addWidget(new QLabel(QStringLiteral("x"), this));
-    size->addWidget(height_);
-    auto* form = new QFormLayout;
-    form->addRow(tr("Preprocessing"), preset_);
-    form->addRow(tr("Colour"), color_);
-    form->addRow(tr("Size"), size);
+    thumbnails_->setViewMode(QListView::IconMode);
+    thumbnails_->setIconSize(QSize(56, 56));
+    thumbnails_->setFlow(QListView::LeftToRight);
+    thumbnails_->setWrapping(false);
+    thumbnails_->setFixedHeight(96);
+    thumbnails_->setToolTip(tr("The folder's images: select one to run it (arrow keys step through)"));
+    thumbnails_->hide();
     previewLabel_->setMinimumSize(96, 96);
     previewLabel_->setAlignment(Qt::AlignCenter);
     previewLabel_->setToolTip(tr("The first input exactly as the model receives it (range stretched for display)"));
     auto* layout = new QVBoxLayout(this);
     layout->addLayout(rowsLayout_);
-    layout->addLayout(form);
+    layout->addWidget(thumbnails_);
+    layout->addWidget(editor_);
     layout->addWidget(new QLabel(tr("As the model sees it:"), this));
     layout->addWidget(previewLabel_, 1);
-    for (QComboBox* box : {preset_, color_})
-        connect(box, &QComboBox::currentIndexChanged, this, &InputPanel::inputsChanged);
-    for (QSpinBox* box : {width_, height_})
-        connect(box, &QSpinBox::editingFinished, this, &InputPanel::inputsChanged);
-    connect(preset_, &QComboBox::currentIndexChanged, this, [this](int index) {
-        width_->setEnabled(index == 0);
-        height_->setEnabled(index == 0);
-        color_->setEnabled(index != 1);
+    connect(editor_, &PreprocessingEditor::changed, this, &InputPanel::inputsChanged);
+    connect(thumbnails_, &QListWidget::currentRowChanged, this, [this](int row) {
+        if (row >= 0)
+            emit inputsChanged();
     });
 }
 
@@ -97,18 +86,27 @@ void InputPanel::rebuildRows(int count)
         const QString name = i < int(arguments_.size()) ? QString::fromStdString(arguments_[std::size_t(i)].name) : QString::number(i);
         auto* label = new QLabel(name + ":", this);
         auto* path = new QLineEdit(this);
-        path->setPlaceholderText(tr("image or .npy for '%1'").arg(name));
-        auto* button = new QToolButton(this);
-        button->setText(QStringLiteral("…"));
-        button->setToolTip(tr("Choose the input for '%1'").arg(name));
+        path->setPlaceholderText(tr("image, folder or .npy for '%1'").arg(name));
+        auto* file = new QToolButton(this);
+        file->setText(QStringLiteral("…"));
+        file->setToolTip(tr("Choose an image or .npy tensor for '%1'").arg(name));
+        auto* folder = new QToolButton(this);
+        folder->setIcon(style()->standardIcon(QStyle::SP_DirIcon));
+        folder->setToolTip(tr("Choose a folder of images for '%1' and step through it").arg(name));
         row->addWidget(label);
         row->addWidget(path, 1);
-        row->addWidget(button);
+        row->addWidget(file);
+        row->addWidget(folder);
         rowsLayout_->addLayout(row);
         paths_ << path;
-        connect(button, &QToolButton::clicked, this, [this, i] { browse(i); });
-        connect(path, &QLineEdit::editingFinished, this, &InputPanel::inputsChanged);
+        connect(file, &QToolButton::clicked, this, [this, i] { browse(i, false); });
+        connect(folder, &QToolButton::clicked, this, [this, i] { browse(i, true); });
+        connect(path, &QLineEdit::editingFinished, this, [this] {
+            refreshThumbnails();
+            emit inputsChanged();
+        });
     }
+    refreshThumbnails();
 }
 
 void InputPanel::setArguments(const std::vector<ArgumentInfo>& arguments)
@@ -120,17 +118,67 @@ void InputPanel::setArguments(const std::vector<ArgumentInfo>& arguments)
     rebuildRows(std::max(1, required));
 }
 
-void InputPanel::browse(int row)
+void InputPanel::browse(int row, bool folder)
 {
-    const QString file = QFileDialog::getOpenFileName(this, tr("Choose an input"), paths_[row]->text(),
-                                                      tr("Images and tensors (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.npy)"));
-    if (!file.isEmpty()) {
-        paths_[row]->setText(file);
+    const QString current = paths_[row]->text();
+    const QString chosen = folder
+        ? QFileDialog::getExistingDirectory(this, tr("Choose a folder of images"), current)
+        : QFileDialog::getOpenFileName(this, tr("Choose an input"), current,
+                                       tr("Images and tensors (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.npy)"));
+    if (!chosen.isEmpty()) {
+        paths_[row]->setText(chosen);
+        refreshThumbnails();
         emit inputsChanged();
     }
 }
 
+void InputPanel::refreshThumbnails()
+{
+    const QSignalBlocker blocker(thumbnails_);
+    thumbnails_->clear();
+    thumbnailRow_ = -1;
+    for (int row = 0; row < paths_.size(); ++row) {
+        if (QFileInfo(paths_[row]->text()).isDir()) {
+            thumbnailRow_ = row;
+            break;
+        }
+    }
+    thumbnails_->setVisible(thumbnailRow_ >= 0);
+    if (thumbnailRow_ < 0)
+        return;
+    std::vector<std::string> files;
+    try {
+        files = listImages(paths_[thumbnailRow_]->text().toStdString(), false);
+    } catch (const std::exception&) {
+    }
+    const int shown = std::min<int>(int(files.size()), 500);
+    for (int i = 0; i < shown; ++i) {
+        const QString file = QString::fromStdString(files[std::size_t(i)]);
+        QImageReader reader(file);
+        const QSize size = reader.size();
+        if (size.isValid()) // decode small: JPEG scales while decoding
+            reader.setScaledSize(size.scaled(thumbnails_->iconSize(), Qt::KeepAspectRatio));
+        auto* item = new QListWidgetItem(QIcon(QPixmap::fromImage(reader.read())), QFileInfo(file).fileName(), thumbnails_);
+        item->setData(Qt::UserRole, file);
+        item->setToolTip(file);
+    }
+    if (shown > 0)
+        thumbnails_->setCurrentRow(0);
+}
+
 QStringList InputPanel::inputs() const
+{
+    QStringList result;
+    for (int row = 0; row < paths_.size(); ++row) {
+        if (row == thumbnailRow_ && thumbnails_->currentItem())
+            result << thumbnails_->currentItem()->data(Qt::UserRole).toString();
+        else
+            result << paths_[row]->text().trimmed();
+    }
+    return result;
+}
+
+QStringList InputPanel::sources() const
 {
     QStringList result;
     for (const QLineEdit* path : paths_)
@@ -142,39 +190,12 @@ void InputPanel::setInputs(const QStringList& paths)
 {
     for (int i = 0; i < paths_.size() && i < paths.size(); ++i)
         paths_[i]->setText(paths[i]);
+    refreshThumbnails();
 }
 
-Preprocessing InputPanel::preprocessing() const
-{
-    if (preset_->currentIndex() == 1)
-        return Preprocessing::imagenet();
-    Preprocessing p;
-    p.color = static_cast<ColorMode>(color_->currentIndex());
-    if (preset_->currentIndex() == 0) {
-        p.resize = ResizeMode::Exact;
-        p.resizeWidth = width_->value();
-        p.resizeHeight = height_->value();
-    }
-    return p;
-}
+Preprocessing InputPanel::preprocessing() const { return editor_->preprocessing(); }
 
-void InputPanel::setPreprocessing(const Preprocessing& p)
-{
-    const QSignalBlocker blockPreset(preset_), blockColor(color_);
-    if (p.toJson() == Preprocessing::imagenet().toJson()) {
-        preset_->setCurrentIndex(1);
-    } else {
-        preset_->setCurrentIndex(p.resize == ResizeMode::Exact ? 0 : 2);
-        color_->setCurrentIndex(static_cast<int>(p.color));
-        if (p.resize == ResizeMode::Exact) {
-            width_->setValue(p.resizeWidth);
-            height_->setValue(p.resizeHeight);
-        }
-    }
-    width_->setEnabled(preset_->currentIndex() == 0);
-    height_->setEnabled(preset_->currentIndex() == 0);
-    color_->setEnabled(preset_->currentIndex() != 1);
-}
+void InputPanel::setPreprocessing(const Preprocessing& p) { editor_->setPreprocessing(p); }
 
 void InputPanel::showPreview(const Tensor& modelInput)
 {

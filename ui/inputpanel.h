@@ -5,16 +5,18 @@
 
 #include <QWidget>
 
-class QComboBox;
 class QLabel;
 class QLineEdit;
-class QSpinBox;
+class QListWidget;
 class QVBoxLayout;
 
 namespace layerscope::ui {
 
-// One row per forward argument (an image or an .npy tensor), the preprocessing (a preset, or the
-// size to resize to), and a preview of the first input exactly as the model receives it.
+class PreprocessingEditor;
+
+// One row per forward argument: an image, an .npy tensor, or a folder of images (shown as a list of
+// thumbnails to step through; the selected one is run). Below: the preprocessing editor and a
+// preview of the first input exactly as the model receives it.
 class InputPanel : public QWidget {
     Q_OBJECT
 
@@ -22,27 +24,31 @@ public:
     explicit InputPanel(QWidget* parent = nullptr);
 
     void setArguments(const std::vector<ArgumentInfo>& arguments);
+    // The file each argument runs now (for a folder: its selected image).
     QStringList inputs() const;
+    // What each row holds: a file, or a folder for a folder row.
+    QStringList sources() const;
     void setInputs(const QStringList& paths);
     Preprocessing preprocessing() const;
     void setPreprocessing(const Preprocessing& preprocessing);
     void showPreview(const Tensor& modelInput); // [1, C, H, W]
     const QImage& previewImage() const { return preview_; }
+    QListWidget* thumbnails() const { return thumbnails_; }
 
 signals:
     void inputsChanged();
 
 private:
-    void browse(int row);
+    void browse(int row, bool folder);
     void rebuildRows(int count);
+    void refreshThumbnails();
 
     std::vector<ArgumentInfo> arguments_;
     QVBoxLayout* rowsLayout_;
     QList<QLineEdit*> paths_;
-    QComboBox* preset_;
-    QComboBox* color_;
-    QSpinBox* width_;
-    QSpinBox* height_;
+    QListWidget* thumbnails_;
+    int thumbnailRow_ = -1; // the folder row whose images the list shows
+    PreprocessingEditor* editor_;
     QLabel* previewLabel_;
     QImage preview_;
 };

@@ -438,7 +438,8 @@ void MainWindow::onModelLoaded(quint64 job, std::shared_ptr<const Model> model)
     if (inputs.isEmpty())
         inputs = settings.value(key + "/inputs").toStringList();
     inputs_->setInputs(inputs);
-    labels_ = readLabelsFile(settings.value(key + "/labels").toString());
+    // Labels: the file chosen for this model before, else a labels.txt beside the model.
+    labels_ = readLabelsFile(settings.value(key + "/labels", QFileInfo(path).dir().filePath("labels.txt")).toString());
     output_->setLabels(labels_);
     output_->clear();
     featureMaps_->clear();
@@ -468,7 +469,7 @@ void MainWindow::runNow()
     }
     QSettings settings;
     const QString key = settingsKey(currentModelPath());
-    settings.setValue(key + "/inputs", inputs);
+    settings.setValue(key + "/inputs", inputs_->sources());
     settings.setValue(key + "/preprocessing", QString::fromStdString(inputs_->preprocessing().toJson()));
     errorBar_->hide();
     runJob_ = ++nextJob_;
@@ -608,6 +609,17 @@ void MainWindow::showChannel(int channel)
     plots->setActivation(one, 0);
     auto* hover = new QLabel(dialog);
     connect(view, &FeatureMapView::hovered, hover, &QLabel::setText);
+    auto* save = new QPushButton(tr("Save as PNG…"), dialog);
+    save->setToolTip(tr("Save this channel, in its colours, as a PNG image"));
+    connect(save, &QPushButton::clicked, dialog, [this, dialog, view, channel] {
+        const QString path = QFileDialog::getSaveFileName(dialog, tr("Save the channel"),
+                                                          QStringLiteral("channel-%1.png").arg(channel), tr("PNG (*.png)"));
+        if (path.isEmpty())
+            return;
+        QSaveFile file(path);
+        if (!(file.open(QIODevice::WriteOnly) && view->gridImage().save(&file, "PNG") && file.commit()))
+            showError(tr("%1: cannot write").arg(path));
+    });
     const QImage input = outcome_ && !outcome_->modelInputs.empty() ? tensorToImage(outcome_->modelInputs.front()) : QImage();
     auto drawOverlay = [overlay, view, input, opacity] {
         if (input.isNull())
@@ -629,7 +641,10 @@ void MainWindow::showChannel(int channel)
     side->addStretch();
     top->addLayout(side);
     layout->addLayout(top, 2);
-    layout->addWidget(hover);
+    auto* bottom = new QHBoxLayout;
+    bottom->addWidget(hover, 1);
+    bottom->addWidget(save);
+    layout->addLayout(bottom);
     layout->addWidget(plots, 1);
     dialog->resize(800, 700);
     dialog->show();
@@ -639,10 +654,16 @@ void MainWindow::exportCheckedDialog(bool folder)
 {
     QStringList inputs;
     if (folder) {
-        const QString dir = QFileDialog::getExistingDirectory(this, tr("Folder of images to run"));
-        if (dir.isEmpty())
-            return;
-        inputs << dir;
+        const QStringList sources = inputs_->sources();
+        const bool hasFolder = std::any_of(sources.begin(), sources.end(), [](const QString& s) { return QFileInfo(s).isDir(); });
+        if (hasFolder) {
+            inputs = sources; // the folder the Inputs dock steps through
+        } else {
+            const QString dir = QFileDialog::getExistingDirectory(this, tr("Folder of images to run"));
+            if (dir.isEmpty())
+                return;
+            inputs << dir;
+        }
     }
     const QString path = QFileDialog::getSaveFileName(
         this, tr("Export the checked modules"), QStringLiteral("activations.npz"),
