@@ -37,19 +37,24 @@ AtomicFile::~AtomicFile()
         ::unlink(temporaryPath_.c_str());
 }
 
-void AtomicFile::write(const void* data, std::size_t size)
+void writeFully(int fd, const void* data, std::size_t size, const std::string& reportAs)
 {
     const char* bytes = static_cast<const char*>(data);
     while (size > 0) {
-        const ssize_t n = ::write(fd_, bytes, size);
+        const ssize_t n = ::write(fd, bytes, size);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            throwWriteError(path_, errno);
+            throwWriteError(reportAs, errno);
         }
         bytes += n;
         size -= static_cast<std::size_t>(n);
     }
+}
+
+void AtomicFile::write(const void* data, std::size_t size)
+{
+    writeFully(fd_, data, size, path_);
 }
 
 void AtomicFile::commit()

@@ -28,4 +28,7 @@ private:
 // "path: cannot write (No space left on device)"
 [[noreturn]] void throwWriteError(const std::string& path, int error);
 
+// write(2) until all is written (short writes, EINTR); errors name `reportAs`.
+void writeFully(int fd, const void* data, std::size_t size, const std::string& reportAs);
+
 } // namespace layerscope::detail

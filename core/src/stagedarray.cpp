@@ -12,25 +12,6 @@
 
 namespace layerscope::detail {
 
-namespace {
-
-void writeAll(int fd, const void* data, std::size_t size, const std::string& path)
-{
-    const char* bytes = static_cast<const char*>(data);
-    while (size > 0) {
-        const ssize_t n = ::write(fd, bytes, size);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            throwWriteError(path, errno);
-        }
-        bytes += n;
-        size -= static_cast<std::size_t>(n);
-    }
-}
-
-} // namespace
-
 StagedArray::StagedArray(std::string name, std::string file, std::string reportAs, const Tensor& first)
     : name_(std::move(name))
     , file_(std::move(file))
@@ -48,7 +29,7 @@ StagedArray::StagedArray(std::string name, std::string file, std::string reportA
     widest[0] = 999999999999999;
     const std::string header = npyHeader(widest, dtype_);
     headerLength_ = header.size();
-    writeAll(fd_, header.data(), header.size(), reportAs_);
+    writeFully(fd_, header.data(), header.size(), reportAs_);
 }
 
 StagedArray::~StagedArray()
@@ -82,7 +63,7 @@ void StagedArray::append(const Tensor& rows)
                     + dtypeName(rows.dtype) + " " + shapeToString(rows.shape)
                     + " between batches; rows of different shapes cannot be stacked (resize the inputs)");
     }
-    writeAll(fd_, rows.data.get(), rows.nbytes(), reportAs_);
+    writeFully(fd_, rows.data.get(), rows.nbytes(), reportAs_);
     rows_ += rows.shape[0];
 }
 
