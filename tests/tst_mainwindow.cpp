@@ -13,6 +13,7 @@
 #include "testsupport.h"
 
 #include <QListWidget>
+#include <qcustomplot.h>
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTreeView>
@@ -47,7 +48,25 @@ private slots:
     void cancelStopsAFolderRun();
     void badModelShowsErrorAndKeepsTheOldModel();
     void folderInputStepsThroughImages();
+    void sequencesAreDrawnAsHeatMaps();
 };
+
+void TestMainWindow::sequencesAreDrawnAsHeatMaps()
+{
+    MainWindow window;
+    window.show();
+    QSignalSpy ran(&window, &MainWindow::runReady);
+    const QString images = kDemoDir + "/images/";
+    window.selectAfterFirstRun("encoder"); // TransformerEncoderLayer: [1, 2 tokens, 64]
+    window.openModel(QString(LAYERSCOPE_EXAMPLES_DIR) + "/seed_nested.pt",
+                     {images + "0000-ankle-boot.png", images + "0001-pullover.png"}, Preprocessing::gray(101));
+    QVERIFY(ran.wait(30000));
+    QVERIFY2(window.errorText().isEmpty(), qPrintable(window.errorText()));
+    QCOMPARE(window.activationPlots()->histogramTotal(), std::int64_t(2 * 64));
+    QCOMPARE(window.activationPlots()->detailPlot()->plottableCount(), 1); // the heat map
+    select(window, "encoder.linear1"); // skipped by PyTorch's fast path in eval mode
+    QVERIFY2(window.centralMessage().contains("did not run"), qPrintable(window.centralMessage()));
+}
 
 void TestMainWindow::folderInputStepsThroughImages()
 {

@@ -1,6 +1,7 @@
 #include "mainwindow.h"
 
 #include "activationplots.h"
+#include "channeldialog.h"
 #include "featuremapview.h"
 #include "inputpanel.h"
 #include "modulefilterproxy.h"
@@ -35,7 +36,6 @@
 #include <QPushButton>
 #include <QSaveFile>
 #include <QSettings>
-#include <QSlider>
 #include <QSpinBox>
 #include <QStackedWidget>
 #include <QStatusBar>
@@ -318,12 +318,13 @@ void MainWindow::createActions()
     auto* examples = fileMenu->addMenu(tr("E&xamples"));
     examples->addAction(tr("Fashion-MNIST demo"), this, &MainWindow::openDemo);
     examples->addAction(tr("Seed CNN (1x101x101)"), this, [this] {
-        openModel(examplesFolder() + "/seed_cnn.pt", {demoImage()});
+        openModel(examplesFolder() + "/seed_cnn.pt", {demoImage()}, Preprocessing::gray(101));
     });
     examples->addAction(tr("Seed nested model (two inputs)"), this, [this] {
         const QStringList images = QDir(demoFolder() + "/images").entryList({"*.png"}, QDir::Files, QDir::Name);
         openModel(examplesFolder() + "/seed_nested.pt",
-                  {demoFolder() + "/images/" + images.value(0), demoFolder() + "/images/" + images.value(1)});
+                  {demoFolder() + "/images/" + images.value(0), demoFolder() + "/images/" + images.value(1)},
+                  Preprocessing::gray(101));
     });
     fileMenu->addAction(tr("Load &Labels…"), this, [this] {
         const QString path = QFileDialog::getOpenFileName(this, tr("Class names, one a line"), {}, tr("Text (*.txt);;All files (*)"));
@@ -388,16 +389,15 @@ QString MainWindow::settingsKey(const QString& modelPath) const
 
 void MainWindow::openDemo()
 {
-    Preprocessing gray = Preprocessing::gray(28);
-    QSettings settings;
-    const QString model = demoFolder() + "/fashion_cnn.pt";
-    if (!settings.contains(settingsKey(model) + "/preprocessing"))
-        settings.setValue(settingsKey(model) + "/preprocessing", QString::fromStdString(gray.toJson()));
-    if (!settings.contains(settingsKey(model) + "/labels"))
-        settings.setValue(settingsKey(model) + "/labels", demoFolder() + "/labels.txt");
     if (pendingModule_.isEmpty())
         pendingModule_ = QStringLiteral("features.0");
-    openModel(model, {demoImage()});
+    openModel(demoFolder() + "/fashion_cnn.pt", {demoImage()}, Preprocessing::gray(28)); // labels.txt is beside it
+}
+
+void MainWindow::openModel(const QString& path, const QStringList& inputs, const Preprocessing& preprocessing)
+{
+    QSettings().setValue(settingsKey(path) + "/preprocessing", QString::fromStdString(preprocessing.toJson()));
+    openModel(path, inputs);
 }
 
 void MainWindow::openModel(const QString& path, const QStringList& inputs)
@@ -592,61 +592,11 @@ void MainWindow::showChannel(int channel)
     one.shape = {1, 1, h, w};
     one.data = std::shared_ptr<const void>(capture.data, static_cast<const char*>(one.data.get())
                                                              + std::size_t(channel) * std::size_t(h * w) * elementSize(capture.dtype));
-    auto* dialog = new QDialog(this);
-    dialog->setAttribute(Qt::WA_DeleteOnClose);
-    dialog->setWindowTitle(tr("%1, channel %2").arg(shownModule_).arg(channel));
-    auto* layout = new QVBoxLayout(dialog);
-    auto* view = new FeatureMapView(dialog);
-    view->setColormap(featureMaps_->gridOptions().colormap);
-    view->setActivation(one);
-    auto* overlay = new QLabel(dialog);
-    auto* opacity = new QSlider(Qt::Horizontal, dialog);
-    opacity->setRange(0, 100);
-    opacity->setValue(50);
-    opacity->setToolTip(tr("Opacity of the channel over the input image"));
-    auto* plots = new ActivationPlots(dialog);
-    plots->setHistogramOnly(true);
-    plots->setActivation(one, 0);
-    auto* hover = new QLabel(dialog);
-    connect(view, &FeatureMapView::hovered, hover, &QLabel::setText);
-    auto* save = new QPushButton(tr("Save as PNG…"), dialog);
-    save->setToolTip(tr("Save this channel, in its colours, as a PNG image"));
-    connect(save, &QPushButton::clicked, dialog, [this, dialog, view, channel] {
-        const QString path = QFileDialog::getSaveFileName(dialog, tr("Save the channel"),
-                                                          QStringLiteral("channel-%1.png").arg(channel), tr("PNG (*.png)"));
-        if (path.isEmpty())
-            return;
-        QSaveFile file(path);
-        if (!(file.open(QIODevice::WriteOnly) && view->gridImage().save(&file, "PNG") && file.commit()))
-            showError(tr("%1: cannot write").arg(path));
-    });
     const QImage input = outcome_ && !outcome_->modelInputs.empty() ? tensorToImage(outcome_->modelInputs.front()) : QImage();
-    auto drawOverlay = [overlay, view, input, opacity] {
-        if (input.isNull())
-            return;
-        QImage blended = input.scaled(256, 256, Qt::KeepAspectRatio, Qt::SmoothTransformation).convertToFormat(QImage::Format_RGB888);
-        QPainter painter(&blended);
-        painter.setOpacity(opacity->value() / 100.0);
-        painter.drawImage(blended.rect(), view->gridImage());
-        overlay->setPixmap(QPixmap::fromImage(blended));
-    };
-    connect(opacity, &QSlider::valueChanged, dialog, drawOverlay);
-    drawOverlay();
-    auto* top = new QHBoxLayout;
-    top->addWidget(view, 1);
-    auto* side = new QVBoxLayout;
-    side->addWidget(new QLabel(tr("Over the input:"), dialog));
-    side->addWidget(overlay);
-    side->addWidget(opacity);
-    side->addStretch();
-    top->addLayout(side);
-    layout->addLayout(top, 2);
-    auto* bottom = new QHBoxLayout;
-    bottom->addWidget(hover, 1);
-    bottom->addWidget(save);
-    layout->addLayout(bottom);
-    layout->addWidget(plots, 1);
-    dialog->resize(800, 700);
+    auto* dialog = new ChannelDialog(tr("%1, channel %2").arg(shownModule_).arg(channel), one,
+                                     featureMaps_->gridOptions().colormap, input, this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    connect(dialog, &ChannelDialog::failed, this, &MainWindow::showError);
     dialog->show();
 }
 

@@ -40,6 +40,8 @@ public:
 
     void openDemo();
     void openModel(const QString& path, const QStringList& inputs = {});
+    // As above, with the preprocessing to remember for this model (the examples know theirs).
+    void openModel(const QString& path, const QStringList& inputs, const Preprocessing& preprocessing);
     void runNow();
     // Writes the checked modules' activations for the current inputs (or `inputs`, e.g. a folder).
     void exportChecked(const QString& outputPath, const QStringList& inputs = {});
