@@ -9,7 +9,7 @@ JOBS ?= 2
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 PACKAGES := g++ cmake ninja-build pkg-config ccache make \
-            libtorch-dev qt6-base-dev qt6-qpa-plugins libqcustomplot-dev libopencv-dev \
+            libtorch-dev qt6-base-dev qt6-qpa-plugins qt6-svg-dev libqcustomplot-dev libopencv-dev \
             libzip-dev libcli11-dev libmatio-dev libssl-dev nlohmann-json3-dev libgoogle-perftools-dev \
             python3 python3-torch python3-torchvision python3-numpy python3-scipy \
             python3-opencv python3-pil python3-skimage dataset-fashion-mnist

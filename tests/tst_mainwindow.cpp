@@ -49,7 +49,32 @@ private slots:
     void badModelShowsErrorAndKeepsTheOldModel();
     void folderInputStepsThroughImages();
     void sequencesAreDrawnAsHeatMaps();
+    void viewExportsAsPngPdfAndSvg();
 };
+
+void TestMainWindow::viewExportsAsPngPdfAndSvg()
+{
+    QTemporaryDir out;
+    MainWindow window;
+    window.show();
+    QSignalSpy ran(&window, &MainWindow::runReady);
+    window.openDemo();
+    QVERIFY(ran.wait(30000));
+    QVERIFY(window.exportView(out.filePath("grid.png")));
+    QImage grid(out.filePath("grid.png"));
+    QCOMPARE(grid.size(), window.featureMapView()->gridImage().size());
+    select(window, "classifier.1");
+    const QList<QPair<QString, QByteArray>> files = {{"plot.png", "\x89PNG"}, {"plot.pdf", "%PDF"}, {"plot.svg", "<?xml"}};
+    for (const auto& [name, magic] : files) {
+        QVERIFY(window.exportView(out.filePath(name)));
+        QFile file(out.filePath(name));
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        QVERIFY2(file.read(5).startsWith(magic), qPrintable(name));
+    }
+    QVERIFY(!window.exportView(out.filePath("no/such/folder/plot.png")));
+    QVERIFY(window.errorText().contains("cannot write"));
+    QCOMPARE(QDir(out.path()).entryList(QDir::Files | QDir::Hidden).size(), 4); // no temporaries left
+}
 
 void TestMainWindow::sequencesAreDrawnAsHeatMaps()
 {

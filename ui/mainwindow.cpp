@@ -39,6 +39,7 @@
 #include <QSpinBox>
 #include <QStackedWidget>
 #include <QStatusBar>
+#include <QSvgGenerator>
 #include <QToolBar>
 #include <QTreeView>
 #include <QVBoxLayout>
@@ -68,6 +69,33 @@ QString demoImage()
 {
     const QStringList images = QDir(demoFolder() + "/images").entryList({"*.png"}, QDir::Files, QDir::Name);
     return images.isEmpty() ? QString() : demoFolder() + "/images/" + images.first();
+}
+
+// PNG, PDF or SVG by the extension, under a temporary name renamed into place when complete.
+bool savePlot(QCustomPlot* plot, const QString& path)
+{
+    const QString suffix = QFileInfo(path).suffix().toLower();
+    const QString temporary = QFileInfo(path).dir().filePath("." + QFileInfo(path).fileName() + ".partial");
+    bool ok = false;
+    if (suffix == "pdf") {
+        ok = plot->savePdf(temporary);
+    } else if (suffix == "svg") {
+        QSvgGenerator svg;
+        svg.setFileName(temporary);
+        svg.setSize(plot->size());
+        svg.setViewBox(plot->rect());
+        QCPPainter painter;
+        ok = painter.begin(&svg);
+        if (ok) {
+            plot->toPainter(&painter, plot->width(), plot->height());
+            ok = painter.end();
+        }
+    } else {
+        ok = plot->savePng(temporary);
+    }
+    ok = ok && (!QFile::exists(path) || QFile::remove(path)) && QFile::rename(temporary, path);
+    QFile::remove(temporary);
+    return ok;
 }
 
 bool isModelFile(const QString& path)
@@ -418,8 +446,19 @@ void MainWindow::onModelLoaded(quint64 job, std::shared_ptr<const Model> model)
     outcome_.reset();
     captures_.clear();
     const QString path = property("pendingPath").toString();
+    // Expanded modules stay expanded when the same (or a retrained) model is opened again.
+    QStringList expanded;
+    for (const QString& name : treeModel_->moduleNames()) {
+        if (treeView_->isExpanded(filter_->mapFromSource(treeModel_->indexOfModule(name))))
+            expanded << name;
+    }
     treeModel_->setModules(model_->modules());
     treeView_->expandToDepth(0);
+    for (const QString& name : std::as_const(expanded)) {
+        const QModelIndex index = filter_->mapFromSource(treeModel_->indexOfModule(name));
+        if (index.isValid())
+            treeView_->expand(index);
+    }
     inputs_->setArguments(model_->forwardArguments());
     QSettings settings;
     const QString key = settingsKey(path);
@@ -664,23 +703,27 @@ void MainWindow::exportViewDialog()
 {
     const bool grid = central_->currentWidget() == featureMaps_;
     const QString path = QFileDialog::getSaveFileName(this, tr("Export the view"), grid ? "feature-maps.png" : "plot.png",
-                                                      grid ? tr("PNG (*.png)") : tr("PNG (*.png);;PDF (*.pdf)"));
-    if (path.isEmpty())
-        return;
+                                                      grid ? tr("PNG (*.png)") : tr("PNG (*.png);;PDF (*.pdf);;SVG (*.svg)"));
+    if (!path.isEmpty())
+        exportView(path);
+}
+
+bool MainWindow::exportView(const QString& path)
+{
+    const bool grid = central_->currentWidget() == featureMaps_;
     bool ok = false;
     if (grid) {
         QSaveFile file(path); // written under a temporary name, renamed when complete
         ok = file.open(QIODevice::WriteOnly) && featureMaps_->gridImage().save(&file, "PNG") && file.commit();
     } else {
-        const QString temporary = path + ".partial";
-        QCustomPlot* plot = plots_->histogramPlot();
-        ok = path.endsWith(".pdf", Qt::CaseInsensitive) ? plot->savePdf(temporary) : plot->savePng(temporary);
-        ok = ok && (QFile::remove(path) || !QFile::exists(path)) && QFile::rename(temporary, path);
-        QFile::remove(temporary);
+        ok = savePlot(plots_->histogramPlot(), path);
     }
-    if (!ok)
-        return showError(tr("%1: cannot write").arg(path));
+    if (!ok) {
+        showError(tr("%1: cannot write").arg(path));
+        return false;
+    }
     setIdle(tr("Saved %1").arg(path));
+    return true;
 }
 
 void MainWindow::onFailed(quint64 job, const QString& message)

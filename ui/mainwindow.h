@@ -46,6 +46,8 @@ public:
     // Writes the checked modules' activations for the current inputs (or `inputs`, e.g. a folder).
     void exportChecked(const QString& outputPath, const QStringList& inputs = {});
     void cancelWork();
+    // Saves what is on screen: the grid as PNG, or the plot as PNG, PDF or SVG (by the extension).
+    bool exportView(const QString& path);
     void showModule(const QString& qualifiedName);
     // The module to select once the next model's first run arrives.
     void selectAfterFirstRun(const QString& qualifiedName) { pendingModule_ = qualifiedName; }

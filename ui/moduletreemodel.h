@@ -33,6 +33,7 @@ public:
     void setCheckedModules(const QStringList& names);
     void checkAllOfType(const QString& typeName);
     QModelIndex indexOfModule(const QString& qualifiedName) const;
+    QStringList moduleNames() const { return byName_.keys(); }
 
     QModelIndex index(int row, int column, const QModelIndex& parent = {}) const override;
     QModelIndex parent(const QModelIndex& child) const override;
