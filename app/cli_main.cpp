@@ -194,23 +194,13 @@ int extract(ExtractOptions& options)
             throw Error("--shard: '" + options.shard + "' is not I/N, like 0/4");
     }
 
-    const Model model = Model::load(options.model);
-    if (options.all) {
-        for (const auto& m : model.modules()) {
-            if (!m.name.empty() && m.hasForward)
-                job.request.outputsOf.push_back(m.name);
-        }
-        if (job.request.outputsOf.empty())
-            std::cerr << "note: " << options.model << " has no submodules (frozen or inlined): only 'output' is saved\n";
-    } else {
-        job.request.outputsOf = options.layers;
-    }
-    if (options.withInputs)
-        job.request.inputsOf = job.request.outputsOf;
+    job.request.outputsOf = options.layers;
+    job.allModules = options.all;
+    job.withInputs = options.withInputs;
 
     const bool drawBar = !options.quiet && ::isatty(STDERR_FILENO);
     std::signal(SIGINT, onInterrupt);
-    const ExtractionResult result = runExtraction(model, job, [&](const ExtractionProgress& p) {
+    const ExtractionResult result = runExtraction(options.model, job, [&](const ExtractionProgress& p) {
         if (drawBar && p.total > 1)
             drawProgress(p);
         return !interrupted.load();
@@ -226,6 +216,8 @@ int extract(ExtractOptions& options)
         std::cerr << "skipped: " << skipped.key << " is " << skipped.typeName << ", not a tensor\n";
     for (const auto& note : result.notes)
         std::cerr << "note: " << note << "\n";
+    if (options.all && result.captures.size() <= 1)
+        std::cerr << "note: " << options.model << " has no submodules (frozen or inlined): only 'output' is saved\n";
     std::size_t bytes = 0;
     for (const auto& capture : result.captures) {
         std::size_t n = elementSize(capture.dtype);

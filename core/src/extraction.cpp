@@ -1,6 +1,7 @@
 #include "layerscope/extraction.h"
 
 #include "batchloader_p.h"
+#include "modelfile_p.h"
 #include "layerscope/error.h"
 #include "layerscope/npy.h"
 
@@ -131,7 +132,12 @@ std::string sha256OfFile(const std::string& path)
     return hex;
 }
 
-ExtractionResult runExtraction(const Model& model, const ExtractionJob& job, const ProgressCallback& progress)
+using ModelFuture = std::shared_future<std::shared_ptr<const Model>>;
+
+namespace {
+
+ExtractionResult extract(const std::string& modelPath, const ModelFuture& modelFuture, const ExtractionJob& job,
+                         const ProgressCallback& progress)
 {
     const auto started = std::chrono::steady_clock::now();
     auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
@@ -140,15 +146,10 @@ ExtractionResult runExtraction(const Model& model, const ExtractionJob& job, con
     if (job.shardCount < 1 || job.shardIndex < 0 || job.shardIndex >= job.shardCount)
         throw Error("shard " + std::to_string(job.shardIndex) + "/" + std::to_string(job.shardCount)
                     + " does not exist: use I/N with 0 <= I < N");
-    const int required = model.requiredArgumentCount(), accepted = int(model.forwardArguments().size());
-    if (int(job.inputs.size()) < required || int(job.inputs.size()) > accepted)
-        throw Error(model.path() + ": the model takes " + std::to_string(required)
-                    + (required == 1 ? " input, " : " inputs, ") + model.signature() + ", but "
-                    + std::to_string(job.inputs.size()) + (job.inputs.size() == 1 ? " was" : " were") + " given");
 
     CaptureWriter writer(job.outputPath, job.exportOptions); // unwritable output: fail before any work
     // The manifest's model hash is read while the images decode and the model runs.
-    std::future<std::string> modelHash = std::async(std::launch::async, [path = model.path()] { return sha256OfFile(path); });
+    std::future<std::string> modelHash = std::async(std::launch::async, [modelPath] { return sha256OfFile(modelPath); });
     std::vector<Source> sources;
     for (const auto& input : job.inputs)
         sources.push_back(openSource(input, job.recursive, job.preprocessing));
@@ -198,7 +199,7 @@ ExtractionResult runExtraction(const Model& model, const ExtractionJob& job, con
                 break;
             }
             case SourceKind::Tensor: {
-                Tensor tensor = matchModelDType(source.tensor, model);
+                Tensor tensor = source.tensor;
                 if (folderRun && !tensor.shape.empty()) {
                     tensor = rowsOf(tensor, tensor.shape[0] == 1 ? 0 : row, 1);
                     tensor.shape.erase(tensor.shape.begin());
@@ -215,6 +216,23 @@ ExtractionResult runExtraction(const Model& model, const ExtractionJob& job, con
     const int decodeThreads = job.decodeThreads > 0 ? job.decodeThreads : std::max(1, cores / 2);
     const auto total = folderRun ? std::int64_t(datasetRows.size()) : std::int64_t(1);
     detail::BatchLoader loader(total, folderRun ? job.batchSize : 1, decodeThreads, 2, loadSample);
+
+    // The first batches decode while the model loads.
+    const Model& model = *modelFuture.get();
+    const int required = model.requiredArgumentCount(), accepted = int(model.forwardArguments().size());
+    if (int(job.inputs.size()) < required || int(job.inputs.size()) > accepted)
+        throw Error(model.path() + ": the model takes " + std::to_string(required)
+                    + (required == 1 ? " input, " : " inputs, ") + model.signature() + ", but "
+                    + std::to_string(job.inputs.size()) + (job.inputs.size() == 1 ? " was" : " were") + " given");
+    CaptureRequest request = job.request;
+    if (job.allModules) {
+        for (const auto& m : model.modules()) {
+            if (!m.name.empty() && m.hasForward)
+                request.outputsOf.push_back(m.name);
+        }
+    }
+    if (job.withInputs)
+        request.inputsOf.insert(request.inputsOf.end(), request.outputsOf.begin(), request.outputsOf.end());
 
     ExtractionResult result;
     std::vector<std::string> rowLabels;
@@ -269,8 +287,10 @@ ExtractionResult runExtraction(const Model& model, const ExtractionJob& job, con
             } else {
                 inputs = batch[0].tensors;
             }
+            for (auto& input : inputs)
+                input = matchModelDType(input, model);
             RunResult run;
-            timed(result.forwardSeconds, [&] { run = model.run(inputs, job.request); });
+            timed(result.forwardSeconds, [&] { run = model.run(inputs, request); });
             if (result.rows == 0) {
                 result.notExecuted = run.notExecuted;
                 result.skippedValues = run.skipped;
@@ -354,6 +374,29 @@ ExtractionResult runExtraction(const Model& model, const ExtractionJob& job, con
     result.notes = writer.commit(manifest.dump(1), rowLabels);
     result.manifestPath = manifestPathFor(writer.path());
     return result;
+}
+
+} // namespace
+
+ExtractionResult runExtraction(const Model& model, const ExtractionJob& job, const ProgressCallback& progress)
+{
+    std::promise<std::shared_ptr<const Model>> ready;
+    ready.set_value(std::shared_ptr<const Model>(&model, [](const Model*) {})); // borrowed, not owned
+    return extract(model.path(), ready.get_future().share(), job, progress);
+}
+
+ExtractionResult runExtraction(const std::string& modelPath, const ExtractionJob& job, const ProgressCallback& progress)
+{
+    detail::checkModelFile(modelPath);
+    const ModelFuture model = std::async(std::launch::async, [modelPath] {
+        return std::shared_ptr<const Model>(std::make_shared<Model>(Model::load(modelPath)));
+    }).share();
+    try {
+        return extract(modelPath, model, job, progress);
+    } catch (...) {
+        model.get(); // a model that failed to load is the error to report, not what it caused
+        throw;
+    }
 }
 
 } // namespace layerscope

@@ -23,6 +23,8 @@ struct ExtractionJob {
     int shardIndex = 0; // --shard I/N: rows I, I+N, I+2N ... of the sorted file list
     int shardCount = 1;
     CaptureRequest request;
+    bool allModules = false; // add every module with a forward (not the root) to request.outputsOf
+    bool withInputs = false; // record the inputs of every module in request.outputsOf too
     std::string outputPath; // format from the extension, see exporters.h
     ExportOptions exportOptions;
     int decodeThreads = 0; // 0: chosen from the machine
@@ -61,6 +63,10 @@ using ProgressCallback = std::function<bool(const ExtractionProgress&)>;
 // Throws layerscope::Error for bad inputs, a failing forward or an unwritable output; nothing is
 // left under the output's name then.
 ExtractionResult runExtraction(const Model& model, const ExtractionJob& job, const ProgressCallback& progress = {});
+
+// The same, loading the model from a file while the first images are decoded (what the CLI does).
+ExtractionResult runExtraction(const std::string& modelPath, const ExtractionJob& job,
+                               const ProgressCallback& progress = {});
 
 // The SHA-256 of a file as 64 hex digits (for manifests). Throws layerscope::Error.
 std::string sha256OfFile(const std::string& path);
