@@ -107,6 +107,15 @@ void TestMainWindow::folderInputStepsThroughImages()
     QVERIFY(ran.wait(30000));
     QCOMPARE(window.outputPanel()->topClass(), QString("Trouser"));
     QVERIFY(window.inputPanel()->inputs().first().endsWith("0002-trouser.png"));
+
+    // Two quick steps: the first run's result arrives stale and is dropped; only the last is shown.
+    ran.clear();
+    thumbnails->setCurrentRow(3); // 0004-shirt.png
+    thumbnails->setCurrentRow(4); // 0006-coat.png
+    QVERIFY(ran.wait(30000));
+    QTest::qWait(300);
+    QCOMPARE(ran.count(), 1);
+    QCOMPARE(window.outputPanel()->topClass(), QString("Coat"));
 }
 
 void TestMainWindow::firstLaunchShowsTheFirstConvolution()

@@ -512,7 +512,7 @@ void MainWindow::runNow()
     settings.setValue(key + "/preprocessing", QString::fromStdString(inputs_->preprocessing().toJson()));
     errorBar_->hide();
     runJob_ = ++nextJob_;
-    setBusy(tr("Running %1…").arg(QFileInfo(inputs.first()).fileName()), false);
+    setBusy(tr("Running %1…").arg(QFileInfo(inputs.value(0)).fileName()), false);
     QMetaObject::invokeMethod(worker_, [worker = worker_, job = runJob_, model = model_, inputs,
                                         preprocessing = inputs_->preprocessing()] {
         worker->runInputs(job, model, inputs, preprocessing);
@@ -543,13 +543,14 @@ void MainWindow::onRunFinished(quint64 job, std::shared_ptr<const RunOutcome> ou
         calls[module] = std::max(calls.value(module), 1);
     }
     treeModel_->setRunInfo(shapes, calls);
-    inputs_->showPreview(outcome_->modelInputs.front());
+    if (!outcome_->modelInputs.empty())
+        inputs_->showPreview(outcome_->modelInputs.front());
     const auto output = captures_.find(QStringLiteral("output"));
     if (output != captures_.end())
         output_->showOutput(output->second->tensor, 0);
     if (!outcome_->modelInputs.empty() && !outcome_->modelInputs.front().shape.empty())
         sampleBox_->setMaximum(int(outcome_->modelInputs.front().shape[0]) - 1);
-    setIdle(tr("Ran %1: %2 captures").arg(QFileInfo(outcome_->inputs.first()).fileName()).arg(captures_.size()));
+    setIdle(tr("Ran %1: %2 captures").arg(QFileInfo(outcome_->inputs.value(0)).fileName()).arg(captures_.size()));
     if (!pendingModule_.isEmpty()) {
         const QModelIndex index = filter_->mapFromSource(treeModel_->indexOfModule(pendingModule_));
         pendingModule_.clear();
