@@ -6,6 +6,7 @@
 
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QIcon>
 #include <QTimer>
 
 int main(int argc, char** argv)
@@ -14,6 +15,8 @@ int main(int argc, char** argv)
     QApplication::setOrganizationName("LayerScope");
     QApplication::setApplicationName("LayerScope");
     QApplication::setApplicationVersion(LAYERSCOPE_VERSION_STRING);
+    QApplication::setWindowIcon(QIcon(QStringLiteral(":/icons/layerscope.svg")));
+    QApplication::setDesktopFileName(QStringLiteral("layerscope"));
 
     QCommandLineParser parser;
     parser.setApplicationDescription("Explore the activations of PyTorch (TorchScript) models.");
