@@ -72,6 +72,8 @@ void FeatureMapView::redraw()
     }
     sample_ = std::min<int>(sample_, int(capture_.shape[0]) - 1);
     options_.channelOrder = sortChannels(capture_, sample_, order_);
+    const QColor gap = palette().color(QPalette::Window); // light or dark, as the system is
+    options_.gapColor = {std::uint8_t(gap.red()), std::uint8_t(gap.green()), std::uint8_t(gap.blue())};
     const RgbImage grid = renderChannelGrid(capture_, sample_, options_);
     image_ = QImage(grid.pixels.data(), grid.width, grid.height, grid.width * 3, QImage::Format_RGB888).copy();
     item_->setPixmap(QPixmap::fromImage(image_));

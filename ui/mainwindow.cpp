@@ -679,6 +679,7 @@ void MainWindow::exportChecked(const QString& outputPath, const QStringList& inp
     job.outputPath = outputPath.toStdString();
     job.exportOptions.grid = featureMaps_->gridOptions();
     job.exportOptions.grid.channelOrder.clear();
+    job.exportOptions.grid.gapColor = GridOptions().gapColor; // files get white gaps, whatever the theme
     exportJob_ = ++nextJob_;
     worker_->cancelRequested = false;
     setBusy(tr("Exporting %1 modules to %2…").arg(checked.size()).arg(QFileInfo(outputPath).fileName()), true);

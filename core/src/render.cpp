@@ -150,7 +150,7 @@ RgbImage renderChannelGrid(const Tensor& capture, std::int64_t sample, const Gri
         gaps(where).setTo(0);
     }
     cv::Mat grid = applyMap(indices, options.colormap);
-    grid.setTo(cv::Scalar(255, 255, 255), gaps);
+    grid.setTo(cv::Scalar(options.gapColor[0], options.gapColor[1], options.gapColor[2]), gaps);
     RgbImage image;
     image.width = grid.cols;
     image.height = grid.rows;

@@ -29,6 +29,7 @@ struct GridOptions {
     Normalization normalization = Normalization::PerChannel;
     int columns = 0; // 0: as square as possible
     int gap = 1;     // pixels between tiles
+    std::array<std::uint8_t, 3> gapColor{255, 255, 255}; // RGB of the gaps (the GUI uses its palette)
     int scale = 1;   // each value drawn as scale x scale pixels
     std::vector<int> channelOrder; // tile i shows channel channelOrder[i]; empty: 0, 1, 2 ...
 };
