@@ -9,6 +9,25 @@
 
 namespace layerscope::ui {
 
+namespace {
+
+// Plots in the window's colours, so that they follow a dark system palette too.
+void followPalette(QCustomPlot* plot, const QPalette& palette)
+{
+    plot->setBackground(palette.base());
+    const QColor text = palette.color(QPalette::Text);
+    for (QCPAxis* axis : {plot->xAxis, plot->yAxis, plot->xAxis2, plot->yAxis2}) {
+        axis->setBasePen(QPen(text));
+        axis->setTickPen(QPen(text));
+        axis->setSubTickPen(QPen(text));
+        axis->setLabelColor(text);
+        axis->setTickLabelColor(text);
+        axis->grid()->setPen(QPen(palette.color(QPalette::Mid), 0, Qt::DotLine));
+    }
+}
+
+} // namespace
+
 ActivationPlots::ActivationPlots(QWidget* parent)
     : QWidget(parent)
     , binsBox_(new QSpinBox(this))
@@ -34,6 +53,8 @@ ActivationPlots::ActivationPlots(QWidget* parent)
     histogramPlot_->xAxis->setLabel(tr("value"));
     histogramPlot_->yAxis->setLabel(tr("count"));
     histogramPlot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+    followPalette(histogramPlot_, palette());
+    followPalette(detailPlot_, palette());
     detailPlot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
     connect(binsBox_, &QSpinBox::valueChanged, this, &ActivationPlots::redraw);
 }

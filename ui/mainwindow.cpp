@@ -606,6 +606,8 @@ void MainWindow::refreshCentralView()
     }
     const Tensor& tensor = it->second->tensor;
     const int sample = std::min<int>(sampleBox_->value(), tensor.shape.empty() ? 0 : int(tensor.shape[0]) - 1);
+    for (QWidget* control : std::initializer_list<QWidget*>{colormapBox_, normalizationBox_, orderBox_, colorScale_})
+        control->setVisible(tensor.shape.size() == 4); // feature-map controls only with feature maps
     if (tensor.shape.size() == 4) {
         featureMaps_->setSample(sample);
         featureMaps_->setActivation(tensor);
