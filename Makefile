@@ -3,6 +3,8 @@
 #   make test   install Debian packages if missing, build, and run every test
 # and:
 #   make bench  the benchmarks, which print figures
+#   make asan   the whole test suite built with AddressSanitizer and UBSan (build-asan/)
+#   make fuzz   the fuzz targets (tests/fuzz) with clang's libFuzzer, FUZZ_SECONDS each (build-fuzz/)
 
 BUILD_DIR ?= build
 JOBS ?= 2
@@ -13,12 +15,17 @@ PACKAGES := g++ cmake ninja-build pkg-config ccache make \
             libzip-dev libcli11-dev libmatio-dev libssl-dev nlohmann-json3-dev libgoogle-perftools-dev \
             python3 python3-torch python3-torchvision python3-numpy python3-scipy \
             python3-opencv python3-pil python3-skimage dataset-fashion-mnist
+# Only for `make fuzz`.
+FUZZ_PACKAGES := clang libclang-rt-14-dev
+FUZZ_SECONDS ?= 60
+SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
-.PHONY: deps build run test bench clean
+.PHONY: deps fuzz-deps build run test bench asan fuzz clean
 
 # Idempotent and quick when everything is present: apt-get runs only for what is missing.
-deps:
-	@missing=$$(for p in $(PACKAGES); do \
+deps fuzz-deps: WANTED = $(if $(filter fuzz-deps,$@),$(FUZZ_PACKAGES),$(PACKAGES))
+deps fuzz-deps:
+	@missing=$$(for p in $(WANTED); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	    echo "Installing Debian packages:" $$missing; \
@@ -41,5 +48,30 @@ bench: build
 	QT_QPA_PLATFORM=offscreen $(BUILD_DIR)/tests/benchmarks/bench_feature_grid
 	/usr/bin/python3 tests/benchmarks/bench_extraction.py $(BUILD_DIR)
 
+# tcmalloc and ASan's allocator exclude each other. Leak checking is off: LibTorch and Qt keep
+# process-lifetime allocations on purpose.
+asan: deps
+	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLAYERSCOPE_TCMALLOC=OFF \
+	    -DCMAKE_CXX_FLAGS="$(SANITIZE)" -DCMAKE_EXE_LINKER_FLAGS="$(SANITIZE)"
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    ctest --output-on-failure --timeout 1800
+
+# Each target starts from its generated seed corpus plus the regression inputs; what it finds goes
+# to build-fuzz/findings/TARGET/. Reproduce one with build-fuzz/TARGET FILE.
+FUZZ_TARGETS := fuzz_npy fuzz_image fuzz_modelfile fuzz_cli
+fuzz: deps fuzz-deps
+	CXX=clang++ cmake -S tests/fuzz -B build-fuzz -G Ninja
+	cmake --build build-fuzz -j $(JOBS)
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p build-fuzz/corpus/$$t build-fuzz/findings/$$t; \
+	    echo "== $$t: $(FUZZ_SECONDS) s"; \
+	    build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+	        -artifact_prefix=build-fuzz/findings/$$t/ build-fuzz/corpus/$$t build-fuzz/seeds/$$t \
+	        tests/fuzz/regressions/$${t#fuzz_} > build-fuzz/$$t.log 2>&1; rc=$$?; \
+	    grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|Done)" build-fuzz/$$t.log; \
+	    [ $$rc -eq 0 ] || { tail -40 build-fuzz/$$t.log; exit 1; }; \
+	done
+
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) build-asan build-fuzz

@@ -1,11 +1,13 @@
 #include "atomicfile_p.h"
 
 #include "layerscope/error.h"
+#include "staging_p.h"
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,7 +28,18 @@ AtomicFile::AtomicFile(std::string path)
     if (fd_ < 0)
         throwWriteError(path_, errno);
     ::fchmod(fd_, 0644);
-    temporaryPath_ = pattern;
+    // Locked, then given the staging name a later run may clean up once this process is gone
+    // (see staging_p.h): a cleaner never sees it unlocked.
+    const std::string suffix = pattern.substr(pattern.size() - 6);
+    const std::string staged = (folder / ("." + target.filename().string() + ".partial-" + suffix)).string();
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0 || std::rename(pattern.c_str(), staged.c_str()) != 0) {
+        const int error = errno;
+        ::close(fd_);
+        fd_ = -1;
+        ::unlink(pattern.c_str());
+        throwWriteError(path_, error);
+    }
+    temporaryPath_ = staged;
 }
 
 AtomicFile::~AtomicFile()

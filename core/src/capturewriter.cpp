@@ -3,6 +3,7 @@
 #include "atomicfile_p.h"
 #include "layerscope/error.h"
 #include "stagedarray_p.h"
+#include "staging_p.h"
 
 #include <zip.h>
 
@@ -123,7 +124,8 @@ struct CaptureWriter::Impl {
     std::string path;
     ExportFormat format;
     ExportOptions options;
-    std::string staging; // hidden folder beside the output, removed unless it becomes the output
+    std::unique_ptr<detail::StagingFolder> stagingFolder; // removed unless it becomes the output
+    std::string staging;                                  // its path
     std::vector<std::unique_ptr<detail::StagedArray>> arrays;
     bool committed = false;
 
@@ -154,20 +156,14 @@ CaptureWriter::CaptureWriter(const std::string& path, const ExportOptions& optio
         checkWritable(target);
     else if (::access(target.c_str(), W_OK) != 0)
         detail::throwWriteError(target, errno);
-    const fs::path parent = fs::path(target).parent_path().empty() ? fs::path(".") : fs::path(target).parent_path();
-    std::string pattern = (parent / ("." + fs::path(target).filename().string() + ".partial-XXXXXX")).string();
-    if (!::mkdtemp(pattern.data()))
-        detail::throwWriteError(target, errno);
-    impl_->staging = pattern;
+    impl_->stagingFolder = std::make_unique<detail::StagingFolder>(target);
+    impl_->staging = impl_->stagingFolder->path();
 }
 
 CaptureWriter::~CaptureWriter()
 {
     impl_->arrays.clear(); // closes the files
-    if (!impl_->staging.empty()) {
-        std::error_code ec;
-        fs::remove_all(impl_->staging, ec);
-    }
+    impl_->stagingFolder.reset();
 }
 
 void CaptureWriter::append(const std::vector<NamedTensor>& captures)
@@ -254,9 +250,7 @@ std::vector<std::string> CaptureWriter::Impl::commitFolder()
             detail::throwWriteError(target, errno);
     }
     if (!exists) {
-        ::chmod(staging.c_str(), 0755);
-        if (std::rename(staging.c_str(), path.c_str()) != 0)
-            detail::throwWriteError(path, errno);
+        stagingFolder->moveTo(path);
         staging.clear();
     }
     return {};

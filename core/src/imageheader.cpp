@@ -1,0 +1,1 @@
+#include "imageheader_p.h"
