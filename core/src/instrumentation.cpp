@@ -14,14 +14,36 @@ namespace {
 
 constexpr const char* kModuleIdAttribute = "__layerscope_module_id";
 
-thread_local RunRecorder* currentRecorder = nullptr;
+// The debug-info slot LibTorch reserves for the application's own information; it is nothing else
+// in a LayerScope process.
+constexpr auto kRecorderSlot = c10::DebugInfoKind::PRODUCER_INFO;
+
+} // namespace
+
+// What the operators find in the thread-local debug info: shared with forked tasks, which may
+// outlive the forward (a fork that is never waited for), hence the pointer cleared on detach.
+struct RecorderLink : c10::DebugInfoBase {
+    std::mutex mutex;
+    RunRecorder* recorder = nullptr;
+};
+
+namespace {
+
+template <typename Call> void withRecorder(Call&& call)
+{
+    auto* link = static_cast<RecorderLink*>(c10::ThreadLocalDebugInfo::get(kRecorderSlot));
+    if (!link)
+        return;
+    std::lock_guard<std::mutex> lock(link->mutex);
+    if (link->recorder)
+        call(*link->recorder);
+}
 
 // Boxed kernels: arguments arrive on the interpreter's stack.
 void enterKernel(const c10::OperatorHandle&, torch::jit::Stack* stack)
 {
     const auto module = torch::jit::pop(*stack).toInt();
-    if (currentRecorder)
-        currentRecorder->enter(module);
+    withRecorder([&](RunRecorder& recorder) { recorder.enter(module); });
 }
 
 void recordInputKernel(const c10::OperatorHandle&, torch::jit::Stack* stack)
@@ -29,16 +51,14 @@ void recordInputKernel(const c10::OperatorHandle&, torch::jit::Stack* stack)
     auto value = torch::jit::pop(*stack);
     const auto argument = torch::jit::pop(*stack).toInt();
     const auto module = torch::jit::pop(*stack).toInt();
-    if (currentRecorder)
-        currentRecorder->recordInput(module, argument, value);
+    withRecorder([&](RunRecorder& recorder) { recorder.recordInput(module, argument, value); });
 }
 
 void leaveKernel(const c10::OperatorHandle&, torch::jit::Stack* stack)
 {
     auto value = torch::jit::pop(*stack);
     const auto module = torch::jit::pop(*stack).toInt();
-    if (currentRecorder)
-        currentRecorder->leave(module, value);
+    withRecorder([&](RunRecorder& recorder) { recorder.leave(module, value); });
 }
 
 } // namespace
@@ -120,14 +140,71 @@ RunRecorder::RunRecorder(const std::vector<std::string>& moduleNames, std::vecto
     , captureOutputs_(std::move(captureOutputs))
     , captureInputs_(std::move(captureInputs))
     , calls_(moduleNames.size(), 0)
-    , previous_(currentRecorder)
+    , link_(std::make_shared<RecorderLink>())
 {
-    currentRecorder = this;
+    link_->recorder = this;
+    guard_ = std::make_unique<c10::DebugInfoGuard>(kRecorderSlot, link_);
 }
 
 RunRecorder::~RunRecorder()
 {
-    currentRecorder = previous_;
+    guard_.reset();
+    detach();
+}
+
+void RunRecorder::detach()
+{
+    std::lock_guard<std::mutex> lock(link_->mutex);
+    link_->recorder = nullptr;
+}
+
+const RunRecorder::Frames* RunRecorder::framesOf(std::thread::id thread) const
+{
+    const auto found = threads_.find(thread);
+    return found == threads_.end() ? nullptr : &found->second;
+}
+
+// The frame a leave closes: normally the top of this thread's stack. A forked task that waited for
+// another may resume on a different pool thread, so look further down, then on other threads.
+bool RunRecorder::takeFrame(std::int64_t module, Frame* frame)
+{
+    auto takeFrom = [&](Frames& frames) {
+        for (auto it = frames.rbegin(); it != frames.rend(); ++it) {
+            if (it->module == module) {
+                *frame = std::move(*it);
+                frames.erase(std::next(it).base());
+                return true;
+            }
+        }
+        return false;
+    };
+    if (takeFrom(threads_[std::this_thread::get_id()]))
+        return true;
+    for (auto& [thread, frames] : threads_) {
+        if (takeFrom(frames))
+            return true;
+    }
+    return false;
+}
+
+int RunRecorder::failedModule() const
+{
+    std::lock_guard<std::mutex> lock(link_->mutex);
+    const Frames* own = framesOf(owner_);
+    return own && !own->empty() ? own->back().module : -1;
+}
+
+std::vector<int> RunRecorder::unfinishedModules() const
+{
+    std::lock_guard<std::mutex> lock(link_->mutex);
+    std::vector<int> modules;
+    for (const auto& [thread, frames] : threads_) {
+        if (thread == owner_)
+            continue;
+        for (const auto& frame : frames)
+            modules.push_back(frame.module);
+    }
+    return modules;
 }
 
 std::string RunRecorder::callKey(int module, int call) const
@@ -140,15 +217,17 @@ void RunRecorder::enter(std::int64_t module)
     if (module < 0 || module >= static_cast<std::int64_t>(calls_.size()))
         return;
     const int id = static_cast<int>(module);
-    frames_.push_back({id, calls_[id]++, frameInputs_.size()});
+    threads_[std::this_thread::get_id()].push_back({id, calls_[id]++, {}});
 }
 
 void RunRecorder::recordInput(std::int64_t module, std::int64_t argument, const c10::IValue& value)
 {
-    if (frames_.empty() || frames_.back().module != module)
+    // Arguments are recorded right after enter, on the same thread.
+    Frames& own = threads_[std::this_thread::get_id()];
+    if (own.empty() || own.back().module != module)
         return;
-    frameInputs_.push_back(value); // kept for the message if this module fails
-    const Frame& frame = frames_.back();
+    Frame& frame = own.back();
+    frame.inputs.push_back(value);
     if (!captureInputs_[frame.module])
         return;
     std::string key = callKey(frame.module, frame.call) + ">in";
@@ -163,11 +242,9 @@ void RunRecorder::recordInput(std::int64_t module, std::int64_t argument, const 
 
 void RunRecorder::leave(std::int64_t module, const c10::IValue& output)
 {
-    if (frames_.empty() || frames_.back().module != module)
+    Frame frame;
+    if (!takeFrame(module, &frame))
         return;
-    const Frame frame = frames_.back();
-    frames_.pop_back();
-    frameInputs_.erase(frameInputs_.begin() + static_cast<std::ptrdiff_t>(frame.firstInput), frameInputs_.end());
     if (!captureOutputs_[frame.module])
         return;
     Capture proto;
@@ -215,12 +292,14 @@ void RunRecorder::collect(const c10::IValue& value, const std::string& key, cons
 
 std::vector<std::vector<std::int64_t>> RunRecorder::failedModuleInputShapes() const
 {
+    std::lock_guard<std::mutex> lock(link_->mutex);
     std::vector<std::vector<std::int64_t>> shapes;
-    if (frames_.empty())
+    const Frames* own = framesOf(owner_);
+    if (!own || own->empty())
         return shapes;
-    for (std::size_t i = frames_.back().firstInput; i < frameInputs_.size(); ++i) {
-        if (frameInputs_[i].isTensor()) {
-            const auto sizes = frameInputs_[i].toTensor().sizes();
+    for (const auto& input : own->back().inputs) {
+        if (input.isTensor()) {
+            const auto sizes = input.toTensor().sizes();
             shapes.emplace_back(sizes.begin(), sizes.end());
         }
     }

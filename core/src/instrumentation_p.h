@@ -5,14 +5,21 @@
 //   layerscope::record_input(int module, int arg, Any v)  once per argument
 //   layerscope::leave(int module, Any output)             just before return
 // The module is identified by an int attribute set per instance (types are shared by instances),
-// and the operators report to the RunRecorder of the calling thread, if any.
+// and the operators report to the RunRecorder of the running forward, if any. The recorder travels
+// as LibTorch thread-local debug info, which at::launch carries to the tasks that torch.jit.fork
+// starts on the inter-op pool: forked branches are recorded like the rest.
 
 #include "layerscope/capture.h"
 
 #include <ATen/core/ivalue.h>
+#include <c10/util/ThreadLocalDebugInfo.h>
 #include <torch/script.h>
 
+#include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace layerscope::detail {
@@ -26,25 +33,34 @@ bool isForwardMethodName(const std::string& name);
 // is left alone: its output is the model's output.
 void instrumentModules(const std::vector<torch::jit::Module>& modules);
 
-// Everything one forward records. Lives on the caller's stack for the duration of Model::run.
+struct RecorderLink;
+
+// Everything one forward records. Lives on the caller's stack for the duration of Model::run and is
+// reached from every thread the forward runs on (forked tasks): calls are serialised by the link's
+// lock, and each thread has its own stack of entered modules.
 class RunRecorder {
 public:
     RunRecorder(const std::vector<std::string>& moduleNames, std::vector<char> captureOutputs,
                 std::vector<char> captureInputs);
-    ~RunRecorder(); // restores the thread's previous recorder
+    ~RunRecorder(); // detaches: a forked task still running afterwards records nothing
 
     void enter(std::int64_t module);
     void recordInput(std::int64_t module, std::int64_t argument, const c10::IValue& value);
     void leave(std::int64_t module, const c10::IValue& output);
+    void detach(); // no more recording, from any thread
 
     // Splits a value into tensors named key, key[0], key[name] ...; non-tensors go to `skipped`.
     void collect(const c10::IValue& value, const std::string& key, const Capture& proto,
                  std::vector<Capture>& into);
 
     int callCount(int module) const { return calls_[module]; }
-    // The innermost module that was entered and has not returned: where a failed forward failed.
-    int failedModule() const { return frames_.empty() ? -1 : frames_.back().module; }
+    // The innermost module that was entered on the calling thread and has not returned: where a
+    // failed forward failed.
+    int failedModule() const;
     std::vector<std::vector<std::int64_t>> failedModuleInputShapes() const;
+    // Modules entered on another thread (a forked task) that had not returned when the forward
+    // did: their captures are incomplete, not absent.
+    std::vector<int> unfinishedModules() const;
 
     RunResult& result() { return result_; }
 
@@ -52,17 +68,21 @@ private:
     struct Frame {
         int module;
         int call;
-        std::size_t firstInput;
+        std::vector<c10::IValue> inputs; // kept for the message if this module fails
     };
+    using Frames = std::vector<Frame>;
     std::string callKey(int module, int call) const;
+    const Frames* framesOf(std::thread::id thread) const;
+    bool takeFrame(std::int64_t module, Frame* frame);
 
     const std::vector<std::string>& names_;
     std::vector<char> captureOutputs_, captureInputs_;
     std::vector<int> calls_;
-    std::vector<Frame> frames_;
-    std::vector<c10::IValue> frameInputs_;
+    std::unordered_map<std::thread::id, Frames> threads_;
+    const std::thread::id owner_ = std::this_thread::get_id();
     RunResult result_;
-    RunRecorder* previous_;
+    std::shared_ptr<RecorderLink> link_;
+    std::unique_ptr<c10::DebugInfoGuard> guard_;
 };
 
 } // namespace layerscope::detail
