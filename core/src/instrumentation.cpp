@@ -135,11 +135,12 @@ void instrumentModules(const std::vector<torch::jit::Module>& modules)
 }
 
 RunRecorder::RunRecorder(const std::vector<std::string>& moduleNames, std::vector<char> captureOutputs,
-                         std::vector<char> captureInputs)
+                         std::vector<char> captureInputs, const JobControl* job)
     : names_(moduleNames)
     , captureOutputs_(std::move(captureOutputs))
     , captureInputs_(std::move(captureInputs))
     , calls_(moduleNames.size(), 0)
+    , job_(job)
     , link_(std::make_shared<RecorderLink>())
 {
     link_->recorder = this;
@@ -216,7 +217,14 @@ void RunRecorder::enter(std::int64_t module)
 {
     if (module < 0 || module >= static_cast<std::int64_t>(calls_.size()))
         return;
+    // Between modules is a safe point: nothing half-done, the forward unwinds through the interpreter.
+    if (job_ && job_->cancel.cancelled()) {
+        stoppedByCancel_ = true;
+        throw Cancelled();
+    }
     const int id = static_cast<int>(module);
+    if (job_)
+        job_->report(++started_, static_cast<std::int64_t>(names_.size()), "forward: " + names_[id]);
     threads_[std::this_thread::get_id()].push_back({id, calls_[id]++, {}});
 }
 

@@ -10,6 +10,7 @@
 // starts on the inter-op pool: forked branches are recorded like the rest.
 
 #include "layerscope/capture.h"
+#include "layerscope/job.h"
 
 #include <ATen/core/ivalue.h>
 #include <c10/util/ThreadLocalDebugInfo.h>
@@ -40,8 +41,10 @@ struct RecorderLink;
 // lock, and each thread has its own stack of entered modules.
 class RunRecorder {
 public:
+    // With a job, entering a module checks its token and stops the forward there (throws
+    // Cancelled), and reports the module as progress.
     RunRecorder(const std::vector<std::string>& moduleNames, std::vector<char> captureOutputs,
-                std::vector<char> captureInputs);
+                std::vector<char> captureInputs, const JobControl* job = nullptr);
     ~RunRecorder(); // detaches: a forked task still running afterwards records nothing
 
     void enter(std::int64_t module);
@@ -54,6 +57,9 @@ public:
                  std::vector<Capture>& into);
 
     int callCount(int module) const { return calls_[module]; }
+    // True when the forward stopped because the token was cancelled (the interpreter rewraps the
+    // exception, so its type does not survive).
+    bool stoppedByCancel() const { return stoppedByCancel_; }
     // The innermost module that was entered on the calling thread and has not returned: where a
     // failed forward failed.
     int failedModule() const;
@@ -80,6 +86,9 @@ private:
     std::vector<int> calls_;
     std::unordered_map<std::thread::id, Frames> threads_;
     const std::thread::id owner_ = std::this_thread::get_id();
+    const JobControl* job_;
+    std::int64_t started_ = 0; // module calls so far
+    bool stoppedByCancel_ = false;
     RunResult result_;
     std::shared_ptr<RecorderLink> link_;
     std::unique_ptr<c10::DebugInfoGuard> guard_;

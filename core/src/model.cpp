@@ -206,8 +206,11 @@ std::vector<std::string> Model::closestModuleNames(const std::string& name, std:
     return detail::closestNames(name, impl_->moduleNames, count);
 }
 
-RunResult Model::run(const std::vector<Tensor>& inputs, const CaptureRequest& request) const
+RunResult Model::run(const std::vector<Tensor>& inputs, const CaptureRequest& request,
+                     const JobControl* job) const
 {
+    if (job)
+        job->cancel.throwIfCancelled();
     const auto moduleCount = impl_->modules.size();
     std::vector<char> captureOutputs(moduleCount, 0), captureInputs(moduleCount, 0);
     auto select = [&](const std::vector<std::string>& names, std::vector<char>& flags) {
@@ -247,11 +250,15 @@ RunResult Model::run(const std::vector<Tensor>& inputs, const CaptureRequest& re
     for (const auto& input : inputs) // a copy: a model may change its input in place
         arguments.emplace_back(detail::toAten(input).clone());
 
-    RunRecorder recorder(impl_->moduleNames, captureOutputs, captureInputs);
+    RunRecorder recorder(impl_->moduleNames, captureOutputs, captureInputs, job);
     c10::IValue output;
     try {
         output = impl_->root.forward(std::move(arguments));
+        recorder.detach();
     } catch (const std::exception& error) {
+        recorder.detach();
+        if (recorder.stoppedByCancel())
+            throw Cancelled();
         const auto* torchError = dynamic_cast<const c10::Error*>(&error);
         const std::string cause = torchError ? messageOf(*torchError) : conciseMessage(error.what());
         std::ostringstream message;
@@ -278,8 +285,16 @@ RunResult Model::run(const std::vector<Tensor>& inputs, const CaptureRequest& re
     Capture proto;
     recorder.collect(output, "output", proto, recorder.result().outputs);
     RunResult result = std::move(recorder.result());
+    std::vector<char> unfinished(moduleCount, 0);
+    for (const int module : recorder.unfinishedModules())
+        unfinished[module] = 1;
     for (std::size_t i = 1; i < moduleCount; ++i) {
-        if ((captureOutputs[i] || captureInputs[i]) && recorder.callCount(static_cast<int>(i)) == 0)
+        if (!(captureOutputs[i] || captureInputs[i]))
+            continue;
+        // A module still running in a forked task nobody waited for: its fate is unknown.
+        if (unfinished[i])
+            result.incomplete.push_back(impl_->moduleNames[i]);
+        else if (recorder.callCount(static_cast<int>(i)) == 0)
             result.notExecuted.push_back(impl_->moduleNames[i]);
     }
     return result;

@@ -33,6 +33,9 @@ struct RunResult {
     std::vector<Capture> outputs;  // the model's own output: "output" or "output[0]", ...
     std::vector<SkippedValue> skipped;
     std::vector<std::string> notExecuted; // selected modules that did not run in this forward
+    // Selected modules whose capture is incomplete: started in a forked task (torch.jit.fork) that
+    // was still running when the forward returned. Never reported as "not executed".
+    std::vector<std::string> incomplete;
 };
 
 } // namespace layerscope

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "layerscope/capture.h"
+#include "layerscope/job.h"
 #include "layerscope/moduletree.h"
 #include "layerscope/tensor.h"
 
@@ -38,8 +39,12 @@ public:
 
     // Throws layerscope::Error for unknown module names (with suggestions), the wrong number of inputs,
     // and failures inside the forward (naming the module that failed and the shapes involved).
-    // Thread-safe: runs on different threads do not see each other's captures.
-    RunResult run(const std::vector<Tensor>& inputs, const CaptureRequest& request = {}) const;
+    // Thread-safe: runs on different threads do not see each other's captures. With a job, each
+    // module that starts is a safe point: the job's token is checked there (layerscope::Cancelled
+    // is thrown if it was cancelled) and progress names the module ("forward", done = modules
+    // started so far, total = modules in the tree).
+    RunResult run(const std::vector<Tensor>& inputs, const CaptureRequest& request = {},
+                  const JobControl* job = nullptr) const;
 
     // Floating-point dtype of the model's parameters (Float32 when it has none).
     DType parameterDType() const;
