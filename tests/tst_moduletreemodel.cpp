@@ -6,6 +6,7 @@
 #include "testsupport.h"
 
 #include <QAbstractItemModelTester>
+#include <QSignalSpy>
 #include <QtTest>
 
 using namespace layerscope;
@@ -44,6 +45,8 @@ private slots:
     void checkedNamesSurviveANewTree();
     void runInfoFillsShapesAndCalls();
     void filterHidesWhatDoesNotMatch();
+    void uncheckAllKeepsTheTreeAndNotifiesWhatChanged();
+    void checkThisModuleOnly();
 
 private:
     std::vector<ModuleInfo> modules_;
@@ -136,6 +139,51 @@ void TestModuleTreeModel::filterHidesWhatDoesNotMatch()
     proxy.setPattern("([", true); // an invalid expression hides nothing
     QVERIFY(!proxy.isValidPattern());
     QCOMPARE(visibleNames(proxy).size(), int(modules_.size()));
+}
+
+// "Uncheck all" used to reset the model: the view collapsed and lost its selection.
+void TestModuleTreeModel::uncheckAllKeepsTheTreeAndNotifiesWhatChanged()
+{
+    ModuleTreeModel model;
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    model.setModules(modules_);
+    model.setData(model.indexOfModule("layer4"), Qt::Checked, Qt::CheckStateRole);
+    QSignalSpy resets(&model, &QAbstractItemModel::modelAboutToBeReset);
+    QSignalSpy changes(&model, &QAbstractItemModel::dataChanged);
+    model.setCheckedModules({"layer1.0.conv1"});
+    QCOMPARE(resets.count(), 0);
+    QVERIFY(changes.count() > 0);
+    QCOMPARE(model.checkedModules(), QStringList({"layer1.0.conv1"}));
+    QCOMPARE(stateOf(model, "layer4"), Qt::Unchecked);
+    QCOMPARE(stateOf(model, "layer1"), Qt::PartiallyChecked);
+    QCOMPARE(stateOf(model, "layer1.0"), Qt::PartiallyChecked);
+    QCOMPARE(model.index(0, 0).data(Qt::CheckStateRole), QVariant()); // the root has no box
+    bool layer1Notified = false;
+    for (const auto& signal : changes) {
+        const QModelIndex from = signal.at(0).value<QModelIndex>();
+        layer1Notified = layer1Notified || from == model.indexOfModule("layer1");
+    }
+    QVERIFY(layer1Notified);
+    model.setCheckedModules({});
+    QCOMPARE(resets.count(), 0);
+    QCOMPARE(model.checkedModules(), QStringList());
+    QCOMPARE(stateOf(model, "layer1"), Qt::Unchecked);
+}
+
+void TestModuleTreeModel::checkThisModuleOnly()
+{
+    ModuleTreeModel model;
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    model.setModules(modules_);
+    model.setModuleChecked("layer4", true, false);
+    QCOMPARE(model.checkedModules(), QStringList({"layer4"}));
+    QCOMPARE(stateOf(model, "layer4"), Qt::PartiallyChecked); // its children are not
+    model.setModuleChecked("layer4", true, true);
+    QCOMPARE(stateOf(model, "layer4"), Qt::Checked);
+    QVERIFY(model.checkedModules().size() > 10);
+    model.setModuleChecked("layer4.1", false, true);
+    QCOMPARE(stateOf(model, "layer4"), Qt::PartiallyChecked);
+    QCOMPARE(stateOf(model, "layer4.0"), Qt::Checked);
 }
 
 QTEST_MAIN(TestModuleTreeModel)

@@ -12,6 +12,10 @@ struct ModuleTreeModel::Item {
     Item* parent = nullptr;
     std::vector<std::unique_ptr<Item>> children;
     int row = 0;
+    // The tri-state box is painted often: counts kept up to date instead of a walk per data() call.
+    bool checked = false;
+    int subtreeSize = 1;  // this item and everything below it
+    int checkedBelow = 0; // checked items in the subtree, this one included
 };
 
 ModuleTreeModel::ModuleTreeModel(QObject* parent)
@@ -42,13 +46,15 @@ void ModuleTreeModel::setModules(const std::vector<ModuleInfo>& modules)
         byName_.insert(item->name, item.get());
         parent->children.push_back(std::move(item));
     }
+    for (std::size_t i = items.size(); i-- > 0;) // children come after their parents
+        items[i]->parent->subtreeSize += items[i]->subtreeSize;
     // Checked names of the previous model stay checked where the new one has them.
-    QSet<QString> kept;
-    for (const auto& name : std::as_const(checked_)) {
-        if (byName_.contains(name))
-            kept.insert(name);
+    const QSet<QString> previous = checked_;
+    checked_.clear();
+    for (const auto& name : previous) {
+        if (Item* item = byName_.value(name, nullptr))
+            setItemChecked(item, true);
     }
-    checked_ = kept;
     endResetModel();
     emit checkedModulesChanged();
 }
@@ -115,14 +121,25 @@ int ModuleTreeModel::columnCount(const QModelIndex&) const { return ColumnCount;
 // Checked when the module and everything below it are checked; partly when some of them are.
 Qt::CheckState ModuleTreeModel::checkState(const Item* item) const
 {
-    const bool self = checked_.contains(item->name);
-    bool all = self, any = self;
-    for (const auto& child : item->children) {
-        const Qt::CheckState state = checkState(child.get());
-        all = all && state == Qt::Checked;
-        any = any || state != Qt::Unchecked;
-    }
-    return all ? Qt::Checked : any ? Qt::PartiallyChecked : Qt::Unchecked;
+    return item->checkedBelow == item->subtreeSize ? Qt::Checked
+        : item->checkedBelow > 0                    ? Qt::PartiallyChecked
+                                                    : Qt::Unchecked;
+}
+
+// One item's own box; the counts of its ancestors follow. Returns whether anything changed.
+bool ModuleTreeModel::setItemChecked(Item* item, bool checked)
+{
+    if (item->checked == checked)
+        return false;
+    item->checked = checked;
+    if (checked)
+        checked_.insert(item->name);
+    else
+        checked_.remove(item->name);
+    const int delta = checked ? 1 : -1;
+    for (Item* at = item; at; at = at->parent)
+        at->checkedBelow += delta;
+    return true;
 }
 
 QVariant ModuleTreeModel::data(const QModelIndex& index, int role) const
@@ -167,12 +184,19 @@ QVariant ModuleTreeModel::data(const QModelIndex& index, int role) const
 
 void ModuleTreeModel::setSubtreeChecked(Item* item, bool checked)
 {
-    if (checked)
-        checked_.insert(item->name);
-    else
-        checked_.remove(item->name);
+    setItemChecked(item, checked);
     for (auto& child : item->children)
         setSubtreeChecked(child.get(), checked);
+}
+
+void ModuleTreeModel::notifySubtree(Item* item)
+{
+    if (item->children.empty())
+        return;
+    emit dataChanged(indexOf(item->children.front().get()), indexOf(item->children.back().get()),
+                     {Qt::CheckStateRole});
+    for (auto& child : item->children)
+        notifySubtree(child.get());
 }
 
 void ModuleTreeModel::emitCheckChangedUpwards(Item* item)
@@ -191,14 +215,7 @@ bool ModuleTreeModel::setData(const QModelIndex& index, const QVariant& value, i
     if (item->parent == root_.get())
         return false;
     setSubtreeChecked(item, value.toInt() != Qt::Unchecked);
-    std::function<void(Item*)> notifyDown = [&](Item* at) {
-        if (!at->children.empty())
-            emit dataChanged(indexOf(at->children.front().get()), indexOf(at->children.back().get()),
-                             {Qt::CheckStateRole});
-        for (auto& child : at->children)
-            notifyDown(child.get());
-    };
-    notifyDown(item);
+    notifySubtree(item);
     emitCheckChangedUpwards(item);
     emit checkedModulesChanged();
     return true;
@@ -232,7 +249,9 @@ QStringList ModuleTreeModel::checkedModules() const
 {
     QStringList names;
     std::function<void(const Item*)> walk = [&](const Item* item) {
-        if (item->parent && item->parent != root_.get() && checked_.contains(item->name) && item->info.hasForward)
+        if (item->checkedBelow == 0)
+            return;
+        if (item->parent && item->parent != root_.get() && item->checked && item->info.hasForward)
             names << item->name;
         for (const auto& child : item->children)
             walk(child.get());
@@ -241,15 +260,33 @@ QStringList ModuleTreeModel::checkedModules() const
     return names;
 }
 
+// No model reset: a reset collapses the user's tree and loses the selection.
 void ModuleTreeModel::setCheckedModules(const QStringList& names)
 {
-    beginResetModel();
-    checked_.clear();
-    for (const auto& name : names) {
-        if (byName_.contains(name))
-            checked_.insert(name);
+    const QSet<QString> wanted(names.begin(), names.end());
+    QList<Item*> changed;
+    for (auto it = byName_.begin(); it != byName_.end(); ++it) {
+        Item* item = it.value();
+        if (item->parent != root_.get() && setItemChecked(item, wanted.contains(item->name)))
+            changed << item;
     }
-    endResetModel();
+    for (Item* item : changed)
+        emitCheckChangedUpwards(item);
+    emit checkedModulesChanged();
+}
+
+void ModuleTreeModel::setModuleChecked(const QString& qualifiedName, bool checked, bool withChildren)
+{
+    Item* item = byName_.value(qualifiedName, nullptr);
+    if (!item || item->parent == root_.get())
+        return;
+    if (withChildren) {
+        setSubtreeChecked(item, checked);
+        notifySubtree(item);
+    } else {
+        setItemChecked(item, checked);
+    }
+    emitCheckChangedUpwards(item);
     emit checkedModulesChanged();
 }
 
@@ -258,6 +295,7 @@ void ModuleTreeModel::checkAllOfType(const QString& typeName)
     for (auto it = byName_.begin(); it != byName_.end(); ++it) {
         if (QString::fromStdString(it.value()->info.typeName) == typeName && it.value()->parent != root_.get()) {
             setSubtreeChecked(it.value(), true);
+            notifySubtree(it.value());
             emitCheckChangedUpwards(it.value());
         }
     }

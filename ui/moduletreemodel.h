@@ -31,6 +31,8 @@ public:
 
     QStringList checkedModules() const; // in tree order, root excluded
     void setCheckedModules(const QStringList& names);
+    // "Check this module only" (its children keep their state) or "check with children".
+    void setModuleChecked(const QString& qualifiedName, bool checked, bool withChildren);
     void checkAllOfType(const QString& typeName);
     QModelIndex indexOfModule(const QString& qualifiedName) const;
     QStringList moduleNames() const { return byName_.keys(); }
@@ -51,7 +53,9 @@ private:
     struct Item;
     Item* itemAt(const QModelIndex& index) const;
     Qt::CheckState checkState(const Item* item) const;
+    bool setItemChecked(Item* item, bool checked);
     void setSubtreeChecked(Item* item, bool checked);
+    void notifySubtree(Item* item);
     void emitCheckChangedUpwards(Item* item);
     QModelIndex indexOf(const Item* item, int column = 0) const;
 
