@@ -28,7 +28,7 @@ void FeatureMapView::setActivation(const Tensor& capture)
 {
     capture_ = capture;
     sample_ = std::min<int>(sample_, capture.shape.empty() ? 0 : int(capture.shape[0]) - 1);
-    fitted_ = false;
+    userZoomed_ = false;
     redraw();
 }
 
@@ -81,10 +81,13 @@ void FeatureMapView::redraw()
     tiles_ = int(capture_.shape[1]);
     const TensorStatistics s = computeStatistics(sampleOf(capture_, sample_));
     emit rangeChanged(s.min, s.max);
-    if (!fitted_) {
+    if (!userZoomed_)
         fitToWindow();
-        fitted_ = true;
-    }
+}
+
+void FeatureMapView::setSmooth(bool smooth)
+{
+    item_->setTransformationMode(smooth ? Qt::SmoothTransformation : Qt::FastTransformation);
 }
 
 void FeatureMapView::fitToWindow()
@@ -96,7 +99,7 @@ void FeatureMapView::fitToWindow()
 void FeatureMapView::resizeEvent(QResizeEvent* event)
 {
     QGraphicsView::resizeEvent(event);
-    if (!fitted_)
+    if (!userZoomed_)
         fitToWindow();
 }
 
@@ -104,7 +107,7 @@ void FeatureMapView::wheelEvent(QWheelEvent* event)
 {
     const double factor = std::pow(1.0015, event->angleDelta().y());
     scale(factor, factor);
-    fitted_ = true;
+    userZoomed_ = true;
 }
 
 int FeatureMapView::channelAt(const QPoint& viewPosition, int* x, int* y) const
@@ -138,7 +141,8 @@ void FeatureMapView::mouseMoveEvent(QMouseEvent* event)
         value = capture_.values<float>()[offset];
     else if (capture_.dtype == DType::Float64)
         value = capture_.values<double>()[offset];
-    emit hovered(tr("channel %1, x %2, y %3: %4").arg(channel).arg(x).arg(y).arg(value, 0, 'g', 6));
+    const int shown = reportedChannel_ >= 0 ? reportedChannel_ : channel;
+    emit hovered(tr("channel %1, x %2, y %3: %4").arg(shown).arg(x).arg(y).arg(value, 0, 'g', 6));
 }
 
 void FeatureMapView::mouseDoubleClickEvent(QMouseEvent* event)
@@ -146,7 +150,7 @@ void FeatureMapView::mouseDoubleClickEvent(QMouseEvent* event)
     int x = 0, y = 0;
     const int channel = channelAt(event->position().toPoint(), &x, &y);
     if (channel >= 0)
-        emit channelActivated(channel);
+        emit channelActivated(reportedChannel_ >= 0 ? reportedChannel_ : channel);
 }
 
 } // namespace layerscope::ui

@@ -23,6 +23,10 @@ public:
     void setColormap(Colormap colormap);
     void setNormalization(Normalization normalization);
     void setChannelOrder(ChannelOrder order);
+    // Nearest-neighbour pixels (default: every value stays a sharp square) or bilinear smoothing.
+    void setSmooth(bool smooth);
+    // For a view of one channel cut out of a layer: the channel number that hovering reports.
+    void setReportedChannel(int channel) { reportedChannel_ = channel; }
 
     int tileCount() const { return tiles_; }
     int sample() const { return sample_; }
@@ -54,7 +58,8 @@ private:
     GridOptions options_;
     QImage image_;
     QGraphicsPixmapItem* item_ = nullptr;
-    bool fitted_ = false;
+    bool userZoomed_ = false; // until the wheel zooms, the grid follows the window's size
+    int reportedChannel_ = -1;
 };
 
 } // namespace layerscope::ui

@@ -635,7 +635,7 @@ void MainWindow::showChannel(int channel)
     one.data = std::shared_ptr<const void>(capture.data, static_cast<const char*>(one.data.get())
                                                              + std::size_t(channel) * std::size_t(h * w) * elementSize(capture.dtype));
     const QImage input = outcome_ && !outcome_->modelInputs.empty() ? tensorToImage(outcome_->modelInputs.front()) : QImage();
-    auto* dialog = new ChannelDialog(tr("%1, channel %2").arg(shownModule_).arg(channel), one,
+    auto* dialog = new ChannelDialog(tr("%1, channel %2").arg(shownModule_).arg(channel), one, channel,
                                      featureMaps_->gridOptions().colormap, input, this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
     connect(dialog, &ChannelDialog::failed, this, &MainWindow::showError);
