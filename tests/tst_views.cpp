@@ -1,7 +1,10 @@
 // The views on their own, as a user looks at them: the channel dialog and the feature-map grid.
 
+#include "activationplots.h"
 #include "channeldialog.h"
 #include "featuremapview.h"
+
+#include <qcustomplot.h>
 
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -10,6 +13,7 @@
 #include <set>
 
 using namespace layerscope;
+using layerscope::ui::ActivationPlots;
 using layerscope::ui::ChannelDialog;
 using layerscope::ui::FeatureMapView;
 
@@ -22,6 +26,9 @@ private slots:
     void channelDialogSavesAtLeastTheInputSize();
     void overlayIsSmoothOverTheInput();
     void gridRefitsWhenTheWindowGrows();
+    void histogramBarsAreWhole();
+    void tokenHeatMapHasCellsTicksAndAValueUnderTheCursor();
+    void vectorPlotShowsTheValueUnderTheCursor();
 };
 
 namespace {
@@ -114,6 +121,78 @@ void TestViews::gridRefitsWhenTheWindowGrows()
     const double before = shownWidth(&view);
     view.resize(900, 900);
     QTRY_VERIFY(shownWidth(&view) > 2 * before);
+}
+
+void TestViews::histogramBarsAreWhole()
+{
+    ActivationPlots plots;
+    plots.setHistogramOnly(true);
+    plots.setBins(8);
+    plots.setActivation(ramp(), 0);
+    const Histogram& h = plots.histogram();
+    const QCPRange x = plots.histogramPlot()->xAxis->range();
+    QVERIFY2(x.lower <= h.low - h.binWidth() / 2 && x.upper >= h.high + h.binWidth() / 2,
+             qPrintable(QString("%1..%2 for bins over %3..%4").arg(x.lower).arg(x.upper).arg(h.low).arg(h.high)));
+    const auto tallest = *std::max_element(h.counts.begin(), h.counts.end());
+    QVERIFY(plots.histogramPlot()->yAxis->range().upper > double(tallest));
+}
+
+namespace {
+
+// [1, T, D] tokens: value = t * 100 + d.
+Tensor tokens(std::int64_t count, std::int64_t dim)
+{
+    Tensor t = Tensor::zeros({1, count, dim}, DType::Float32);
+    auto* v = static_cast<float*>(t.mutableData());
+    for (std::int64_t i = 0; i < count; ++i)
+        for (std::int64_t d = 0; d < dim; ++d)
+            v[i * dim + d] = float(i * 100 + d);
+    return t;
+}
+
+void hoverPlotAt(QCustomPlot* plot, double x, double y)
+{
+    plot->replot();
+    const QPoint at(int(plot->xAxis->coordToPixel(x)), int(plot->yAxis->coordToPixel(y)));
+    QTest::mouseMove(plot, at);
+}
+
+} // namespace
+
+void TestViews::tokenHeatMapHasCellsTicksAndAValueUnderTheCursor()
+{
+    ActivationPlots plots;
+    plots.resize(600, 600);
+    plots.setActivation(tokens(5, 12), 0);
+    plots.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&plots));
+    QCustomPlot* plot = plots.detailPlot();
+    auto* map = qobject_cast<QCPColorMap*>(plot->plottable(0));
+    QVERIFY(map);
+    QVERIFY(!map->interpolate());
+    QCOMPARE(plot->xAxis->range().lower, -0.5); // whole cells
+    QCOMPARE(plot->yAxis->range().upper, 4.5);
+    plot->replot();
+    for (double tick : plot->yAxis->tickVector())
+        QCOMPARE(tick, std::round(tick)); // tokens are counted: integer ticks
+    QCOMPARE(map->colorScale()->axis()->label(), QString("value"));
+    hoverPlotAt(plot, 7, 3);
+    QCOMPARE(plots.cursorText(), QString("token 3, feature 7: 307"));
+}
+
+void TestViews::vectorPlotShowsTheValueUnderTheCursor()
+{
+    ActivationPlots plots;
+    plots.resize(600, 600);
+    Tensor vector = Tensor::zeros({2, 10}, DType::Float32);
+    auto* v = static_cast<float*>(vector.mutableData());
+    for (int i = 0; i < 20; ++i)
+        v[i] = float(i) / 4;
+    plots.setActivation(vector, 1);
+    plots.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&plots));
+    hoverPlotAt(plots.detailPlot(), 3, 3.5);
+    QCOMPARE(plots.cursorText(), QString("index 3: 3.25")); // sample 1: (10 + 3) / 4
 }
 
 QTEST_MAIN(TestViews)

@@ -7,6 +7,9 @@
 #include <QSpinBox>
 #include <QVBoxLayout>
 
+#include <algorithm>
+#include <cmath>
+
 namespace layerscope::ui {
 
 namespace {
@@ -26,11 +29,21 @@ void followPalette(QCustomPlot* plot, const QPalette& palette)
     }
 }
 
+// Token, feature and index axes count whole things: ticks on integers only.
+QSharedPointer<QCPAxisTicker> integerTicker()
+{
+    auto ticker = QSharedPointer<QCPAxisTickerFixed>::create();
+    ticker->setTickStep(1.0);
+    ticker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+    return ticker;
+}
+
 } // namespace
 
 ActivationPlots::ActivationPlots(QWidget* parent)
     : QWidget(parent)
     , binsBox_(new QSpinBox(this))
+    , cursorLabel_(new QLabel(this))
     , histogramPlot_(new QCustomPlot(this))
     , detailPlot_(new QCustomPlot(this))
 {
@@ -41,6 +54,7 @@ ActivationPlots::ActivationPlots(QWidget* parent)
     header->addWidget(new QLabel(tr("Histogram bins:"), this));
     header->addWidget(binsBox_);
     header->addStretch();
+    header->addWidget(cursorLabel_);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addLayout(header);
@@ -56,7 +70,31 @@ ActivationPlots::ActivationPlots(QWidget* parent)
     followPalette(histogramPlot_, palette());
     followPalette(detailPlot_, palette());
     detailPlot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+    detailPlot_->setMouseTracking(true);
     connect(binsBox_, &QSpinBox::valueChanged, this, &ActivationPlots::redraw);
+    connect(detailPlot_, &QCustomPlot::mouseMove, this, &ActivationPlots::showValueAt);
+    connect(this, &ActivationPlots::hovered, cursorLabel_, &QLabel::setText);
+}
+
+QString ActivationPlots::cursorText() const { return cursorLabel_->text(); }
+
+void ActivationPlots::showValueAt(QMouseEvent* event)
+{
+    const double x = detailPlot_->xAxis->pixelToCoord(event->position().x());
+    const double y = detailPlot_->yAxis->pixelToCoord(event->position().y());
+    const long column = std::lround(x), row = std::lround(y);
+    QString text;
+    if (capture_.shape.size() == 3) {
+        const long tokens = long(capture_.shape[1]), dim = long(capture_.shape[2]);
+        if (column >= 0 && column < dim && row >= 0 && row < tokens)
+            text = tr("token %1, feature %2: %3")
+                       .arg(row)
+                       .arg(column)
+                       .arg(values_[std::size_t(row * dim + column)], 0, 'g', 6);
+    } else if (column >= 0 && column < long(values_.size())) {
+        text = tr("index %1: %2").arg(column).arg(values_[std::size_t(column)], 0, 'g', 6);
+    }
+    emit hovered(text);
 }
 
 int ActivationPlots::bins() const { return binsBox_->value(); }
@@ -96,8 +134,11 @@ void ActivationPlots::redraw()
     }
     bars_->setWidth(histogram_.binWidth());
     bars_->setData(centers, counts, true);
-    histogramPlot_->rescaleAxes();
-    histogramPlot_->yAxis->setRangeLower(0);
+    // Whole bars: rescaleAxes() would cut the outer bars in half and touch the tallest one.
+    const double margin = std::max(histogram_.binWidth(), 1e-12);
+    histogramPlot_->xAxis->setRange(histogram_.low - margin, histogram_.high + margin);
+    const double tallest = counts.isEmpty() ? 1 : *std::max_element(counts.begin(), counts.end());
+    histogramPlot_->yAxis->setRange(0, std::max(1.0, tallest * 1.05));
     histogramPlot_->replot(QCustomPlot::rpQueuedReplot);
 
     if (histogramOnly_)
@@ -108,7 +149,8 @@ void ActivationPlots::redraw()
         colorScale_ = nullptr;
     }
     heatMap_ = nullptr;
-    const std::vector<double> data = valuesAsDoubles(values);
+    values_ = valuesAsDoubles(values);
+    const std::vector<double>& data = values_;
     if (capture_.shape.size() == 3) { // tokens x dim as a heat map
         const int tokens = int(capture_.shape[1]), dim = int(capture_.shape[2]);
         heatMap_ = new QCPColorMap(detailPlot_->xAxis, detailPlot_->yAxis);
@@ -118,8 +160,12 @@ void ActivationPlots::redraw()
             for (int d = 0; d < dim; ++d)
                 heatMap_->data()->setCell(d, t, data[std::size_t(t) * std::size_t(dim) + std::size_t(d)]);
         }
+        heatMap_->setInterpolate(false); // one cell a value: interpolation would invent values
         colorScale_ = new QCPColorScale(detailPlot_);
         detailPlot_->plotLayout()->addElement(0, 1, colorScale_);
+        colorScale_->axis()->setLabel(tr("value"));
+        colorScale_->axis()->setTickLabelColor(palette().color(QPalette::Text));
+        colorScale_->axis()->setLabelColor(palette().color(QPalette::Text));
         heatMap_->setColorScale(colorScale_);
         heatMap_->setGradient(QCPColorGradient::gpPolar);
         heatMap_->rescaleDataRange();
@@ -128,6 +174,8 @@ void ActivationPlots::redraw()
         colorScale_->setMarginGroup(QCP::msBottom | QCP::msTop, margins);
         detailPlot_->xAxis->setLabel(tr("feature"));
         detailPlot_->yAxis->setLabel(tr("token"));
+        detailPlot_->xAxis->setTicker(integerTicker());
+        detailPlot_->yAxis->setTicker(integerTicker());
     } else { // the values by index
         auto* graph = detailPlot_->addGraph();
         QVector<double> x, y;
@@ -139,8 +187,14 @@ void ActivationPlots::redraw()
         graph->setLineStyle(data.size() > 256 ? QCPGraph::lsLine : QCPGraph::lsImpulse);
         detailPlot_->xAxis->setLabel(tr("index"));
         detailPlot_->yAxis->setLabel(tr("value"));
+        detailPlot_->xAxis->setTicker(integerTicker());
+        detailPlot_->yAxis->setTicker(QSharedPointer<QCPAxisTicker>::create());
     }
     detailPlot_->rescaleAxes();
+    if (heatMap_) { // whole cells at the edges
+        detailPlot_->xAxis->setRange(-0.5, double(capture_.shape[2]) - 0.5);
+        detailPlot_->yAxis->setRange(-0.5, double(capture_.shape[1]) - 0.5);
+    }
     detailPlot_->replot(QCustomPlot::rpQueuedReplot);
 }
 

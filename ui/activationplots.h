@@ -9,6 +9,8 @@ class QCustomPlot;
 class QCPBars;
 class QCPColorMap;
 class QCPColorScale;
+class QLabel;
+class QMouseEvent;
 class QSpinBox;
 
 namespace layerscope::ui {
@@ -30,15 +32,22 @@ public:
     std::int64_t histogramTotal() const;
     QCustomPlot* histogramPlot() const { return histogramPlot_; }
     QCustomPlot* detailPlot() const { return detailPlot_; }
+    QString cursorText() const; // what is under the mouse in the detail plot
+
+signals:
+    void hovered(const QString& text);
 
 private:
     void redraw();
+    void showValueAt(QMouseEvent* event);
 
     Tensor capture_;
     int sample_ = 0;
     bool histogramOnly_ = false;
     Histogram histogram_;
+    std::vector<double> values_; // of the sample, for the value under the cursor
     QSpinBox* binsBox_;
+    QLabel* cursorLabel_;
     QCustomPlot* histogramPlot_;
     QCustomPlot* detailPlot_;
     QCPBars* bars_;
