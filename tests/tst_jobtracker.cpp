@@ -16,6 +16,7 @@ private slots:
     void escCancelsTheExportThatWaitsBehindARun();
     void lateProgressDoesNotUndoTheCancel();
     void finishedJobsAreNotShown();
+    void exportsQueueUpInsteadOfSuperseding();
 };
 
 void TestJobTracker::aNewRunCancelsTheSupersededOne()
@@ -67,6 +68,17 @@ void TestJobTracker::finishedJobsAreNotShown()
     QCOMPARE(tracker.statusText(), QString());
     QCOMPARE(changed.count(), 2);
     QVERIFY(tracker.isCurrent(JobTracker::Kind::Load, load.id)); // its result is still the latest
+}
+
+void TestJobTracker::exportsQueueUpInsteadOfSuperseding()
+{
+    JobTracker tracker;
+    const JobControl first = tracker.start(JobTracker::Kind::Export, "Exporting to a.npz");
+    const JobControl second = tracker.start(JobTracker::Kind::Export, "Exporting to b.mat");
+    QVERIFY(!first.cancel.cancelled());
+    QVERIFY(tracker.isCurrent(JobTracker::Kind::Export, first.id));
+    QVERIFY(tracker.isCurrent(JobTracker::Kind::Export, second.id));
+    QCOMPARE(tracker.cancelShown(), 2); // Esc stops both: both are shown as running
 }
 
 QTEST_GUILESS_MAIN(TestJobTracker)

@@ -3,6 +3,7 @@
 #include <QThread>
 
 #include <algorithm>
+#include <utility>
 
 namespace layerscope::ui {
 
@@ -14,9 +15,13 @@ JobTracker::JobTracker(QObject* parent)
 JobControl JobTracker::start(Kind kind, const QString& description, bool cancellable)
 {
     Q_ASSERT(QThread::currentThread() == thread());
-    for (auto& entry : entries_) {
-        if (entry.kind == kind)
-            entry.token.cancel(); // superseded: let it stop early instead of running to the end
+    if (kind != Kind::Export) {
+        for (auto& entry : entries_) {
+            if (entry.kind == kind && !entry.superseded) {
+                entry.superseded = true;
+                entry.token.cancel(); // let it stop early instead of running to the end
+            }
+        }
     }
     JobControl control;
     control.id = ++nextId_;
@@ -26,15 +31,37 @@ JobControl JobTracker::start(Kind kind, const QString& description, bool cancell
     return control;
 }
 
+void JobTracker::supersede(Kind kind)
+{
+    bool any = false;
+    for (auto& entry : entries_) {
+        if (entry.kind == kind && !entry.superseded) {
+            entry.superseded = true;
+            entry.token.cancel();
+            any = true;
+        }
+    }
+    current_[int(kind)] = 0;
+    if (any)
+        emit changed();
+}
+
 bool JobTracker::isCurrent(Kind kind, quint64 id) const
 {
-    return id != 0 && current_[int(kind)] == id;
+    if (const Entry* entry = find(id))
+        return entry->kind == kind && !entry->superseded;
+    return id != 0 && current_[int(kind)] == id; // finished, and nothing newer of its kind started
+}
+
+const JobTracker::Entry* JobTracker::find(quint64 id) const
+{
+    const auto it = std::find_if(entries_.begin(), entries_.end(), [id](const Entry& e) { return e.id == id; });
+    return it == entries_.end() ? nullptr : &*it;
 }
 
 JobTracker::Entry* JobTracker::find(quint64 id)
 {
-    const auto it = std::find_if(entries_.begin(), entries_.end(), [id](const Entry& e) { return e.id == id; });
-    return it == entries_.end() ? nullptr : &*it;
+    return const_cast<Entry*>(std::as_const(*this).find(id));
 }
 
 void JobTracker::finish(quint64 id)
@@ -60,7 +87,7 @@ int JobTracker::cancelShown()
 {
     int cancelled = 0;
     for (auto& entry : entries_) {
-        if (entry.cancellable && isCurrent(entry.kind, entry.id) && !entry.token.cancelled()) {
+        if (entry.cancellable && !entry.superseded && !entry.token.cancelled()) {
             entry.token.cancel();
             ++cancelled;
         }
@@ -74,7 +101,7 @@ const JobTracker::Entry* JobTracker::shown() const
 {
     const Entry* newest = nullptr;
     for (const auto& entry : entries_) {
-        if (isCurrent(entry.kind, entry.id) && (!newest || entry.id > newest->id))
+        if (!entry.superseded && (!newest || entry.id > newest->id))
             newest = &entry;
     }
     return newest;
@@ -85,7 +112,7 @@ bool JobTracker::isRunning() const { return shown() != nullptr; }
 bool JobTracker::canCancel() const
 {
     return std::any_of(entries_.begin(), entries_.end(), [this](const Entry& e) {
-        return e.cancellable && isCurrent(e.kind, e.id) && !e.token.cancelled();
+        return e.cancellable && !e.superseded && !e.token.cancelled();
     });
 }
 
