@@ -3,10 +3,13 @@
 
 #include "layerscope/error.h"
 #include "layerscope/exporters.h"
+#include "layerscope/model.h"
 #include "layerscope/npy.h"
+#include "layerscope/preprocessing.h"
 #include "testsupport.h"
 
 #include <QDir>
+#include <QFileInfo>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -22,6 +25,8 @@ class TestHostileInput : public QObject {
 private slots:
     void stagingOfAKilledRunIsRemovedByTheNextRun();
     void liveStagingAndForeignFilesAreKept();
+    void regressionInputs_data();
+    void regressionInputs();
 };
 
 namespace {
@@ -108,6 +113,52 @@ void TestHostileInput::liveStagingAndForeignFilesAreKept()
     live.reset();
     QVERIFY(QFile::exists(dir.filePath("a.npz")));
     QCOMPARE(stagingEntries(dir.path()), QStringList({".b.partial-toolong1", ".photos.partial-abcdef"}));
+}
+
+// Every file in tests/fuzz/regressions/<parser>/ (crashers found by review and fuzzing, and their
+// harmless look-alikes) through the parser the fuzz target drives, by its public entry point.
+void TestHostileInput::regressionInputs_data()
+{
+    QTest::addColumn<QString>("parser");
+    QTest::addColumn<QString>("file");
+    const QDir root(QStringLiteral(LAYERSCOPE_TESTS_SOURCE_DIR "/fuzz/regressions"));
+    int files = 0;
+    for (const QString& parser : {"npy", "image", "modelfile"}) {
+        for (const QString& name : QDir(root.filePath(parser)).entryList(QDir::Files, QDir::Name)) {
+            QTest::newRow(qPrintable(parser + "/" + name)) << parser << root.filePath(parser + "/" + name);
+            ++files;
+        }
+    }
+    QVERIFY(files > 0);
+}
+
+void TestHostileInput::regressionInputs()
+{
+    QFETCH(QString, parser);
+    QFETCH(QString, file);
+    const std::string path = file.toStdString();
+    std::string message;
+    try {
+        if (parser == "npy") {
+            QFile in(file);
+            QVERIFY(in.open(QIODevice::ReadOnly));
+            const QByteArray bytes = in.readAll();
+            parseNpy(bytes.constData(), std::size_t(bytes.size()), path);
+            readNpy(path);
+        } else if (parser == "image") {
+            checkImageFile(path);
+            loadImage(path, Preprocessing::imagenet());
+        } else {
+            Model::load(path);
+        }
+    } catch (const Error& error) {
+        message = error.what();
+    }
+    if (message.empty())
+        return; // a look-alike that is valid: read without harm
+    // One clear line that names the file.
+    QVERIFY2(message.find('\n') == std::string::npos, message.c_str());
+    QVERIFY2(message.find(QFileInfo(file).fileName().toStdString()) != std::string::npos, message.c_str());
 }
 
 QTEST_APPLESS_MAIN(TestHostileInput)
