@@ -1,10 +1,13 @@
 // layerscope-cli: the engine from the command line. `modules` lists a model's module tree,
 // `extract` runs images, image folders or .npy tensors through it and writes the chosen captures.
 
+#include "cliarguments.h"
 #include "layerscope/runtime.h"
 #include "layerscope/error.h"
 #include "layerscope/extraction.h"
 #include "layerscope/model.h"
+
+#include "layerscope/preprocessing.h"
 
 #include <CLI/CLI.hpp>
 
@@ -33,9 +36,9 @@ std::string withThousands(std::int64_t value)
     return out;
 }
 
-int listModules(const std::string& modelPath)
+int listModules(const std::string& modelPath, const LoadOptions& loadOptions)
 {
-    const Model model = Model::load(modelPath);
+    const Model model = Model::load(modelPath, loadOptions);
     std::cout << modelPath << ": " << model.signature() << "\n";
     std::size_t nameWidth = 7, typeWidth = 4; // "(model)", "type"
     for (const auto& m : model.modules()) {
@@ -72,92 +75,6 @@ extern "C" void onInterrupt(int)
     std::signal(SIGINT, SIG_DFL); // a second Ctrl-C ends the program at once
 }
 
-struct ExtractOptions {
-    std::string model;
-    std::vector<std::string> layers;
-    bool all = false;
-    bool withInputs = false;
-    bool quiet = false;
-    std::string shard;
-    std::string preset, resize, crop, color, mean, std, interpolation;
-    int resizeShorter = 0;
-    int threads = 0;
-    bool noScale = false;
-    std::string colormap = "viridis", normalization = "channel";
-    ExtractionJob job;
-};
-
-std::vector<float> parseFloats(const std::string& text, const char* option)
-{
-    std::vector<float> values;
-    std::stringstream in(text);
-    std::string item;
-    while (std::getline(in, item, ',')) {
-        try {
-            values.push_back(std::stof(item));
-        } catch (const std::exception&) {
-            throw Error(std::string(option) + ": '" + item + "' is not a number");
-        }
-    }
-    return values;
-}
-
-// "224x160" or "224" (square).
-std::pair<int, int> parseSize(const std::string& text, const char* option)
-{
-    int width = 0, height = 0;
-    char x = 0;
-    std::istringstream in(text);
-    in >> width;
-    if (in >> x)
-        in >> height;
-    else
-        height = width;
-    if (width <= 0 || height <= 0 || (x && x != 'x'))
-        throw Error(std::string(option) + ": '" + text + "' is not a size like 224 or 224x160");
-    return {width, height};
-}
-
-Preprocessing preprocessingFrom(const ExtractOptions& o)
-{
-    Preprocessing p;
-    if (o.preset == "imagenet")
-        p = Preprocessing::imagenet();
-    else if (o.preset == "gray")
-        p = Preprocessing::gray();
-    else if (!o.preset.empty())
-        throw Error("--preset: unknown preset '" + o.preset + "' (imagenet, gray)");
-    if (!o.resize.empty()) {
-        std::tie(p.resizeWidth, p.resizeHeight) = parseSize(o.resize, "--resize");
-        p.resize = ResizeMode::Exact;
-    }
-    if (o.resizeShorter > 0) {
-        p.resize = ResizeMode::ShorterSide;
-        p.resizeWidth = o.resizeShorter;
-    }
-    if (!o.crop.empty())
-        std::tie(p.cropWidth, p.cropHeight) = parseSize(o.crop, "--crop");
-    if (o.color == "gray")
-        p.color = ColorMode::Gray;
-    else if (o.color == "rgb")
-        p.color = ColorMode::RGB;
-    else if (o.color == "bgr")
-        p.color = ColorMode::BGR;
-    if (o.noScale)
-        p.scaleTo01 = false;
-    if (!o.mean.empty())
-        p.mean = parseFloats(o.mean, "--mean");
-    if (!o.std.empty())
-        p.std = parseFloats(o.std, "--std");
-    if (o.interpolation == "area")
-        p.interpolation = Interpolation::Area;
-    else if (o.interpolation == "cubic")
-        p.interpolation = Interpolation::Cubic;
-    else if (o.interpolation == "nearest")
-        p.interpolation = Interpolation::Nearest;
-    return p;
-}
-
 std::string formatSeconds(double seconds)
 {
     char text[32];
@@ -179,30 +96,32 @@ void drawProgress(const ExtractionProgress& p)
     std::fflush(stderr);
 }
 
-int extract(ExtractOptions& options)
+int extract(cli::ExtractOptions& options)
 {
     ExtractionJob& job = options.job;
     exportFormatFor(job.outputPath); // an unknown extension fails before the model loads
-    job.preprocessing = preprocessingFrom(options);
     job.exportOptions.grid.colormap = colormapFromName(options.colormap);
     job.exportOptions.grid.normalization
         = options.normalization == "layer" ? Normalization::LayerWide : Normalization::PerChannel;
-    if (!options.shard.empty()) {
-        char slash = 0;
-        std::istringstream in(options.shard);
-        if (!(in >> job.shardIndex >> slash >> job.shardCount) || slash != '/')
-            throw Error("--shard: '" + options.shard + "' is not I/N, like 0/4");
-    }
 
     job.request.outputsOf = options.layers;
     job.allModules = options.all;
     job.withInputs = options.withInputs;
 
+    // A bar redrawn in place on a terminal; in a log (not a terminal), a line per whole percent.
     const bool drawBar = !options.quiet && ::isatty(STDERR_FILENO);
+    const bool printLines = !options.quiet && !drawBar;
+    std::int64_t lastPercent = -1;
     std::signal(SIGINT, onInterrupt);
     const ExtractionResult result = runExtraction(options.model, job, [&](const ExtractionProgress& p) {
         if (drawBar && p.total > 1)
             drawProgress(p);
+        const std::int64_t percent = p.total ? 100 * p.done / p.total : 100;
+        if (printLines && p.total > 1 && percent != lastPercent) {
+            std::fprintf(stderr, "progress: %lld/%lld images\n", static_cast<long long>(p.done),
+                         static_cast<long long>(p.total));
+            lastPercent = percent;
+        }
         return !interrupted.load();
     });
     if (drawBar)
@@ -240,67 +159,22 @@ int extract(ExtractOptions& options)
 int main(int argc, char** argv)
 {
     CLI::App app{"LayerScope: list a TorchScript model's modules and capture their activations."};
-    app.require_subcommand(1);
-
-    std::string modulesModel;
-    auto* modules = app.add_subcommand("modules", "Print the module tree: qualified name, type, parameter count.");
-    modules->add_option("MODEL", modulesModel, "TorchScript file (torch.jit.script or torch.jit.trace, then save)")
-        ->required();
-
-    ExtractOptions options;
-    auto* extractCommand = app.add_subcommand(
-        "extract", "Run the model on images, folders of images or .npy tensors and write the chosen modules' "
-                   "activations (.npz, .mat, .pt, .csv, .png, or a folder of .npy files).");
-    extractCommand->add_option("MODEL", options.model, "TorchScript file")->required();
-    extractCommand
-        ->add_option("--input,-i", options.job.inputs,
-                     "An image, a folder of images, or an .npy tensor per forward argument, in order")
-        ->required();
-    auto* layer = extractCommand->add_option("--layer,-l", options.layers,
-                                             "Qualified module name as named_modules() gives it (repeatable)");
-    auto* all = extractCommand->add_flag("--all", options.all, "Every module except the root");
-    layer->excludes(all);
-    extractCommand->add_flag("--with-inputs", options.withInputs, "Also save each chosen module's inputs ('name>in')");
-    extractCommand
-        ->add_option("--out,-o", options.job.outputPath,
-                     "Output: .npz, .mat, .pt, .csv, .png, or a folder (one .npy per capture); a manifest goes beside it")
-        ->required();
-    extractCommand->add_flag("--recursive,-r", options.job.recursive, "Look for images in subfolders too");
-    extractCommand->add_option("--batch-size,-b", options.job.batchSize, "Images per forward")->capture_default_str();
-    extractCommand->add_option("--shard", options.shard, "I/N: only every N-th image, starting at I (0-based)");
-    extractCommand->add_flag("--quiet,-q", options.quiet, "No progress bar");
-    extractCommand->add_option("--threads", options.threads, "Threads for the forward (default: every core)");
-    auto* images = extractCommand->add_option_group("Image preprocessing", "Applied in this order");
-    images->add_option("--preset", options.preset,
-                       "imagenet (shorter side 256, crop 224, RGB, ImageNet mean/std) or gray (grayscale, [0,1])");
-    images->add_option("--resize", options.resize, "Resize to WxH (or N for NxN)");
-    images->add_option("--resize-shorter", options.resizeShorter, "Resize so that the shorter side is N");
-    images->add_option("--crop", options.crop, "Center crop WxH (or N)");
-    images->add_option("--color", options.color, "gray, rgb (default) or bgr")
-        ->check(CLI::IsMember({"gray", "rgb", "bgr"}));
-    images->add_flag("--no-scale", options.noScale, "Keep pixel values (0..255) instead of scaling to [0,1]");
-    images->add_option("--mean", options.mean, "Per-channel mean to subtract: 0.485,0.456,0.406");
-    images->add_option("--std", options.std, "Per-channel std to divide by: 0.229,0.224,0.225");
-    images->add_option("--interpolation", options.interpolation, "linear (default), area, cubic or nearest")
-        ->check(CLI::IsMember({"linear", "area", "cubic", "nearest"}));
-    auto* png = extractCommand->add_option_group("PNG output");
-    png->add_option("--colormap", options.colormap, "viridis, gray, magma, inferno, plasma, jet, turbo, diverging")
-        ->capture_default_str();
-    png->add_option("--normalize", options.normalization, "channel (each channel its own range) or layer")
-        ->check(CLI::IsMember({"channel", "layer"}))
-        ->capture_default_str();
-
+    cli::CommandLine line;
+    cli::declareCommandLine(app, line);
     CLI11_PARSE(app, argc, argv);
-    configureRuntime(options.threads);
 
     try {
-        if (*modules)
-            return listModules(modulesModel);
-        if (options.layers.empty() && !options.all) {
+        cli::checkCommandLine(line);
+        configureRuntime(line.extraction.threads);
+        if (line.extraction.maxPixels > 0)
+            setMaxImagePixels(line.extraction.maxPixels);
+        if (*line.modules)
+            return listModules(line.modulesModel, line.modulesLoad);
+        if (line.extraction.layers.empty() && !line.extraction.all) {
             std::cerr << "layerscope-cli: error: choose modules with --layer NAME or --all\n";
             return 2;
         }
-        return extract(options);
+        return extract(line.extraction);
     } catch (const Error& error) {
         std::cerr << "layerscope-cli: error: " << error.what() << "\n";
     } catch (const std::bad_alloc&) {

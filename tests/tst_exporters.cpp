@@ -73,7 +73,8 @@ void TestExporters::formatFollowsTheExtension()
     QCOMPARE(exportFormatFor("features"), ExportFormat::NpyFolder);
     QCOMPARE(exportFormatFor("features/"), ExportFormat::NpyFolder);
     QVERIFY_THROWS_EXCEPTION(Error, exportFormatFor("b.xlsx"));
-    QCOMPARE(manifestPathFor("out/run.npz"), std::string("out/run.manifest.json"));
+    QCOMPARE(manifestPathFor("out/run.npz"), std::string("out/run.npz.manifest.json"));
+    QCOMPARE(manifestPathFor("out/run.mat"), std::string("out/run.mat.manifest.json")); // not one for both
     QCOMPARE(manifestPathFor("out/features"), std::string("out/features/manifest.json"));
 }
 

@@ -84,7 +84,7 @@ void TestExtraction::folderRunMatchesPythonHooks()
     QCOMPARE(result.rows, std::int64_t(kept.size()));
     QCOMPARE(result.skippedInputs.size(), std::size_t(2));
     QVERIFY(QString::fromStdString(result.skippedInputs[0].reason).contains("img005_truncated.jpg: truncated JPEG"));
-    QVERIFY(QString::fromStdString(result.skippedInputs[1].reason).contains("img007_fake.png: corrupt"));
+    QVERIFY(QString::fromStdString(result.skippedInputs[1].reason).contains("img007_fake.png: not a PNG image"));
 
     const auto got = readNpzAsMap(out.filePath("features.npz").toStdString());
     const auto reference = readNpzAsMap(fixtures("dataset_reference.npz").toStdString());

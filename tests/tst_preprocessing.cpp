@@ -142,7 +142,8 @@ void TestPreprocessing::badImagesNameFileAndCause_data()
     QTest::addColumn<QString>("file");
     QTest::addColumn<QString>("cause");
     QTest::newRow("truncated jpeg") << "dataset/img005_truncated.jpg" << "truncated JPEG";
-    QTest::newRow("text named png") << "dataset/img007_fake.png" << "corrupt or truncated image";
+    QTest::newRow("text named png") << "dataset/img007_fake.png"
+                                    << "not a PNG image (its first bytes match no supported format)";
     QTest::newRow("missing") << "dataset/nothing.png" << "no such file";
     QTest::newRow("not an image") << "pipelines.json" << "not an image file";
 }

@@ -1,5 +1,7 @@
 #include "inputpanel.h"
 
+#include "layerscope/error.h"
+#include "layerscope/preprocessing.h"
 #include "layerscope/statistics.h"
 #include "preprocessingeditor.h"
 
@@ -154,13 +156,24 @@ void InputPanel::refreshThumbnails()
     const int shown = std::min<int>(int(files.size()), 500);
     for (int i = 0; i < shown; ++i) {
         const QString file = QString::fromStdString(files[std::size_t(i)]);
-        QImageReader reader(file);
-        const QSize size = reader.size();
-        if (size.isValid()) // decode small: JPEG scales while decoding
-            reader.setScaledSize(size.scaled(thumbnails_->iconSize(), Qt::KeepAspectRatio));
-        auto* item = new QListWidgetItem(QIcon(QPixmap::fromImage(reader.read())), QFileInfo(file).fileName(), thumbnails_);
+        QImage thumbnail;
+        QString toolTip = file;
+        try {
+            // The check loadImage makes, before Qt's decoders see the file: a crafted file (a gigapixel
+            // header, a FIFO, a format that is no image LayerScope reads) gets no thumbnail, not a crash.
+            checkImageFile(files[std::size_t(i)]);
+            QImageReader reader(file);
+            reader.setDecideFormatFromContent(true); // the format the check saw, whatever the name says
+            const QSize size = reader.size();
+            if (size.isValid()) // decode small: JPEG scales while decoding
+                reader.setScaledSize(size.scaled(thumbnails_->iconSize(), Qt::KeepAspectRatio));
+            thumbnail = reader.read();
+        } catch (const Error& error) {
+            toolTip = QString::fromStdString(error.what());
+        }
+        auto* item = new QListWidgetItem(QIcon(QPixmap::fromImage(thumbnail)), QFileInfo(file).fileName(), thumbnails_);
         item->setData(Qt::UserRole, file);
-        item->setToolTip(file);
+        item->setToolTip(toolTip);
     }
     if (shown > 0)
         thumbnails_->setCurrentRow(0);

@@ -116,8 +116,11 @@ std::string manifestPathFor(const std::string& outputPath)
 {
     if (exportFormatFor(outputPath) == ExportFormat::NpyFolder)
         return (fs::path(outputPath) / "manifest.json").string();
-    fs::path path(outputPath);
-    return (path.parent_path() / (path.stem().string() + ".manifest.json")).string();
+    // The full output name: a.mat and a.npz side by side keep a manifest each.
+    std::string path = outputPath;
+    while (path.size() > 1 && path.back() == '/')
+        path.pop_back();
+    return path + ".manifest.json";
 }
 
 struct CaptureWriter::Impl {

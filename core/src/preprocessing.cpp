@@ -1,5 +1,6 @@
 #include "layerscope/preprocessing.h"
 
+#include "imageheader_p.h"
 #include "layerscope/error.h"
 
 #include <opencv2/core.hpp>
@@ -9,18 +10,10 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 
 namespace layerscope {
 
 namespace {
-
-std::string lowerExtension(const std::string& path)
-{
-    std::string extension = std::filesystem::path(path).extension().string();
-    std::transform(extension.begin(), extension.end(), extension.begin(), [](unsigned char c) { return std::tolower(c); });
-    return extension;
-}
 
 int cvInterpolation(Interpolation interpolation)
 {
@@ -35,23 +28,23 @@ int cvInterpolation(Interpolation interpolation)
 
 cv::Mat decode(const std::string& path)
 {
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec))
-        throw Error(path + ": no such file");
-    if (std::filesystem::is_directory(path, ec))
-        throw Error(path + ": is a folder, not an image");
-    if (!isImageFile(path))
+    if (!isImageFile(path)) {
+        std::error_code ec;
+        if (!std::filesystem::exists(path, ec))
+            throw Error(path + ": no such file");
+        if (std::filesystem::is_directory(path, ec))
+            throw Error(path + ": is a folder, not an image");
         throw Error(path + ": not an image file LayerScope reads (PNG, JPEG, BMP, TIFF, WebP)");
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw Error(path + ": cannot be read");
-    const std::vector<uchar> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (bytes.empty())
-        throw Error(path + ": the file is empty");
+    }
+    // The whole file, its size known before reading; then its header, before OpenCV sees a byte:
+    // imdecode would hand other signatures to decoders LayerScope does not trust (DICOM, EXR ...)
+    // and decode a gigapixel image that a few hundred bytes declare.
+    const std::vector<uchar> bytes = detail::readImageFile(path);
+    const detail::ImageHeader header = detail::readImageHeader(bytes.data(), bytes.size(), path);
+    detail::checkPixelLimit(header, maxImagePixels(), path);
     // JPEG has no alpha, and its EXIF orientation is applied only without IMREAD_UNCHANGED;
     // the other formats keep alpha and 16 bits with IMREAD_UNCHANGED.
-    const std::string extension = lowerExtension(path);
-    const bool jpeg = extension == ".jpg" || extension == ".jpeg";
+    const bool jpeg = header.format == detail::ImageFormat::Jpeg;
     const int flags = jpeg ? (cv::IMREAD_ANYCOLOR | cv::IMREAD_ANYDEPTH) : cv::IMREAD_UNCHANGED;
     if (jpeg) {
         // libjpeg fills a truncated JPEG with gray and only warns: look for the end-of-image marker.
@@ -68,7 +61,8 @@ cv::Mat decode(const std::string& path)
         throw Error(path + ": corrupt image (" + error.err + ")");
     }
     if (image.empty())
-        throw Error(path + ": corrupt or truncated image (OpenCV could not decode it)");
+        throw Error(path + ": corrupt or truncated " + detail::imageFormatName(header.format)
+                    + " (OpenCV could not decode it)");
     if (image.depth() != CV_8U && image.depth() != CV_16U && image.depth() != CV_32F)
         throw Error(path + ": unsupported pixel depth (8-bit, 16-bit and float images are read)");
     return image;
@@ -174,7 +168,7 @@ Preprocessing Preprocessing::gray(int width, int height)
 bool isImageFile(const std::string& path)
 {
     static const char* const extensions[] = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"};
-    const std::string extension = lowerExtension(path);
+    const std::string extension = detail::lowerExtension(path);
     return std::any_of(std::begin(extensions), std::end(extensions), [&](const char* e) { return extension == e; });
 }
 

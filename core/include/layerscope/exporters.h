@@ -18,7 +18,8 @@ enum class ExportFormat { NpyFolder, Npz, Mat, Pt, Csv, Png };
 // Throws layerscope::Error for other extensions.
 ExportFormat exportFormatFor(const std::string& path);
 std::string exportFormatName(ExportFormat format);
-// Where the JSON manifest goes: OUT/manifest.json for a folder, else beside: out.npz -> out.manifest.json
+// Where the JSON manifest goes: OUT/manifest.json for a folder, else beside, after the full output
+// name: out.npz -> out.npz.manifest.json (so out.mat and out.npz keep one each).
 std::string manifestPathFor(const std::string& outputPath);
 
 struct ExportOptions {

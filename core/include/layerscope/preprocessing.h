@@ -3,6 +3,7 @@
 
 #include "layerscope/tensor.h"
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -40,8 +41,28 @@ struct Preprocessing {
 
 bool isImageFile(const std::string& path); // by extension: png jpg jpeg bmp tif tiff webp
 
-// Decodes and preprocesses one image into a [C, H, W] float32 tensor. Throws layerscope::Error
-// naming the file and the cause (missing, not an image, unsupported, corrupt).
+// The most pixels (width x height, as the file's header declares them) an image may have before it is
+// decoded: PIL's decompression-bomb error threshold (2 x Image.MAX_IMAGE_PIXELS). A 300-byte JPEG can
+// declare a gigapixel image; decoding it would take gigabytes. Process-wide: the CLI (--max-pixels)
+// and the GUI set it once; 0 or less lifts it (a side longer than 2^20 pixels is still refused).
+constexpr std::int64_t kDefaultMaxImagePixels = 178956970;
+void setMaxImagePixels(std::int64_t pixels);
+std::int64_t maxImagePixels();
+
+struct ImageFileInfo {
+    std::string format; // by content: "PNG", "JPEG", "BMP", "TIFF", "WebP"
+    std::int64_t width = 0, height = 0; // as stored, before any EXIF orientation
+};
+
+// What loadImage checks before any decoder sees a byte, without decoding: a regular file (no FIFO,
+// device or folder), leading bytes of a supported format whatever the name says, a well-formed
+// header, and a size within maxImagePixels(). For code that hands files to another decoder (Qt's
+// QImageReader for thumbnails). Throws layerscope::Error naming the file and the cause.
+ImageFileInfo checkImageFile(const std::string& path);
+
+// Decodes and preprocesses one image into a [C, H, W] float32 tensor. The format is the one the
+// content says (a PNG named .jpg is read as PNG). Throws layerscope::Error naming the file and the
+// cause (missing, not an image, unsupported, corrupt, too many pixels: see checkImageFile).
 Tensor loadImage(const std::string& path, const Preprocessing& preprocessing);
 
 // The images of a folder (recursively on request), sorted by path so that row order is stable.

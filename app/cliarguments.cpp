@@ -1,0 +1,206 @@
+#include "cliarguments.h"
+
+#include "layerscope/error.h"
+#include "layerscope/preprocessing.h"
+
+#include <cmath>
+#include <sstream>
+#include <thread>
+
+namespace layerscope::cli {
+
+namespace {
+
+std::vector<float> parseFloats(const std::string& text, const char* option)
+{
+    std::vector<float> values;
+    std::stringstream in(text);
+    std::string item;
+    while (std::getline(in, item, ',')) {
+        std::size_t used = 0;
+        float value = 0;
+        try {
+            value = std::stof(item, &used);
+        } catch (const std::exception&) {
+            throw Error(std::string(option) + ": '" + item + "' is not a number");
+        }
+        if (used != item.size())
+            throw Error(std::string(option) + ": '" + item + "' is not a number");
+        if (!std::isfinite(value))
+            throw Error(std::string(option) + ": '" + item + "' is not a finite number");
+        values.push_back(value);
+    }
+    if (values.empty())
+        throw Error(std::string(option) + ": give one number per channel, separated by commas");
+    return values;
+}
+
+int parseSide(const std::string& text, const std::string& whole, const char* option)
+{
+    if (text.empty() || text.size() > 6 || text.find_first_not_of("0123456789") != std::string::npos)
+        throw Error(std::string(option) + ": '" + whole + "' is not a size like 224 or 224x160");
+    const int side = std::stoi(text);
+    if (side < 1 || side > kMaxImageSide)
+        throw Error(std::string(option) + ": " + text + " is outside 1.." + std::to_string(kMaxImageSide) + " pixels");
+    return side;
+}
+
+// "224x160" or "224" (square).
+std::pair<int, int> parseSize(const std::string& text, const char* option)
+{
+    const auto x = text.find('x');
+    if (x == std::string::npos) {
+        const int side = parseSide(text, text, option);
+        return {side, side};
+    }
+    return {parseSide(text.substr(0, x), text, option), parseSide(text.substr(x + 1), text, option)};
+}
+
+Preprocessing preprocessingFrom(const ExtractOptions& o)
+{
+    Preprocessing p;
+    if (o.preset == "imagenet")
+        p = Preprocessing::imagenet();
+    else if (o.preset == "gray")
+        p = Preprocessing::gray();
+    else if (!o.preset.empty())
+        throw Error("--preset: unknown preset '" + o.preset + "' (imagenet, gray)");
+    if (!o.resize.empty()) {
+        std::tie(p.resizeWidth, p.resizeHeight) = parseSize(o.resize, "--resize");
+        p.resize = ResizeMode::Exact;
+    }
+    if (o.resizeShorter != 0) {
+        if (o.resizeShorter < 1 || o.resizeShorter > kMaxImageSide)
+            throw Error("--resize-shorter: " + std::to_string(o.resizeShorter) + " is outside 1.."
+                        + std::to_string(kMaxImageSide) + " pixels");
+        p.resize = ResizeMode::ShorterSide;
+        p.resizeWidth = o.resizeShorter;
+    }
+    if (!o.crop.empty())
+        std::tie(p.cropWidth, p.cropHeight) = parseSize(o.crop, "--crop");
+    if (o.color == "gray")
+        p.color = ColorMode::Gray;
+    else if (o.color == "rgb")
+        p.color = ColorMode::RGB;
+    else if (o.color == "bgr")
+        p.color = ColorMode::BGR;
+    if (o.noScale)
+        p.scaleTo01 = false;
+    if (!o.mean.empty())
+        p.mean = parseFloats(o.mean, "--mean");
+    if (!o.std.empty())
+        p.std = parseFloats(o.std, "--std");
+    for (float s : p.std) {
+        if (s == 0)
+            throw Error("--std: a standard deviation of 0 divides by zero");
+    }
+    for (const auto* values : {&p.mean, &p.std}) {
+        if (!values->empty() && int(values->size()) != p.channels())
+            throw Error(std::string(values == &p.mean ? "--mean" : "--std") + ": " + std::to_string(values->size())
+                        + (values->size() == 1 ? " value" : " values") + " for " + std::to_string(p.channels())
+                        + (p.channels() == 1 ? " channel" : " channels") + " (--color "
+                        + (p.color == ColorMode::Gray ? "gray" : "rgb/bgr") + ")");
+    }
+    if (o.interpolation == "area")
+        p.interpolation = Interpolation::Area;
+    else if (o.interpolation == "cubic")
+        p.interpolation = Interpolation::Cubic;
+    else if (o.interpolation == "nearest")
+        p.interpolation = Interpolation::Nearest;
+    return p;
+}
+
+} // namespace
+
+int maxThreads()
+{
+    return 4 * std::max(1u, std::thread::hardware_concurrency());
+}
+
+void declareCommandLine(CLI::App& app, CommandLine& line)
+{
+    app.require_subcommand(1);
+    line.modules = app.add_subcommand("modules", "Print the module tree: qualified name, type, parameter count.");
+    line.modules
+        ->add_option("MODEL", line.modulesModel, "TorchScript file (torch.jit.script or torch.jit.trace, then save)")
+        ->required();
+    const char* const trustHelp = "Open a model whose code calls operators that reach outside it (torch.from_file, "
+                                  "torch.save ...): it runs with your rights, so only one from a source you trust";
+    line.modules->add_flag("--trust-model", line.modulesLoad.trustModel, trustHelp);
+
+    ExtractOptions& options = line.extraction;
+    CLI::App* extract = line.extract = app.add_subcommand(
+        "extract", "Run the model on images, folders of images or .npy tensors and write the chosen modules' "
+                   "activations (.npz, .mat, .pt, .csv, .png, or a folder of .npy files).");
+    extract->add_option("MODEL", options.model, "TorchScript file")->required();
+    extract
+        ->add_option("--input,-i", options.job.inputs,
+                     "An image, a folder of images, or an .npy tensor per forward argument, in order")
+        ->required();
+    auto* layer = extract->add_option("--layer,-l", options.layers,
+                                      "Qualified module name as named_modules() gives it (repeatable)");
+    auto* all = extract->add_flag("--all", options.all, "Every module except the root");
+    layer->excludes(all);
+    extract->add_flag("--with-inputs", options.withInputs, "Also save each chosen module's inputs ('name>in')");
+    extract
+        ->add_option("--out,-o", options.job.outputPath,
+                     "Output: .npz, .mat, .pt, .csv, .png, or a folder (one .npy per capture); a manifest goes beside it")
+        ->required();
+    extract->add_flag("--recursive,-r", options.job.recursive, "Look for images in subfolders too");
+    extract->add_option("--batch-size,-b", options.job.batchSize, "Images per forward (1..4096)")->capture_default_str();
+    extract->add_option("--shard", options.shard, "I/N: only every N-th image, starting at I (0-based)");
+    extract->add_flag("--quiet,-q", options.quiet, "No progress output");
+    extract->add_flag("--trust-model", options.job.trustModel, trustHelp);
+    extract->add_option("--threads", options.threads, "Threads for the forward (default: every core; at most 4 per core)");
+    extract->add_option("--max-pixels", options.maxPixels,
+                        "Refuse images with more pixels than this, before decoding (default 178956970, as PIL)");
+    auto* images = extract->add_option_group("Image preprocessing", "Applied in this order");
+    images->add_option("--preset", options.preset,
+                       "imagenet (shorter side 256, crop 224, RGB, ImageNet mean/std) or gray (grayscale, [0,1])");
+    images->add_option("--resize", options.resize, "Resize to WxH (or N for NxN)");
+    images->add_option("--resize-shorter", options.resizeShorter, "Resize so that the shorter side is N");
+    images->add_option("--crop", options.crop, "Center crop WxH (or N)");
+    images->add_option("--color", options.color, "gray, rgb (default) or bgr")->check(CLI::IsMember({"gray", "rgb", "bgr"}));
+    images->add_flag("--no-scale", options.noScale, "Keep pixel values (0..255) instead of scaling to [0,1]");
+    images->add_option("--mean", options.mean, "Per-channel mean to subtract: 0.485,0.456,0.406");
+    images->add_option("--std", options.std, "Per-channel std to divide by: 0.229,0.224,0.225");
+    images->add_option("--interpolation", options.interpolation, "linear (default), area, cubic or nearest")
+        ->check(CLI::IsMember({"linear", "area", "cubic", "nearest"}));
+    auto* png = extract->add_option_group("PNG output");
+    png->add_option("--colormap", options.colormap, "viridis, gray, magma, inferno, plasma, jet, turbo, diverging")
+        ->capture_default_str();
+    png->add_option("--normalize", options.normalization, "channel (each channel its own range) or layer")
+        ->check(CLI::IsMember({"channel", "layer"}))
+        ->capture_default_str();
+}
+
+void checkCommandLine(CommandLine& line)
+{
+    if (!*line.extract)
+        return;
+    ExtractOptions& options = line.extraction;
+    ExtractionJob& job = options.job;
+    if (options.threads != 0 && (options.threads < 1 || options.threads > maxThreads()))
+        throw Error("--threads: " + std::to_string(options.threads) + " is outside 1.." + std::to_string(maxThreads())
+                    + " (4 per core)");
+    if (job.batchSize < 1 || job.batchSize > kMaxBatchSize)
+        throw Error("--batch-size: " + std::to_string(job.batchSize) + " is outside 1.." + std::to_string(kMaxBatchSize));
+    if (options.maxPixels < 0)
+        throw Error("--max-pixels: " + std::to_string(options.maxPixels) + " is not a number of pixels");
+    if (!options.shard.empty()) {
+        const auto slash = options.shard.find('/');
+        const std::string index = options.shard.substr(0, slash), count = slash == std::string::npos ? "" : options.shard.substr(slash + 1);
+        auto isCount = [](const std::string& text) {
+            return !text.empty() && text.size() <= 9 && text.find_first_not_of("0123456789") == std::string::npos;
+        };
+        if (!isCount(index) || !isCount(count))
+            throw Error("--shard: '" + options.shard + "' is not I/N, like 0/4");
+        job.shardIndex = std::stoi(index);
+        job.shardCount = std::stoi(count);
+        if (job.shardCount < 1 || job.shardIndex >= job.shardCount)
+            throw Error("--shard: " + options.shard + " does not exist: use I/N with 0 <= I < N");
+    }
+    job.preprocessing = preprocessingFrom(options);
+}
+
+} // namespace layerscope::cli

@@ -1,0 +1,57 @@
+#pragma once
+// layerscope-cli's command line: the commands and their options, parsed with CLI11 and checked
+// before any work starts (numbers in range, finite, sizes that fit in memory), so that a bad value
+// is one clear line naming the option. Kept apart from running the commands so that the fuzz
+// target (tests/fuzz/fuzz_cli.cpp) can drive it alone.
+
+#include "layerscope/extraction.h"
+#include "layerscope/model.h"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace layerscope::cli {
+
+// Largest side accepted by --resize, --resize-shorter and --crop: 16384 pixels (a 16384 x 16384
+// float image is already 3 GiB per channel triple).
+constexpr int kMaxImageSide = 16384;
+constexpr int kMaxBatchSize = 4096;
+
+struct ExtractOptions {
+    std::string model;
+    std::vector<std::string> layers;
+    bool all = false;
+    bool withInputs = false;
+    bool quiet = false;
+    std::string shard;
+    std::string preset, resize, crop, color, mean, std, interpolation;
+    int resizeShorter = 0;
+    int threads = 0;
+    bool noScale = false;
+    std::int64_t maxPixels = 0; // 0: the default limit (preprocessing.h)
+    std::string colormap = "viridis", normalization = "channel";
+    ExtractionJob job;
+};
+
+struct CommandLine {
+    CLI::App* modules = nullptr;
+    CLI::App* extract = nullptr;
+    std::string modulesModel;
+    LoadOptions modulesLoad;
+    ExtractOptions extraction;
+};
+
+// Declares the commands and options on `app`, which writes what it parses into `line`.
+void declareCommandLine(CLI::App& app, CommandLine& line);
+
+// After app.parse(): checks the values and completes line.extraction.job (preprocessing, shard).
+// Throws layerscope::Error naming the option and the cause.
+void checkCommandLine(CommandLine& line);
+
+// The maximum --threads: four per core this process may use.
+int maxThreads();
+
+} // namespace layerscope::cli
