@@ -1,6 +1,7 @@
 // Hostile input as normal input: what a killed run leaves behind, and the crafted files found by
 // fuzzing (tests/fuzz/regressions), fed through the parsers that first see untrusted bytes.
 
+#include "cliarguments.h"
 #include "layerscope/error.h"
 #include "layerscope/exporters.h"
 #include "layerscope/model.h"
@@ -123,7 +124,7 @@ void TestHostileInput::regressionInputs_data()
     QTest::addColumn<QString>("file");
     const QDir root(QStringLiteral(LAYERSCOPE_TESTS_SOURCE_DIR "/fuzz/regressions"));
     int files = 0;
-    for (const QString& parser : {"npy", "image", "modelfile"}) {
+    for (const QString& parser : {"npy", "image", "modelfile", "cli"}) {
         for (const QString& name : QDir(root.filePath(parser)).entryList(QDir::Files, QDir::Name)) {
             QTest::newRow(qPrintable(parser + "/" + name)) << parser << root.filePath(parser + "/" + name);
             ++files;
@@ -145,6 +146,25 @@ void TestHostileInput::regressionInputs()
             const QByteArray bytes = in.readAll();
             parseNpy(bytes.constData(), std::size_t(bytes.size()), path);
             readNpy(path);
+        } else if (parser == "cli") {
+            QFile in(file);
+            QVERIFY(in.open(QIODevice::ReadOnly));
+            std::vector<std::string> arguments;
+            for (const QByteArray& argument : in.readAll().split('\n'))
+                arguments.insert(arguments.begin(), argument.toStdString()); // CLI11 parses from the back
+            CLI::App app{"layerscope-cli"};
+            cli::CommandLine line;
+            cli::declareCommandLine(app, line);
+            try {
+                app.parse(arguments);
+            } catch (const CLI::Error& error) {
+                throw Error(file.toStdString() + ": " + error.what());
+            }
+            try {
+                cli::checkCommandLine(line);
+            } catch (const Error& error) {
+                throw Error(file.toStdString() + ": " + error.what()); // the CLI names the option, not a file
+            }
         } else if (parser == "image") {
             checkImageFile(path);
             loadImage(path, Preprocessing::imagenet());
@@ -154,6 +174,8 @@ void TestHostileInput::regressionInputs()
     } catch (const Error& error) {
         message = error.what();
     }
+    if (parser == "cli")
+        QVERIFY2(!message.empty(), "a bad command line was accepted"); // each one is a value that must be refused
     if (message.empty())
         return; // a look-alike that is valid: read without harm
     // One clear line that names the file.
