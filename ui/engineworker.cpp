@@ -11,18 +11,22 @@ namespace layerscope::ui {
 
 namespace {
 
-// Runs `work`, turning every failure into the engine's one-line message.
-template <typename Work> bool guarded(EngineWorker* worker, quint64 job, Work&& work)
+// Runs `work` unless the job was cancelled before it started, turning every failure into the
+// engine's one-line message.
+template <typename Work> bool guarded(EngineWorker* worker, const JobControl& job, Work&& work)
 {
     try {
+        job.cancel.throwIfCancelled();
         work();
         return true;
+    } catch (const Cancelled&) {
+        emit worker->cancelled(job.id);
     } catch (const Error& error) {
-        emit worker->failed(job, QString::fromUtf8(error.what()));
+        emit worker->failed(job.id, QString::fromUtf8(error.what()));
     } catch (const std::bad_alloc&) {
-        emit worker->failed(job, EngineWorker::tr("out of memory"));
+        emit worker->failed(job.id, EngineWorker::tr("out of memory"));
     } catch (const std::exception& error) {
-        emit worker->failed(job, QString::fromUtf8(error.what()));
+        emit worker->failed(job.id, QString::fromUtf8(error.what()));
     }
     return false;
 }
@@ -33,20 +37,30 @@ EngineWorker::EngineWorker(QObject* parent)
     : QObject(parent)
 {
     qRegisterMetaType<std::shared_ptr<const Model>>();
+    qRegisterMetaType<UntrustedModelError::Finding>();
     qRegisterMetaType<std::shared_ptr<const RunOutcome>>();
     qRegisterMetaType<std::shared_ptr<const ExtractionResult>>();
 }
 
-void EngineWorker::loadModel(quint64 job, const QString& path)
+void EngineWorker::loadModel(const JobControl& job, const QString& path, bool trustModel)
 {
     Q_ASSERT(QThread::currentThread() == thread());
     guarded(this, job, [&] {
-        auto model = std::make_shared<const Model>(Model::load(path.toStdString()));
-        emit modelLoaded(job, model);
+        LoadOptions options;
+        options.trustModel = trustModel;
+        std::shared_ptr<const Model> model;
+        try {
+            model = std::make_shared<const Model>(Model::load(path.toStdString(), options));
+        } catch (const UntrustedModelError& error) {
+            emit untrusted(job.id, error.finding()); // the window asks the user whether to trust it
+            return;
+        }
+        job.cancel.throwIfCancelled(); // LibTorch's load cannot be interrupted: drop what it made
+        emit modelLoaded(job.id, model);
     });
 }
 
-void EngineWorker::runInputs(quint64 job, std::shared_ptr<const Model> model, const QStringList& inputs,
+void EngineWorker::runInputs(const JobControl& job, std::shared_ptr<const Model> model, const QStringList& inputs,
                              const Preprocessing& preprocessing)
 {
     Q_ASSERT(QThread::currentThread() == thread());
@@ -66,28 +80,28 @@ void EngineWorker::runInputs(quint64 job, std::shared_ptr<const Model> model, co
                 tensor.shape.insert(tensor.shape.begin(), 1); // a batch of one
             }
             outcome->modelInputs.push_back(tensor);
+            job.cancel.throwIfCancelled();
         }
         CaptureRequest everything; // every module: clicking any of them shows it at once
         for (const auto& m : model->modules()) {
             if (!m.name.empty() && m.hasForward)
                 everything.outputsOf.push_back(m.name);
         }
-        outcome->result = model->run(outcome->modelInputs, everything);
-        emit runFinished(job, outcome);
+        outcome->result = model->run(outcome->modelInputs, everything, &job);
+        emit runFinished(job.id, outcome);
     });
 }
 
-void EngineWorker::extract(quint64 job, std::shared_ptr<const Model> model, const ExtractionJob& extraction)
+void EngineWorker::extract(const JobControl& job, std::shared_ptr<const Model> model, const ExtractionJob& extraction)
 {
     Q_ASSERT(QThread::currentThread() == thread());
-    cancelRequested = false;
     guarded(this, job, [&] {
         auto result = std::make_shared<ExtractionResult>(
             runExtraction(*model, extraction, [&](const ExtractionProgress& p) {
-                emit progress(job, p.done, p.total);
-                return !cancelRequested.load();
+                emit progress(job.id, p.done, p.total);
+                return !job.cancel.cancelled();
             }));
-        emit extractionFinished(job, result);
+        emit extractionFinished(job.id, result);
     });
 }
 

@@ -1,12 +1,13 @@
 #pragma once
 
+#include "layerscope/error.h"
 #include "layerscope/extraction.h"
+#include "layerscope/job.h"
 #include "layerscope/model.h"
 
 #include <QObject>
 #include <QStringList>
 
-#include <atomic>
 #include <memory>
 
 namespace layerscope::ui {
@@ -19,32 +20,35 @@ struct RunOutcome {
 };
 
 // Runs the engine off the GUI thread: lives in its own QThread, one job at a time. Every job
-// carries an id; the window drops results whose id is not the latest of their kind.
+// carries its id and its own cancel token (JobTracker); a job whose token is cancelled before it
+// starts does nothing, a forward stops at its next module, an export after its current batch.
+// Each job ends with exactly one of its result signals, failed() or cancelled().
 class EngineWorker : public QObject {
     Q_OBJECT
 
 public:
     explicit EngineWorker(QObject* parent = nullptr);
 
-    // Set from the GUI thread while a job runs; checked between batches.
-    std::atomic<bool> cancelRequested{false};
-
     // Called through QMetaObject::invokeMethod, so they run in the worker's thread.
-    void loadModel(quint64 job, const QString& path);
-    void runInputs(quint64 job, std::shared_ptr<const Model> model, const QStringList& inputs,
+    // Unless `trustModel`, a model whose code reaches outside it ends the job with untrusted().
+    void loadModel(const JobControl& job, const QString& path, bool trustModel = false);
+    void runInputs(const JobControl& job, std::shared_ptr<const Model> model, const QStringList& inputs,
                    const Preprocessing& preprocessing);
-    void extract(quint64 job, std::shared_ptr<const Model> model, const ExtractionJob& extraction);
+    void extract(const JobControl& job, std::shared_ptr<const Model> model, const ExtractionJob& extraction);
 
 signals:
     void modelLoaded(quint64 job, std::shared_ptr<const layerscope::Model> model);
+    void untrusted(quint64 job, const layerscope::UntrustedModelError::Finding& finding); // nothing of it ran
     void runFinished(quint64 job, std::shared_ptr<const layerscope::ui::RunOutcome> outcome);
     void extractionFinished(quint64 job, std::shared_ptr<const layerscope::ExtractionResult> result);
     void progress(quint64 job, qint64 done, qint64 total);
     void failed(quint64 job, const QString& message);
+    void cancelled(quint64 job);
 };
 
 } // namespace layerscope::ui
 
 Q_DECLARE_METATYPE(std::shared_ptr<const layerscope::Model>)
+Q_DECLARE_METATYPE(layerscope::UntrustedModelError::Finding)
 Q_DECLARE_METATYPE(std::shared_ptr<const layerscope::ui::RunOutcome>)
 Q_DECLARE_METATYPE(std::shared_ptr<const layerscope::ExtractionResult>)

@@ -139,6 +139,7 @@ MainWindow::MainWindow(QWidget* parent)
     setAcceptDrops(true);
     filter_->setSourceModel(treeModel_);
 
+    jobs_ = new JobTracker(this);
     worker_ = new EngineWorker;
     worker_->moveToThread(&workerThread_);
     connect(&workerThread_, &QThread::finished, worker_, &QObject::deleteLater);
@@ -146,13 +147,10 @@ MainWindow::MainWindow(QWidget* parent)
     connect(worker_, &EngineWorker::runFinished, this, &MainWindow::onRunFinished);
     connect(worker_, &EngineWorker::extractionFinished, this, &MainWindow::onExtractionFinished);
     connect(worker_, &EngineWorker::failed, this, &MainWindow::onFailed);
-    connect(worker_, &EngineWorker::progress, this, [this](quint64 job, qint64 done, qint64 total) {
-        if (job != exportJob_)
-            return;
-        progress_->setRange(0, int(total));
-        progress_->setValue(int(done));
-        statusText_->setText(tr("Exporting: %1 of %2 images").arg(done).arg(total));
-    });
+    connect(worker_, &EngineWorker::cancelled, this, &MainWindow::onCancelled);
+    connect(worker_, &EngineWorker::untrusted, this, &MainWindow::onUntrusted);
+    connect(worker_, &EngineWorker::progress, jobs_, &JobTracker::setProgress);
+    connect(jobs_, &JobTracker::changed, this, &MainWindow::showJobs);
     workerThread_.start();
 
     createCentralView();
@@ -163,12 +161,13 @@ MainWindow::MainWindow(QWidget* parent)
     progress_ = new QProgressBar(this);
     progress_->setMaximumWidth(220);
     cancelButton_ = new QPushButton(tr("Cancel"), this);
-    cancelButton_->setToolTip(tr("Stop the export after the current batch (Esc)"));
+    cancelButton_->setToolTip(tr("Stop what is running: a forward at its next module, an export after its current batch (Esc)"));
     statusBar()->addWidget(statusText_, 1);
     statusBar()->addPermanentWidget(progress_);
     statusBar()->addPermanentWidget(cancelButton_);
     connect(cancelButton_, &QPushButton::clicked, this, &MainWindow::cancelWork);
-    setIdle(tr("Open a TorchScript model (Ctrl+O) or drop one here"));
+    showJobs();
+    statusText_->setText(tr("Open a TorchScript model (Ctrl+O) or drop one here"));
 
     QSettings settings;
     resize(1280, 800);
@@ -179,7 +178,7 @@ MainWindow::MainWindow(QWidget* parent)
 
 MainWindow::~MainWindow()
 {
-    worker_->cancelRequested = true;
+    jobs_->cancelShown();
     workerThread_.quit();
     workerThread_.wait();
 }
@@ -232,7 +231,10 @@ void MainWindow::createCentralView()
     layout->addWidget(central_, 1);
     setCentralWidget(page);
 
-    connect(sampleBox_, &QSpinBox::valueChanged, this, [this] { refreshCentralView(); });
+    connect(sampleBox_, &QSpinBox::valueChanged, this, [this] {
+        refreshCentralView();
+        showModelOutput();
+    });
     connect(colormapBox_, &QComboBox::currentIndexChanged, this,
             [this](int index) { featureMaps_->setColormap(static_cast<Colormap>(index)); });
     connect(normalizationBox_, &QComboBox::currentIndexChanged, this,
@@ -240,7 +242,7 @@ void MainWindow::createCentralView()
     connect(orderBox_, &QComboBox::currentIndexChanged, this,
             [this](int index) { featureMaps_->setChannelOrder(static_cast<ChannelOrder>(index)); });
     connect(featureMaps_, &FeatureMapView::hovered, this, [this](const QString& text) {
-        if (!busy_)
+        if (!jobs_->isRunning())
             statusText_->setText(text);
     });
     connect(featureMaps_, &FeatureMapView::rangeChanged, this, [this](double low, double high) {
@@ -430,17 +432,20 @@ void MainWindow::openModel(const QString& path, const QStringList& inputs, const
 
 void MainWindow::openModel(const QString& path, const QStringList& inputs)
 {
-    loadJob_ = ++nextJob_;
-    setBusy(tr("Opening %1…").arg(QFileInfo(path).fileName()), false);
+    const JobControl job = jobs_->start(JobTracker::Kind::Load, tr("Opening %1…").arg(QFileInfo(path).fileName()));
     const QString absolute = QFileInfo(path).absoluteFilePath();
     setProperty("pendingInputs", inputs);
     setProperty("pendingPath", absolute);
-    QMetaObject::invokeMethod(worker_, [worker = worker_, job = loadJob_, absolute] { worker->loadModel(job, absolute); });
+    const bool trust = absolute == trustOnce_;
+    trustOnce_.clear();
+    QMetaObject::invokeMethod(worker_,
+                              [worker = worker_, job, absolute, trust] { worker->loadModel(job, absolute, trust); });
 }
 
 void MainWindow::onModelLoaded(quint64 job, std::shared_ptr<const Model> model)
 {
-    if (job != loadJob_)
+    jobs_->finish(job);
+    if (!jobs_->isCurrent(JobTracker::Kind::Load, job))
         return; // a newer model was asked for
     model_ = std::move(model);
     outcome_.reset();
@@ -491,6 +496,7 @@ void MainWindow::onModelLoaded(quint64 job, std::shared_ptr<const Model> model)
     errorBar_->hide();
     setIdle(tr("%1: %2 modules, %3").arg(QFileInfo(path).fileName()).arg(model_->modules().size())
                 .arg(QString::fromStdString(model_->signature())));
+    jobs_->supersede(JobTracker::Kind::Run); // a run of the previous model must not land on this one
     emit modelReady();
     runNow();
 }
@@ -511,9 +517,8 @@ void MainWindow::runNow()
     settings.setValue(key + "/inputs", inputs_->sources());
     settings.setValue(key + "/preprocessing", QString::fromStdString(inputs_->preprocessing().toJson()));
     errorBar_->hide();
-    runJob_ = ++nextJob_;
-    setBusy(tr("Running %1…").arg(QFileInfo(inputs.value(0)).fileName()), false);
-    QMetaObject::invokeMethod(worker_, [worker = worker_, job = runJob_, model = model_, inputs,
+    const JobControl job = jobs_->start(JobTracker::Kind::Run, tr("Running %1…").arg(QFileInfo(inputs.value(0)).fileName()));
+    QMetaObject::invokeMethod(worker_, [worker = worker_, job, model = model_, inputs,
                                         preprocessing = inputs_->preprocessing()] {
         worker->runInputs(job, model, inputs, preprocessing);
     });
@@ -521,7 +526,8 @@ void MainWindow::runNow()
 
 void MainWindow::onRunFinished(quint64 job, std::shared_ptr<const RunOutcome> outcome)
 {
-    if (job != runJob_)
+    jobs_->finish(job);
+    if (!jobs_->isCurrent(JobTracker::Kind::Run, job))
         return; // a stale run: the inputs or the model changed since
     outcome_ = std::move(outcome);
     captures_.clear();
@@ -545,11 +551,9 @@ void MainWindow::onRunFinished(quint64 job, std::shared_ptr<const RunOutcome> ou
     treeModel_->setRunInfo(shapes, calls);
     if (!outcome_->modelInputs.empty())
         inputs_->showPreview(outcome_->modelInputs.front());
-    const auto output = captures_.find(QStringLiteral("output"));
-    if (output != captures_.end())
-        output_->showOutput(output->second->tensor, 0);
     if (!outcome_->modelInputs.empty() && !outcome_->modelInputs.front().shape.empty())
         sampleBox_->setMaximum(int(outcome_->modelInputs.front().shape[0]) - 1);
+    showModelOutput();
     setIdle(tr("Ran %1: %2 captures").arg(QFileInfo(outcome_->inputs.value(0)).fileName()).arg(captures_.size()));
     if (!pendingModule_.isEmpty()) {
         const QModelIndex index = filter_->mapFromSource(treeModel_->indexOfModule(pendingModule_));
@@ -569,6 +573,17 @@ void MainWindow::onRunFinished(quint64 job, std::shared_ptr<const RunOutcome> ou
     }
     refreshCentralView();
     emit runReady();
+}
+
+// The model's output for the sample chosen in the sample box, as the views show it.
+void MainWindow::showModelOutput()
+{
+    const auto output = captures_.find(QStringLiteral("output"));
+    if (output == captures_.end())
+        return;
+    const Tensor& tensor = output->second->tensor;
+    const int last = tensor.shape.empty() ? 0 : int(tensor.shape[0]) - 1;
+    output_->showOutput(tensor, std::clamp(sampleBox_->value(), 0, std::max(0, last)));
 }
 
 void MainWindow::showModule(const QString& qualifiedName)
@@ -682,21 +697,19 @@ void MainWindow::exportChecked(const QString& outputPath, const QStringList& inp
     job.exportOptions.grid = featureMaps_->gridOptions();
     job.exportOptions.grid.channelOrder.clear();
     job.exportOptions.grid.gapColor = GridOptions().gapColor; // files get white gaps, whatever the theme
-    exportJob_ = ++nextJob_;
-    worker_->cancelRequested = false;
-    setBusy(tr("Exporting %1 modules to %2…").arg(checked.size()).arg(QFileInfo(outputPath).fileName()), true);
-    QMetaObject::invokeMethod(worker_, [worker = worker_, id = exportJob_, model = model_, job] { worker->extract(id, model, job); });
+    const JobControl control = jobs_->start(
+        JobTracker::Kind::Export, tr("Exporting %1 modules to %2").arg(checked.size()).arg(QFileInfo(outputPath).fileName()));
+    QMetaObject::invokeMethod(worker_, [worker = worker_, control, model = model_, job] { worker->extract(control, model, job); });
 }
 
 void MainWindow::onExtractionFinished(quint64 job, std::shared_ptr<const ExtractionResult> result)
 {
-    if (job != exportJob_)
-        return;
+    jobs_->finish(job);
     const QString summary = tr("%1 %2 rows of %3 arrays to %4%5")
                                 .arg(result->cancelled ? tr("Cancelled: wrote") : tr("Wrote"))
                                 .arg(result->rows)
                                 .arg(result->captures.size())
-                                .arg(QString::fromStdString(result->captures.empty() ? "" : result->manifestPath))
+                                .arg(QString::fromStdString(result->outputPath))
                                 .arg(result->skippedInputs.empty() ? QString()
                                                                    : tr(", %1 inputs skipped").arg(result->skippedInputs.size()));
     setIdle(summary);
@@ -732,10 +745,55 @@ bool MainWindow::exportView(const QString& path)
 
 void MainWindow::onFailed(quint64 job, const QString& message)
 {
-    if (job == loadJob_ || job == runJob_ || job == exportJob_) {
-        setIdle(job == loadJob_ ? tr("Could not open the model") : job == runJob_ ? tr("The run failed") : tr("The export failed"));
+    jobs_->finish(job);
+    const bool load = jobs_->isCurrent(JobTracker::Kind::Load, job), run = jobs_->isCurrent(JobTracker::Kind::Run, job),
+               exporting = jobs_->isCurrent(JobTracker::Kind::Export, job);
+    if (load || run || exporting) {
+        setIdle(load ? tr("Could not open the model") : run ? tr("The run failed") : tr("The export failed"));
         showError(message);
     }
+}
+
+void MainWindow::onCancelled(quint64 job)
+{
+    const bool shown = jobs_->isCurrent(JobTracker::Kind::Load, job) || jobs_->isCurrent(JobTracker::Kind::Run, job)
+        || jobs_->isCurrent(JobTracker::Kind::Export, job);
+    jobs_->finish(job);
+    if (shown)
+        setIdle(tr("Cancelled"));
+}
+
+// A model whose code reaches outside it (files, network): nothing of it has run. Asked without
+// blocking (open(), not exec()), so the loop keeps running and tests can answer; the model loaded
+// before stays unless the user opens this one anyway.
+void MainWindow::onUntrusted(quint64 job, const UntrustedModelError::Finding& finding)
+{
+    jobs_->finish(job);
+    if (!jobs_->isCurrent(JobTracker::Kind::Load, job))
+        return;
+    const QString path = property("pendingPath").toString();
+    const QStringList inputs = property("pendingInputs").toStringList();
+    const QString name = QFileInfo(path).fileName();
+    setIdle(tr("%1 was not opened").arg(name));
+    const QString where = finding.method.empty() ? QString() : tr(" in %1").arg(QString::fromStdString(finding.method));
+    const QString risk = finding.risk.empty() ? tr("do anything you can") : QString::fromStdString(finding.risk);
+    auto* box = new QMessageBox(QMessageBox::Warning, tr("Open %1?").arg(name),
+                                tr("This model's code %1%2. It can %3. Open it only if you trust its source.")
+                                    .arg(QString::fromStdString(finding.usage), where, risk),
+                                QMessageBox::Cancel, this);
+    box->setObjectName(QStringLiteral("untrustedModelBox"));
+    box->setInformativeText(tr("A TorchScript model is a program: it runs with your rights while it opens and runs. "
+                               "%1, line %2.").arg(QString::fromStdString(finding.entry)).arg(finding.line));
+    QPushButton* openAnyway = box->addButton(tr("Open Anyway"), QMessageBox::AcceptRole);
+    box->setDefaultButton(QMessageBox::Cancel);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    connect(box, &QMessageBox::finished, this, [this, box, openAnyway, path, inputs] {
+        if (box->clickedButton() != openAnyway)
+            return;
+        trustOnce_ = path;
+        openModel(path, inputs);
+    });
+    box->open();
 }
 
 void MainWindow::showError(const QString& message)
@@ -749,29 +807,34 @@ QString MainWindow::errorText() const { return errorBar_->isHidden() ? QString()
 
 void MainWindow::cancelWork()
 {
-    worker_->cancelRequested = true; // the worker checks it between batches
-    if (busy_)
-        statusText_->setText(tr("Cancelling after the current batch…"));
+    jobs_->cancelShown(); // each job checks its own token: a forward at its next module, an export per batch
 }
 
-bool MainWindow::isBusy() const { return busy_; }
+bool MainWindow::isBusy() const { return jobs_->isRunning(); }
 
-void MainWindow::setBusy(const QString& what, bool cancellable)
+QString MainWindow::statusText() const { return statusText_->text(); }
+
+// The status bar follows the job tracker: what runs, its progress, and Cancel while it can.
+void MainWindow::showJobs()
 {
-    busy_ = true;
-    statusText_->setText(what);
-    progress_->setRange(0, 0); // busy indicator until the first progress report
+    if (!jobs_->isRunning()) {
+        progress_->hide();
+        cancelButton_->hide();
+        return;
+    }
+    statusText_->setText(jobs_->statusText());
+    const qint64 total = jobs_->progressTotal();
+    progress_->setRange(0, int(total)); // 0..0: a busy indicator until the first report
+    progress_->setValue(int(jobs_->progressDone()));
     progress_->show();
-    cancelButton_->setVisible(cancellable);
+    cancelButton_->setVisible(jobs_->canCancel());
 }
 
+// A job's closing message, unless another job is still running (its status stays).
 void MainWindow::setIdle(const QString& message)
 {
-    busy_ = false;
-    if (!message.isEmpty())
+    if (!message.isEmpty() && !jobs_->isRunning())
         statusText_->setText(message);
-    progress_->hide();
-    cancelButton_->hide();
 }
 
 void MainWindow::addRecentModel(const QString& path)

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "engineworker.h"
+#include "jobtracker.h"
 
 #include <QMainWindow>
 #include <QPointer>
@@ -54,6 +55,10 @@ public:
 
     // For tests and scripting.
     ModuleTreeModel* moduleModel() const { return treeModel_; }
+    JobTracker* jobTracker() const { return jobs_; }
+    QSpinBox* sampleBox() const { return sampleBox_; }
+    QString statusText() const;
+    EngineWorker* engineWorker() const { return worker_; }
     QTreeView* moduleView() const { return treeView_; }
     ModuleFilterProxy* filterProxy() const { return filter_; }
     FeatureMapView* featureMapView() const { return featureMaps_; }
@@ -81,7 +86,7 @@ private:
     void createDocks();
     void createCentralView();
     void showError(const QString& message);
-    void setBusy(const QString& what, bool cancellable);
+    void showJobs();
     void setIdle(const QString& message = {});
     void addRecentModel(const QString& path);
     void rebuildRecentMenu();
@@ -89,7 +94,10 @@ private:
     void onRunFinished(quint64 job, std::shared_ptr<const RunOutcome> outcome);
     void onExtractionFinished(quint64 job, std::shared_ptr<const ExtractionResult> result);
     void onFailed(quint64 job, const QString& message);
+    void onCancelled(quint64 job);
+    void onUntrusted(quint64 job, const UntrustedModelError::Finding& finding);
     void refreshCentralView();
+    void showModelOutput();
     void exportCheckedDialog(bool folder);
     void exportViewDialog();
     void showChannel(int channel);
@@ -97,12 +105,13 @@ private:
 
     QThread workerThread_;
     EngineWorker* worker_ = nullptr;
-    quint64 nextJob_ = 0, loadJob_ = 0, runJob_ = 0, exportJob_ = 0;
+    JobTracker* jobs_ = nullptr;
     std::shared_ptr<const Model> model_;
     std::shared_ptr<const RunOutcome> outcome_;
     std::map<QString, const Capture*> captures_; // key -> capture of the last run
     QString shownModule_;
     QString pendingModule_; // shown once the first run of a model arrives
+    QString trustOnce_;     // a model the user chose to open anyway: its next load skips the code check
     QStringList labels_;
 
     ModuleTreeModel* treeModel_;
@@ -128,7 +137,6 @@ private:
     QPushButton* cancelButton_ = nullptr;
     QMenu* recentMenu_ = nullptr;
     QMenu* viewMenu_ = nullptr;
-    bool busy_ = false;
 };
 
 } // namespace layerscope::ui

@@ -372,6 +372,7 @@ ExtractionResult extract(const std::string& modelPath, const ModelFuture& modelF
                           {"write_wait_seconds", result.writeWaitSeconds}, {"decode_threads", decodeThreads}};
 
     result.notes = writer.commit(manifest.dump(1), rowLabels);
+    result.outputPath = writer.path();
     result.manifestPath = manifestPathFor(writer.path());
     return result;
 }
@@ -387,9 +388,11 @@ ExtractionResult runExtraction(const Model& model, const ExtractionJob& job, con
 
 ExtractionResult runExtraction(const std::string& modelPath, const ExtractionJob& job, const ProgressCallback& progress)
 {
-    detail::checkModelFile(modelPath);
-    const ModelFuture model = std::async(std::launch::async, [modelPath] {
-        return std::shared_ptr<const Model>(std::make_shared<Model>(Model::load(modelPath)));
+    detail::checkModelFile(modelPath, job.trustModel);
+    LoadOptions options;
+    options.trustModel = job.trustModel;
+    const ModelFuture model = std::async(std::launch::async, [modelPath, options] {
+        return std::shared_ptr<const Model>(std::make_shared<Model>(Model::load(modelPath, options)));
     }).share();
     try {
         return extract(modelPath, model, job, progress);

@@ -143,7 +143,7 @@ Model::~Model() = default;
 
 Model Model::load(const std::string& path, const LoadOptions& options)
 {
-    detail::checkModelFile(path);
+    detail::checkModelFile(path, options.trustModel); // before LibTorch runs any of the model's code
     auto impl = std::make_unique<Impl>();
     impl->path = path;
     try {

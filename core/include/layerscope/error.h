@@ -12,4 +12,32 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// A model whose TorchScript code uses an operator that reaches outside the model (files, the network)
+// or hides which operators it calls. Thrown before LibTorch runs any of the model's code; such a
+// model opens only when the user trusts it (LoadOptions::trustModel). The parts are kept so that a
+// GUI can ask in its own words.
+class UntrustedModelError : public Error {
+public:
+    struct Finding {
+        std::string path;      // the model file
+        std::string usage;     // "calls torch.from_file", "uses torch as a value"
+        std::string operation; // the operator as the source spells it: "torch.from_file"
+        std::string method;    // "__setstate__"; empty outside a method
+        std::string owner;     // qualified class, or module of a function: "__torch__.Evil"
+        bool ownerIsClass = false;
+        std::string entry;     // archive entry: "evil/code/__torch__.py"
+        int line = 0;          // in that entry, 1-based
+        std::string risk;      // "read or write files"
+    };
+
+    // "evil.pt: the model calls torch.from_file in method __setstate__ of __torch__.Evil: it can read
+    // or write files; open it only if you trust it (--trust-model)"
+    explicit UntrustedModelError(Finding finding);
+
+    const Finding& finding() const { return finding_; }
+
+private:
+    Finding finding_;
+};
+
 } // namespace layerscope

@@ -28,6 +28,7 @@ struct ExtractionJob {
     std::string outputPath; // format from the extension, see exporters.h
     ExportOptions exportOptions;
     int decodeThreads = 0; // 0: chosen from the machine
+    bool trustModel = false; // LoadOptions::trustModel, when extraction opens the model itself
 };
 
 struct ExtractionProgress {
@@ -53,6 +54,7 @@ struct ExtractionResult {
     double seconds = 0;
     // Where the time went: the forward itself, waiting for decoded images, waiting for the disk.
     double forwardSeconds = 0, inputWaitSeconds = 0, writeWaitSeconds = 0;
+    std::string outputPath; // the data file or folder written
     std::string manifestPath;
 };
 

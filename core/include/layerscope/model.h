@@ -14,13 +14,18 @@ namespace layerscope {
 struct LoadOptions {
     // Rewrite the module graphs so any module can be captured. Off only to measure the cost of it.
     bool instrument = true;
+    // A model is code that runs with the user's rights while it loads (__setstate__) and runs. Unless
+    // trusted, a model whose source calls an operator reaching outside it (torch.from_file,
+    // torch.save ...) is refused with UntrustedModelError. Archive size checks apply regardless.
+    bool trustModel = false;
 };
 
 // A TorchScript model opened on the CPU, with every module's forward instrumented once so that
 // any set of modules can be captured by name at run time.
 class Model {
 public:
-    // Throws layerscope::Error with one line naming the file and the cause.
+    // Throws layerscope::Error with one line naming the file and the cause (UntrustedModelError for
+    // a model that must be trusted first, see LoadOptions::trustModel).
     static Model load(const std::string& path, const LoadOptions& options = {});
 
     Model(Model&&) noexcept;
