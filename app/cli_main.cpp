@@ -161,7 +161,14 @@ int main(int argc, char** argv)
     CLI::App app{"LayerScope: list a TorchScript model's modules and capture their activations."};
     cli::CommandLine line;
     cli::declareCommandLine(app, line);
-    CLI11_PARSE(app, argc, argv);
+    try {
+        cli::parseArguments(app, std::vector<std::string>(argv + 1, argv + argc));
+    } catch (const CLI::ParseError& error) {
+        return app.exit(error);
+    } catch (const Error& error) {
+        std::cerr << "layerscope-cli: error: " << error.what() << "\n";
+        return 2;
+    }
 
     try {
         cli::checkCommandLine(line);

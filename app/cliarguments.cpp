@@ -174,6 +174,16 @@ void declareCommandLine(CLI::App& app, CommandLine& line)
         ->capture_default_str();
 }
 
+void parseArguments(CLI::App& app, const std::vector<std::string>& arguments)
+{
+    for (std::size_t i = 0; i < arguments.size(); ++i) {
+        if (arguments[i].empty())
+            throw Error("argument " + std::to_string(i + 1) + " is empty (an unset shell variable?)");
+    }
+    std::vector<std::string> reversed(arguments.rbegin(), arguments.rend()); // CLI11 parses from the back
+    app.parse(reversed);
+}
+
 void checkCommandLine(CommandLine& line)
 {
     if (!*line.extract)

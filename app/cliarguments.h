@@ -47,7 +47,13 @@ struct CommandLine {
 // Declares the commands and options on `app`, which writes what it parses into `line`.
 void declareCommandLine(CLI::App& app, CommandLine& line);
 
-// After app.parse(): checks the values and completes line.extraction.job (preprocessing, shard).
+// Parses `arguments` (the program's name excluded) into `app`. CLI11 2.1 (Debian 12) loops forever
+// on an empty argument followed by an option that lacks its value (`extract m.pt "" --threads`,
+// found by fuzz_cli), so empty arguments are refused before CLI11 sees them. Throws CLI::ParseError
+// (CLI11's own messages and --help) or layerscope::Error.
+void parseArguments(CLI::App& app, const std::vector<std::string>& arguments);
+
+// After parseArguments(): checks the values and completes line.extraction.job (preprocessing, shard).
 // Throws layerscope::Error naming the option and the cause.
 void checkCommandLine(CommandLine& line);
 

@@ -26,12 +26,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         arguments.push_back(current);
     if (arguments.size() > 64)
         return 0;
-    std::vector<std::string> reversed(arguments.rbegin(), arguments.rend()); // CLI11 parses from the back
     CLI::App app{"fuzz"};
     layerscope::cli::CommandLine line;
     layerscope::cli::declareCommandLine(app, line);
     try {
-        app.parse(reversed);
+        layerscope::cli::parseArguments(app, arguments);
         layerscope::cli::checkCommandLine(line);
     } catch (const CLI::Error&) {
     } catch (const layerscope::Error&) {
