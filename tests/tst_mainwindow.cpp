@@ -54,6 +54,7 @@ private slots:
     void cancelDuringARunAndALoad();
     void supersededRunStopsEarly();
     void modelOutputFollowsTheSampleBox();
+    void anotherModelReplacesEverythingOnScreen();
     void badModelShowsErrorAndKeepsTheOldModel();
     void untrustedModelAsksBeforeOpening();
     void folderInputStepsThroughImages();
@@ -411,6 +412,28 @@ void TestMainWindow::modelOutputFollowsTheSampleBox()
     QCOMPARE(window.outputPanel()->topClass(), QString("Ankle boot"));
     window.sampleBox()->setValue(1);
     QCOMPARE(window.outputPanel()->topClass(), QString("Trouser"));
+}
+
+// After resnet18's fc, opening another model showed "'fc' did not run in this forward" and kept the
+// old statistics: now the new model's first convolution is shown, selected in the tree.
+void TestMainWindow::anotherModelReplacesEverythingOnScreen()
+{
+    MainWindow window;
+    window.show();
+    QSignalSpy ran(&window, &MainWindow::runReady);
+    window.openModel(QString::fromStdString(fixturePath("resnet18_scripted", "model.pt")),
+                     {QString::fromStdString(fixturePath("resnet18_scripted", "input0.npy"))});
+    QVERIFY(ran.wait(60000));
+    select(window, "fc");
+    QCOMPARE(window.activationPlots()->histogramTotal(), std::int64_t(1000));
+
+    window.openModel(QString::fromStdString(fixturePath("seed_cnn_scripted", "model.pt")),
+                     {QString::fromStdString(fixturePath("seed_cnn_scripted", "input0.npy"))});
+    QVERIFY(ran.wait(60000));
+    QCOMPARE(window.moduleView()->currentIndex().data(ModuleTreeModel::QualifiedNameRole).toString(), QString("cnn.0.0"));
+    QCOMPARE(window.featureMapView()->activation().shape, std::vector<std::int64_t>({2, 16, 97, 97}));
+    QVERIFY(window.featureMapView()->isVisible());
+    QVERIFY(window.errorText().isEmpty());
 }
 
 QTEST_MAIN(TestMainWindow)

@@ -450,6 +450,11 @@ void MainWindow::onModelLoaded(quint64 job, std::shared_ptr<const Model> model)
     model_ = std::move(model);
     outcome_.reset();
     captures_.clear();
+    // Nothing of the previous model stays on screen: its module, statistics, plots and colour bar.
+    shownModule_.clear();
+    statistics_->showMessage(QString(), QString());
+    colorScale_->clear();
+    plots_->setActivation({}, 0);
     const QString path = property("pendingPath").toString();
     // Expanded modules stay expanded when the same (or a retrained) model is opened again.
     QStringList expanded;
@@ -564,15 +569,31 @@ void MainWindow::onRunFinished(quint64 job, std::shared_ptr<const RunOutcome> ou
         }
     }
     if (shownModule_.isEmpty()) {
-        for (const auto& m : model_->modules()) { // the first convolution, or else the first module that ran
-            if (m.typeName.find("Conv") != std::string::npos && captures_.count(QString::fromStdString(m.name))) {
-                shownModule_ = QString::fromStdString(m.name);
-                break;
-            }
+        shownModule_ = defaultModule();
+        const QModelIndex index = filter_->mapFromSource(treeModel_->indexOfModule(shownModule_));
+        if (index.isValid()) { // selected and highlighted, as if clicked
+            treeView_->setCurrentIndex(index);
+            treeView_->scrollTo(index);
         }
     }
     refreshCentralView();
     emit runReady();
+}
+
+// What a model shows first: its first convolution that ran, else the first module that ran.
+QString MainWindow::defaultModule() const
+{
+    QString firstThatRan;
+    for (const auto& m : model_->modules()) {
+        const QString name = QString::fromStdString(m.name);
+        if (name.isEmpty() || !captures_.count(name))
+            continue;
+        if (m.typeName.find("Conv") != std::string::npos)
+            return name;
+        if (firstThatRan.isEmpty())
+            firstThatRan = name;
+    }
+    return firstThatRan;
 }
 
 // The model's output for the sample chosen in the sample box, as the views show it.

@@ -98,6 +98,7 @@ private:
     void onUntrusted(quint64 job, const UntrustedModelError::Finding& finding);
     void refreshCentralView();
     void showModelOutput();
+    QString defaultModule() const;
     void exportCheckedDialog(bool folder);
     void exportViewDialog();
     void showChannel(int channel);
