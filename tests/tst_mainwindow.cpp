@@ -426,6 +426,9 @@ void TestMainWindow::anotherModelReplacesEverythingOnScreen()
     QVERIFY(ran.wait(60000));
     select(window, "fc");
     QCOMPARE(window.activationPlots()->histogramTotal(), std::int64_t(1000));
+    select(window, "avgpool"); // [2, 512, 1, 1]: a vector of 512 values, not 512 one-pixel tiles
+    QVERIFY(window.activationPlots()->isVisible());
+    QCOMPARE(window.activationPlots()->histogramTotal(), std::int64_t(512));
 
     window.openModel(QString::fromStdString(fixturePath("seed_cnn_scripted", "model.pt")),
                      {QString::fromStdString(fixturePath("seed_cnn_scripted", "input0.npy"))});

@@ -640,7 +640,10 @@ void MainWindow::refreshCentralView()
         statistics_->showMessage(name, why);
         return;
     }
-    const Tensor& tensor = it->second->tensor;
+    Tensor tensor = it->second->tensor;
+    // [N, C, 1, 1] (after a global pooling) is a vector of C values, not C one-pixel tiles.
+    if (tensor.shape.size() == 4 && tensor.shape[2] == 1 && tensor.shape[3] == 1)
+        tensor.shape = {tensor.shape[0], tensor.shape[1]};
     const int sample = std::min<int>(sampleBox_->value(), tensor.shape.empty() ? 0 : int(tensor.shape[0]) - 1);
     for (QWidget* control : std::initializer_list<QWidget*>{colormapBox_, normalizationBox_, orderBox_, colorScale_})
         control->setVisible(tensor.shape.size() == 4); // feature-map controls only with feature maps
