@@ -70,9 +70,22 @@ void TestMainWindow::viewExportsAsPngPdfAndSvg()
     QSignalSpy ran(&window, &MainWindow::runReady);
     window.openDemo();
     QVERIFY(ran.wait(30000));
+    // The grid in the format its extension names (a .svg used to hold PNG bytes), enlarged to at
+    // least 48-pixel tiles, with a title above and a colour bar below.
     QVERIFY(window.exportView(out.filePath("grid.png")));
     QImage grid(out.filePath("grid.png"));
-    QCOMPARE(grid.size(), window.featureMapView()->gridImage().size());
+    const QImage shown = window.featureMapView()->gridImage();
+    QVERIFY2(grid.width() >= 2 * shown.width() && grid.height() >= 2 * shown.height() + 40,
+             qPrintable(QString("%1x%2 from %3x%4").arg(grid.width()).arg(grid.height()).arg(shown.width()).arg(shown.height())));
+    for (const auto& [name, magic] : QList<QPair<QString, QByteArray>>{{"grid.pdf", "%PDF"}, {"grid.svg", "<?xml"}}) {
+        QVERIFY(window.exportView(out.filePath(name)));
+        QFile file(out.filePath(name));
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        const QByteArray bytes = file.readAll();
+        QVERIFY2(bytes.startsWith(magic), qPrintable(name));
+        if (name.endsWith("svg"))
+            QVERIFY(bytes.contains("<image") && bytes.contains("features.0")); // tiles as an image, the module named
+    }
     select(window, "classifier.1");
     const QList<QPair<QString, QByteArray>> files = {{"plot.png", "\x89PNG"}, {"plot.pdf", "%PDF"}, {"plot.svg", "<?xml"}};
     for (const auto& [name, magic] : files) {
@@ -83,7 +96,7 @@ void TestMainWindow::viewExportsAsPngPdfAndSvg()
     }
     QVERIFY(!window.exportView(out.filePath("no/such/folder/plot.png")));
     QVERIFY(window.errorText().contains("cannot write"));
-    QCOMPARE(QDir(out.path()).entryList(QDir::Files | QDir::Hidden).size(), 4); // no temporaries left
+    QCOMPARE(QDir(out.path()).entryList(QDir::Files | QDir::Hidden).size(), 6); // no temporaries left
 }
 
 void TestMainWindow::sequencesAreDrawnAsHeatMaps()

@@ -8,6 +8,7 @@
 #include "moduletreemodel.h"
 #include "outputpanel.h"
 #include "statisticspanel.h"
+#include "viewexport.h"
 
 #include "layerscope/exporters.h"
 #include "layerscope/statistics.h"
@@ -71,61 +72,10 @@ QString demoImage()
     return images.isEmpty() ? QString() : demoFolder() + "/images/" + images.first();
 }
 
-// PNG, PDF or SVG by the extension, under a temporary name renamed into place when complete.
-bool savePlot(QCustomPlot* plot, const QString& path)
-{
-    const QString suffix = QFileInfo(path).suffix().toLower();
-    const QString temporary = QFileInfo(path).dir().filePath("." + QFileInfo(path).fileName() + ".partial");
-    bool ok = false;
-    if (suffix == "pdf") {
-        ok = plot->savePdf(temporary);
-    } else if (suffix == "svg") {
-        QSvgGenerator svg;
-        svg.setFileName(temporary);
-        svg.setSize(plot->size());
-        svg.setViewBox(plot->rect());
-        QCPPainter painter;
-        ok = painter.begin(&svg);
-        if (ok) {
-            plot->toPainter(&painter, plot->width(), plot->height());
-            ok = painter.end();
-        }
-    } else {
-        ok = plot->savePng(temporary);
-    }
-    ok = ok && (!QFile::exists(path) || QFile::remove(path)) && QFile::rename(temporary, path);
-    QFile::remove(temporary);
-    return ok;
-}
-
 bool isModelFile(const QString& path)
 {
     const QString suffix = QFileInfo(path).suffix().toLower();
     return suffix == "pt" || suffix == "pth" || suffix == "ptl" || suffix == "torchscript";
-}
-
-QPixmap colorScalePixmap(Colormap colormap, double low, double high, bool perChannel, const QFont& font)
-{
-    QPixmap pixmap(260, 34);
-    pixmap.fill(Qt::transparent);
-    QPainter painter(&pixmap);
-    for (int x = 0; x < 200; ++x) {
-        const auto c = colormapColor(colormap, x / 199.0);
-        painter.setPen(QColor(c[0], c[1], c[2]));
-        painter.drawLine(x + 30, 2, x + 30, 16);
-    }
-    painter.setPen(QApplication::palette().color(QPalette::WindowText));
-    painter.setFont(font);
-    if (colormap == Colormap::Diverging) {
-        const double bound = std::max(std::abs(low), std::abs(high));
-        low = -bound;
-        high = bound;
-    }
-    painter.drawText(QRect(0, 18, 90, 16), Qt::AlignLeft, QString::number(low, 'g', 3));
-    painter.drawText(QRect(170, 18, 90, 16), Qt::AlignRight, QString::number(high, 'g', 3));
-    if (perChannel)
-        painter.drawText(QRect(60, 18, 140, 16), Qt::AlignCenter, QObject::tr("each channel stretched"));
-    return pixmap;
 }
 
 } // namespace
@@ -744,7 +694,7 @@ void MainWindow::exportViewDialog()
 {
     const bool grid = central_->currentWidget() == featureMaps_;
     const QString path = QFileDialog::getSaveFileName(this, tr("Export the view"), grid ? "feature-maps.png" : "plot.png",
-                                                      grid ? tr("PNG (*.png)") : tr("PNG (*.png);;PDF (*.pdf);;SVG (*.svg)"));
+                                                      tr("PNG (*.png);;PDF (*.pdf);;SVG (*.svg)"));
     if (!path.isEmpty())
         exportView(path);
 }
@@ -754,8 +704,22 @@ bool MainWindow::exportView(const QString& path)
     const bool grid = central_->currentWidget() == featureMaps_;
     bool ok = false;
     if (grid) {
-        QSaveFile file(path); // written under a temporary name, renamed when complete
-        ok = file.open(QIODevice::WriteOnly) && featureMaps_->gridImage().save(&file, "PNG") && file.commit();
+        const Tensor& capture = featureMaps_->activation();
+        const GridOptions& options = featureMaps_->gridOptions();
+        GridPicture picture;
+        picture.grid = featureMaps_->gridImage();
+        picture.layout = gridLayout(capture.shape[1], int(capture.shape[3]), int(capture.shape[2]), options);
+        picture.channelOrder = options.channelOrder;
+        picture.title = tr("%1  %2 %3, sample %4")
+                            .arg(shownModule_, QString::fromStdString(shapeToString(capture.shape)),
+                                 QString::fromStdString(dtypeName(capture.dtype)))
+                            .arg(featureMaps_->sample());
+        picture.colormap = options.colormap;
+        const TensorStatistics range = computeStatistics(sampleOf(capture, featureMaps_->sample()));
+        picture.low = range.min;
+        picture.high = range.max;
+        picture.perChannel = options.normalization == Normalization::PerChannel;
+        ok = saveGridPicture(picture, path);
     } else {
         ok = savePlot(plots_->histogramPlot(), path);
     }
