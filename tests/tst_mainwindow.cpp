@@ -55,6 +55,7 @@ private slots:
     void supersededRunStopsEarly();
     void modelOutputFollowsTheSampleBox();
     void anotherModelReplacesEverythingOnScreen();
+    void fitsASmallScreen();
     void badModelShowsErrorAndKeepsTheOldModel();
     void untrustedModelAsksBeforeOpening();
     void folderInputStepsThroughImages();
@@ -450,6 +451,21 @@ void TestMainWindow::anotherModelReplacesEverythingOnScreen()
     QCOMPARE(window.featureMapView()->activation().shape, std::vector<std::int64_t>({2, 16, 97, 97}));
     QVERIFY(window.featureMapView()->isVisible());
     QVERIFY(window.errorText().isEmpty());
+}
+
+// Its minimum size was 1491x724: more than a 1280x720 screen.
+void TestMainWindow::fitsASmallScreen()
+{
+    MainWindow window;
+    window.show();
+    QSignalSpy ran(&window, &MainWindow::runReady);
+    window.openDemo();
+    QVERIFY(ran.wait(30000));
+    const QSize minimum = window.minimumSizeHint().expandedTo(window.minimumSize());
+    QVERIFY2(minimum.width() <= 1280 && minimum.height() <= 720,
+             qPrintable(QString("%1x%2").arg(minimum.width()).arg(minimum.height())));
+    window.resize(1280, 720);
+    QCOMPARE(window.size(), QSize(1280, 720));
 }
 
 QTEST_MAIN(TestMainWindow)

@@ -36,6 +36,9 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSaveFile>
+#include <QGuiApplication>
+#include <QScreen>
+#include <QScrollArea>
 #include <QSettings>
 #include <QSpinBox>
 #include <QStackedWidget>
@@ -120,7 +123,9 @@ MainWindow::MainWindow(QWidget* parent)
     statusText_->setText(tr("Open a TorchScript model (Ctrl+O) or drop one here"));
 
     QSettings settings;
-    resize(1280, 800);
+    // The first launch fits the screen (1280x720 at least); later ones restore the user's layout.
+    const QRect screen = QGuiApplication::primaryScreen() ? QGuiApplication::primaryScreen()->availableGeometry() : QRect(0, 0, 1280, 720);
+    resize(std::min(1280, screen.width()), std::min(800, screen.height()));
     restoreGeometry(settings.value("window/geometry").toByteArray());
     restoreState(settings.value("window/state").toByteArray());
     rebuildRecentMenu();
@@ -208,7 +213,12 @@ void MainWindow::createDocks()
     auto dock = [this](const QString& title, const QString& name, QWidget* widget, Qt::DockWidgetArea area) {
         auto* d = new QDockWidget(title, this);
         d->setObjectName(name); // for saveState
-        d->setWidget(widget);
+        // Scrollable, so that docks shrink below their contents' size on a small screen.
+        auto* scroll = new QScrollArea(d);
+        scroll->setWidgetResizable(true);
+        scroll->setFrameShape(QFrame::NoFrame);
+        scroll->setWidget(widget);
+        d->setWidget(scroll);
         addDockWidget(area, d);
         return d;
     };
