@@ -12,6 +12,7 @@
 #include "outputpanel.h"
 #include "testsupport.h"
 
+#include <QLineEdit>
 #include <QListWidget>
 #include <cstring>
 #include <QSpinBox>
@@ -56,6 +57,7 @@ private slots:
     void modelOutputFollowsTheSampleBox();
     void anotherModelReplacesEverythingOnScreen();
     void fitsASmallScreen();
+    void ctrlEFromTheFilterBoxSaysWhatIsMissing();
     void badModelShowsErrorAndKeepsTheOldModel();
     void untrustedModelAsksBeforeOpening();
     void folderInputStepsThroughImages();
@@ -466,6 +468,25 @@ void TestMainWindow::fitsASmallScreen()
              qPrintable(QString("%1x%2").arg(minimum.width()).arg(minimum.height())));
     window.resize(1280, 720);
     QCOMPARE(window.size(), QSize(1280, 720));
+}
+
+// Ctrl+E did nothing in the filter box, and with nothing checked a file dialog opened first.
+void TestMainWindow::ctrlEFromTheFilterBoxSaysWhatIsMissing()
+{
+    MainWindow window;
+    window.show();
+    QSignalSpy ran(&window, &MainWindow::runReady);
+    window.openDemo();
+    QVERIFY(ran.wait(30000));
+    QApplication::setActiveWindow(&window);
+    QVERIFY(QTest::qWaitForWindowActive(&window));
+    auto* filter = window.findChild<QLineEdit*>("moduleFilter");
+    QVERIFY(filter);
+    filter->setFocus();
+    QSignalSpy errors(&window, &MainWindow::errorShown);
+    QTest::keyClick(filter, Qt::Key_E, Qt::ControlModifier);
+    QCOMPARE(errors.count(), 1); // said at once: no dialog opened
+    QVERIFY2(window.errorText().contains("check modules"), qPrintable(window.errorText()));
 }
 
 QTEST_MAIN(TestMainWindow)

@@ -27,6 +27,7 @@
 #include <QFileInfo>
 #include <QHBoxLayout>
 #include <QHeaderView>
+#include <QKeyEvent>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMenuBar>
@@ -227,6 +228,8 @@ void MainWindow::createDocks()
     auto* layout = new QVBoxLayout(modules);
     auto* filterRow = new QHBoxLayout;
     filterEdit_ = new QLineEdit(modules);
+    filterEdit_->setObjectName("moduleFilter");
+    filterEdit_->installEventFilter(this); // the window's shortcuts work while typing a filter
     filterEdit_->setPlaceholderText(tr("Filter by name or type (Ctrl+F)"));
     filterEdit_->setClearButtonEnabled(true);
     regexBox_ = new QCheckBox(tr("Regex"), modules);
@@ -641,8 +644,38 @@ void MainWindow::showChannel(int channel)
     dialog->show();
 }
 
+// A line edit takes Ctrl+E (end of line) for itself; in the filter box the window's Export wins.
+bool MainWindow::eventFilter(QObject* watched, QEvent* event)
+{
+    if (watched == filterEdit_ && event->type() == QEvent::ShortcutOverride) {
+        const auto* key = static_cast<QKeyEvent*>(event);
+        if (key->key() == Qt::Key_E && (key->modifiers() & Qt::ControlModifier)) {
+            event->ignore();
+            return true;
+        }
+    }
+    return QMainWindow::eventFilter(watched, event);
+}
+
+// Where file dialogs start: the folder used last, remembered across sessions.
+QString MainWindow::lastFolder() const
+{
+    return QSettings().value("dialogs/lastFolder", QDir::homePath()).toString();
+}
+
+void MainWindow::rememberFolder(const QString& path)
+{
+    QSettings().setValue("dialogs/lastFolder", QFileInfo(path).isDir() ? path : QFileInfo(path).absolutePath());
+}
+
 void MainWindow::exportCheckedDialog(bool folder)
 {
+    // Said before any dialog opens, not after the user picked a file.
+    if (!model_)
+        return showError(tr("Open a model first"));
+    const QStringList checked = treeModel_->checkedModules();
+    if (checked.isEmpty())
+        return showError(tr("Nothing to export: check modules in the Modules tree first"));
     QStringList inputs;
     if (folder) {
         const QStringList sources = inputs_->sources();
@@ -650,18 +683,24 @@ void MainWindow::exportCheckedDialog(bool folder)
         if (hasFolder) {
             inputs = sources; // the folder the Inputs dock steps through
         } else {
-            const QString dir = QFileDialog::getExistingDirectory(this, tr("Folder of images to run"));
+            const QString dir = QFileDialog::getExistingDirectory(this, tr("Folder of images to run"), lastFolder());
             if (dir.isEmpty())
                 return;
+            rememberFolder(dir);
             inputs << dir;
         }
     }
+    // A default name that says what is inside: model and module ("resnet18-layer4.npz").
+    const QString what = checked.size() == 1 ? checked.first() : tr("%1-modules").arg(checked.size());
+    const QString name = QFileInfo(currentModelPath()).completeBaseName() + "-" + what + ".npz";
     const QString path = QFileDialog::getSaveFileName(
-        this, tr("Export the checked modules"), QStringLiteral("activations.npz"),
+        this, tr("Export the checked modules"), QDir(lastFolder()).filePath(name),
         tr("NumPy archive (*.npz);;MATLAB (*.mat);;PyTorch (*.pt);;CSV (*.csv);;Channel grids (*.png);;"
            "Folder of .npy files (*)"));
-    if (!path.isEmpty())
-        exportChecked(path, inputs);
+    if (path.isEmpty())
+        return;
+    rememberFolder(path);
+    exportChecked(path, inputs);
 }
 
 void MainWindow::exportChecked(const QString& outputPath, const QStringList& inputs)
@@ -703,10 +742,14 @@ void MainWindow::onExtractionFinished(quint64 job, std::shared_ptr<const Extract
 void MainWindow::exportViewDialog()
 {
     const bool grid = central_->currentWidget() == featureMaps_;
-    const QString path = QFileDialog::getSaveFileName(this, tr("Export the view"), grid ? "feature-maps.png" : "plot.png",
+    const QString name = QFileInfo(currentModelPath()).completeBaseName() + "-" + (shownModule_.isEmpty() ? "output" : shownModule_)
+        + (grid ? "-maps.png" : "-plot.png");
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export the view"), QDir(lastFolder()).filePath(name),
                                                       tr("PNG (*.png);;PDF (*.pdf);;SVG (*.svg)"));
-    if (!path.isEmpty())
-        exportView(path);
+    if (path.isEmpty())
+        return;
+    rememberFolder(path);
+    exportView(path);
 }
 
 bool MainWindow::exportView(const QString& path)

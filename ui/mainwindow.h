@@ -78,6 +78,7 @@ signals:
 
 protected:
     void closeEvent(QCloseEvent* event) override;
+    bool eventFilter(QObject* watched, QEvent* event) override;
     void dragEnterEvent(QDragEnterEvent* event) override;
     void dropEvent(QDropEvent* event) override;
 
@@ -99,6 +100,8 @@ private:
     void refreshCentralView();
     void showModelOutput();
     QString defaultModule() const;
+    QString lastFolder() const;
+    void rememberFolder(const QString& path);
     void exportCheckedDialog(bool folder);
     void exportViewDialog();
     void showChannel(int channel);
