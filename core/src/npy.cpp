@@ -4,11 +4,16 @@
 #include "layerscope/error.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <fcntl.h>
 #include <filesystem>
-#include <fstream>
-#include <regex>
+#include <memory>
+#include <new>
+#include <string_view>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace layerscope {
@@ -16,6 +21,13 @@ namespace layerscope {
 namespace {
 
 const char kMagic[] = "\x93NUMPY";
+
+// numpy.load refuses headers over 10000 bytes unless told otherwise, and a plain array's header needs under 2 KB:
+// the cap bounds the work a crafted header can ask for, and how much of a file is read to find out.
+constexpr std::size_t kMaxHeaderLength = 65536;
+constexpr std::size_t kMaxPrefixLength = 12; // magic, version, a 4-byte header length
+constexpr std::size_t kMaxDimensions = 64;   // numpy 2's NPY_MAXDIMS
+constexpr std::size_t kQuotedLength = 32;    // of header text shown in a message
 
 struct Descr {
     DType dtype;
@@ -62,6 +74,318 @@ const char* descrOf(DType dtype)
     throw Error("bfloat16 has no numpy dtype: convert the tensor to float32 first");
 }
 
+const char kSupportedDtypes[] = "supported: float16/32/64, int8/16/32/64, uint8, bool";
+
+// Header text as a one-line message can show it: control and non-ASCII bytes escaped, long text cut short.
+std::string quote(std::string_view text)
+{
+    std::string out = "'";
+    for (std::size_t i = 0; i < std::min(text.size(), kQuotedLength); ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c >= 0x20 && c < 0x7f) {
+            out += static_cast<char>(c);
+        } else {
+            char escaped[5];
+            std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
+            out += escaped;
+        }
+    }
+    if (text.size() > kQuotedLength)
+        return out + "...' (" + std::to_string(text.size()) + " characters)";
+    return out + "'";
+}
+
+// The shape as the header wrote it: "(3,)", "(2, 3)".
+std::string pythonTuple(const std::vector<std::int64_t>& shape)
+{
+    std::string out = "(";
+    for (std::size_t i = 0; i < shape.size(); ++i)
+        out += (i > 0 ? ", " : "") + std::to_string(shape[i]);
+    return out + (shape.size() == 1 ? ",)" : ")");
+}
+
+// numpy's header, which numpy itself reads with ast.literal_eval: a Python dict literal with exactly the keys
+// 'descr', 'fortran_order' and 'shape' in any order, strings in single or double quotes, optional trailing
+// commas, spaces, and the padding and newline after it. Hand-written rather than a regex: one pass, no
+// recursion, so that no header makes it overflow the stack, and a precise message for every rejection.
+class HeaderParser {
+public:
+    HeaderParser(std::string_view text, const std::string& sourceName)
+        : text_(text)
+        , sourceName_(sourceName)
+    {
+    }
+
+    void parse(std::string* descr, bool* fortranOrder, std::vector<std::int64_t>* shape)
+    {
+        static const char* const keys[] = {"descr", "fortran_order", "shape"};
+        bool seen[3] = {false, false, false};
+        skipSpace();
+        if (atEnd() || peek() != '{')
+            fail("expected '{', " + found());
+        ++position_;
+        for (;;) {
+            skipSpace();
+            if (!atEnd() && peek() == '}') {
+                ++position_;
+                break;
+            }
+            if (atEnd() || (peek() != '\'' && peek() != '"'))
+                fail("expected a quoted key or '}', " + found());
+            const std::string_view key = readString();
+            int which = 0;
+            while (which < 3 && key != keys[which])
+                ++which;
+            if (which == 3)
+                fail("unexpected key " + quote(key) + " (a .npy header has exactly 'descr', 'fortran_order' and 'shape')");
+            if (seen[which])
+                fail("key " + quote(key) + " appears twice");
+            seen[which] = true;
+            skipSpace();
+            if (atEnd() || peek() != ':')
+                fail("expected ':' after " + quote(key) + ", " + found());
+            ++position_;
+            skipSpace();
+            if (which == 0)
+                *descr = readDescr();
+            else if (which == 1)
+                *fortranOrder = readBool();
+            else
+                *shape = readShape();
+            skipSpace();
+            if (!atEnd() && peek() == ',') {
+                ++position_;
+                continue;
+            }
+            if (!atEnd() && peek() == '}') {
+                ++position_;
+                break;
+            }
+            fail("expected ',' or '}' after the value of " + quote(key) + ", " + found());
+        }
+        skipSpace();
+        if (!atEnd())
+            fail("unexpected " + quote(text_.substr(position_, 1)) + " after the dict");
+        for (int which = 0; which < 3; ++which) {
+            if (!seen[which])
+                fail(std::string("no '") + keys[which] + "' key");
+        }
+    }
+
+private:
+    [[noreturn]] void fail(const std::string& cause) const
+    {
+        throw Error(sourceName_ + ": malformed .npy header: " + cause);
+    }
+
+    bool atEnd() const { return position_ >= text_.size(); }
+    char peek() const { return text_[position_]; }
+    static bool isDigit(char c) { return c >= '0' && c <= '9'; }
+
+    // Python's white space between tokens; inside the braces that includes newlines.
+    void skipSpace()
+    {
+        while (!atEnd() && std::strchr(" \t\n\r\f", peek()) != nullptr && peek() != '\0')
+            ++position_;
+    }
+
+    std::string found() const
+    {
+        return atEnd() ? "found the end of the header" : "found " + quote(text_.substr(position_, 1));
+    }
+
+    // A string literal without escapes (no key or dtype numpy writes has one); the caller saw its quote.
+    std::string_view readString()
+    {
+        const char quoteMark = peek();
+        const std::size_t start = ++position_;
+        while (!atEnd() && peek() != quoteMark) {
+            if (peek() == '\n' || peek() == '\r')
+                fail("unterminated string " + quote(text_.substr(start - 1, position_ - start + 1)));
+            if (peek() == '\\')
+                fail("escape sequences are not supported in " + quote(text_.substr(start - 1, position_ - start + 2)));
+            ++position_;
+        }
+        if (atEnd())
+            fail("unterminated string " + quote(text_.substr(start - 1)));
+        return text_.substr(start, position_++ - start);
+    }
+
+    std::string readDescr()
+    {
+        if (!atEnd() && peek() == '[')
+            throw Error(sourceName_ + ": unsupported dtype (structured arrays, with named fields, are not supported; "
+                        + kSupportedDtypes + ")");
+        if (atEnd() || (peek() != '\'' && peek() != '"'))
+            fail("'descr' must be a quoted dtype such as '<f4', " + found());
+        return std::string(readString());
+    }
+
+    bool readBool()
+    {
+        const std::size_t start = position_;
+        while (!atEnd() && (std::isalnum(static_cast<unsigned char>(peek())) || peek() == '_'))
+            ++position_;
+        const std::string_view word = text_.substr(start, position_ - start);
+        if (word == "True" || word == "False")
+            return word == "True";
+        fail("'fortran_order' must be True or False, found "
+             + quote(word.empty() ? text_.substr(start, atEnd() ? 0 : 1) : word));
+    }
+
+    std::vector<std::int64_t> readShape()
+    {
+        if (atEnd() || peek() != '(')
+            fail("'shape' must be a tuple, " + found());
+        ++position_;
+        std::vector<std::int64_t> shape;
+        bool comma = false;
+        skipSpace();
+        if (!atEnd() && peek() == ')') {
+            ++position_;
+            return shape;
+        }
+        for (;;) {
+            if (shape.size() == kMaxDimensions)
+                fail("the shape has more than " + std::to_string(kMaxDimensions) + " dimensions");
+            shape.push_back(readDimension());
+            skipSpace();
+            if (!atEnd() && peek() == ',') {
+                ++position_;
+                comma = true;
+                skipSpace();
+                if (!atEnd() && peek() == ')') {
+                    ++position_;
+                    return shape;
+                }
+                continue;
+            }
+            if (!atEnd() && peek() == ')') {
+                ++position_;
+                if (!comma) // Python's (3) is the number 3; numpy writes (3,)
+                    fail("the shape (" + std::to_string(shape[0]) + ") is not a tuple");
+                return shape;
+            }
+            fail("expected ',' or ')' in the shape, " + found());
+        }
+    }
+
+    // A non-negative decimal integer that fits in int64, as numpy writes one: no sign, no leading zero.
+    std::int64_t readDimension()
+    {
+        const std::size_t start = position_;
+        const bool signed_ = !atEnd() && (peek() == '-' || peek() == '+');
+        if (signed_)
+            ++position_;
+        if (atEnd() || !isDigit(peek())) {
+            position_ = start;
+            fail("expected a dimension in the shape, " + found());
+        }
+        std::int64_t value = 0;
+        bool tooLarge = false;
+        while (!atEnd() && isDigit(peek())) {
+            tooLarge = tooLarge || __builtin_mul_overflow(value, 10, &value)
+                || __builtin_add_overflow(value, peek() - '0', &value);
+            ++position_;
+        }
+        const std::string_view token = text_.substr(start, position_ - start);
+        if (signed_)
+            fail("dimension " + quote(token) + (token[0] == '-' ? " is negative" : " has a sign"));
+        if (token.size() > 1 && token[0] == '0')
+            fail("dimension " + quote(token) + " has a leading zero");
+        if (tooLarge)
+            fail("dimension " + quote(token) + " is too large");
+        return value;
+    }
+
+    std::string_view text_;
+    const std::string& sourceName_;
+    std::size_t position_ = 0;
+};
+
+// What the header says, checked: the payload it promises is within the file.
+struct Header {
+    Descr descr;
+    bool fortranOrder = false;
+    std::vector<std::int64_t> shape;
+    std::size_t payloadOffset = 0;
+    std::size_t payloadBytes = 0;
+};
+
+// `size` bytes are at hand, of a file of `fileSize` bytes (readNpy reads the header before the payload).
+Header parseHeader(const char* data, std::size_t size, std::uint64_t fileSize, const std::string& sourceName)
+{
+    auto fail = [&](const std::string& cause) -> Error { return Error(sourceName + ": " + cause); };
+    if (size < 6 || std::memcmp(data, kMagic, 6) != 0)
+        throw fail("not a .npy file (no NUMPY magic; save arrays with numpy.save)");
+    if (size < 10)
+        throw fail("truncated .npy header");
+    const int major = static_cast<unsigned char>(data[6]);
+    std::size_t headerLength = 0, headerStart = 0;
+    if (major == 1) {
+        headerLength = static_cast<unsigned char>(data[8]) | static_cast<unsigned char>(data[9]) << 8;
+        headerStart = 10;
+    } else if (major == 2 || major == 3) {
+        if (size < 12)
+            throw fail("truncated .npy header");
+        for (int i = 3; i >= 0; --i)
+            headerLength = headerLength << 8 | static_cast<unsigned char>(data[8 + i]);
+        headerStart = 12;
+    } else {
+        throw fail("unsupported .npy format version " + std::to_string(major));
+    }
+    if (headerLength > kMaxHeaderLength)
+        throw fail("malformed .npy header: it is " + std::to_string(headerLength) + " bytes long, more than the "
+                   + std::to_string(kMaxHeaderLength) + " accepted");
+    if (headerStart + headerLength > size)
+        throw fail("truncated .npy header");
+
+    Header header;
+    std::string descr;
+    HeaderParser(std::string_view(data + headerStart, headerLength), sourceName)
+        .parse(&descr, &header.fortranOrder, &header.shape);
+    if (!parseDescr(descr, &header.descr))
+        throw fail("unsupported dtype " + quote(descr) + " (" + kSupportedDtypes + ")");
+
+    // numpy's own rule: the product of the non-zero dimensions and the element size must fit, even when a zero
+    // dimension makes the array empty. Every partial product then fits too (Tensor::numel, strides).
+    const DType dtype = header.descr.dtype;
+    auto tooLarge = [&](const char* what) {
+        return fail("the header's shape " + pythonTuple(header.shape) + " of " + dtypeName(dtype)
+                    + " is larger than any file (" + what + " overflows)");
+    };
+    std::int64_t count = 1, bytes = 0;
+    bool empty = false;
+    for (const std::int64_t d : header.shape) {
+        empty = empty || d == 0;
+        if (d != 0 && __builtin_mul_overflow(count, d, &count))
+            throw tooLarge("element count");
+    }
+    if (__builtin_mul_overflow(count, static_cast<std::int64_t>(elementSize(dtype)), &bytes))
+        throw tooLarge("byte count");
+    if (empty)
+        bytes = 0;
+
+    header.payloadOffset = headerStart + headerLength;
+    const std::uint64_t follow = fileSize - header.payloadOffset;
+    if (static_cast<std::uint64_t>(bytes) > follow)
+        throw fail("truncated: the header promises " + shapeToString(header.shape) + " " + dtypeName(dtype) + " ("
+                   + std::to_string(bytes) + " bytes) but " + std::to_string(follow) + " follow");
+    header.payloadBytes = static_cast<std::size_t>(bytes);
+    return header;
+}
+
+// The payload's bytes are all in the file: only then is memory taken for them.
+Tensor allocate(const Header& header, const std::string& sourceName)
+{
+    try {
+        return Tensor::zeros(header.shape, header.descr.dtype);
+    } catch (const std::bad_alloc&) {
+        throw Error(sourceName + ": not enough memory for " + shapeToString(header.shape) + " "
+                    + dtypeName(header.descr.dtype) + " (" + std::to_string(header.payloadBytes) + " bytes)");
+    }
+}
+
 void byteSwap(char* data, std::size_t count, std::size_t width)
 {
     for (std::size_t i = 0; i < count; ++i)
@@ -91,85 +415,123 @@ void fortranToC(const char* from, char* to, const std::vector<std::int64_t>& sha
     }
 }
 
-std::string readWholeFile(const std::string& path)
+bool needsTranspose(const Header& header) { return header.fortranOrder && header.shape.size() > 1; }
+
+// The payload as read (`raw`, which may be `target` when no transpose is needed) into C order and native byte order.
+void toNative(const Header& header, const char* raw, char* target)
 {
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec))
-        throw Error(path + ": no such file");
-    if (std::filesystem::is_directory(path, ec))
-        throw Error(path + ": is a folder, not a .npy file");
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw Error(path + ": cannot be read (" + std::strerror(errno) + ")");
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    const std::size_t width = elementSize(header.descr.dtype);
+    if (needsTranspose(header))
+        fortranToC(raw, target, header.shape, width);
+    else if (raw != target)
+        std::memcpy(target, raw, header.payloadBytes);
+    if (header.descr.bigEndian && width > 1)
+        byteSwap(target, header.payloadBytes / width, width);
+}
+
+const char* kindOfFile(mode_t mode)
+{
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    return "not a file";
+}
+
+struct FileCloser {
+    int fd;
+    ~FileCloser() { ::close(fd); }
+};
+
+// Exactly `size` bytes at `offset`: the size fstat gave, never "until the end", which a growing file moves.
+void readExactly(int fd, char* to, std::size_t size, std::uint64_t offset, const std::string& path)
+{
+    std::size_t done = 0;
+    while (done < size) {
+        const ssize_t n = ::pread(fd, to + done, size - done, static_cast<off_t>(offset + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            throw Error(path + ": cannot be read (" + std::strerror(errno) + ")");
+        if (n == 0)
+            throw Error(path + ": cannot be read (it became shorter while being read)");
+        done += static_cast<std::size_t>(n);
+    }
 }
 
 } // namespace
 
+namespace detail {
+
+int openRegularFile(const std::string& path, const char* what, std::uint64_t* size)
+{
+    // stat first, following symlinks: opening a FIFO blocks until a writer comes, and opening some devices acts.
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) {
+        if (errno == ENOENT)
+            throw Error(path + ": no such file");
+        throw Error(path + ": cannot be read (" + std::strerror(errno) + ")");
+    }
+    if (S_ISDIR(st.st_mode))
+        throw Error(path + ": is a folder, not " + what);
+    if (!S_ISREG(st.st_mode))
+        throw Error(path + ": not a regular file (" + kindOfFile(st.st_mode) + ")");
+    // O_NONBLOCK and fstat again: the path may have been replaced by a FIFO or a device since the stat.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        throw Error(path + ": cannot be read (" + std::strerror(errno) + ")");
+    if (::fstat(fd, &st) != 0) {
+        const int error = errno;
+        ::close(fd);
+        throw Error(path + ": cannot be read (" + std::strerror(error) + ")");
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ::close(fd);
+        throw Error(path + ": not a regular file (" + kindOfFile(st.st_mode) + ")");
+    }
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    *size = static_cast<std::uint64_t>(st.st_size);
+    return fd;
+}
+
+} // namespace detail
+
 Tensor parseNpy(const void* bytes, std::size_t size, const std::string& sourceName)
 {
     const char* data = static_cast<const char*>(bytes);
-    auto fail = [&](const std::string& cause) -> Error { return Error(sourceName + ": " + cause); };
-    if (size < 10 || std::memcmp(data, kMagic, 6) != 0)
-        throw fail("not a .npy file (no NUMPY magic; save arrays with numpy.save)");
-    const int major = static_cast<unsigned char>(data[6]);
-    std::size_t headerLength = 0, headerStart = 0;
-    if (major == 1) {
-        headerLength = static_cast<unsigned char>(data[8]) | static_cast<unsigned char>(data[9]) << 8;
-        headerStart = 10;
-    } else if (major == 2 || major == 3) {
-        if (size < 12)
-            throw fail("truncated .npy header");
-        headerLength = 0;
-        for (int i = 3; i >= 0; --i)
-            headerLength = headerLength << 8 | static_cast<unsigned char>(data[8 + i]);
-        headerStart = 12;
-    } else {
-        throw fail("unsupported .npy format version " + std::to_string(major));
-    }
-    if (headerStart + headerLength > size)
-        throw fail("truncated .npy header");
-    const std::string header(data + headerStart, headerLength);
-
-    static const std::regex descrPattern(R"('descr'\s*:\s*'([^']*)')");
-    static const std::regex fortranPattern(R"('fortran_order'\s*:\s*(True|False))");
-    static const std::regex shapePattern(R"('shape'\s*:\s*\(([^)]*)\))");
-    std::smatch descrMatch, fortranMatch, shapeMatch;
-    if (!std::regex_search(header, descrMatch, descrPattern) || !std::regex_search(header, fortranMatch, fortranPattern)
-        || !std::regex_search(header, shapeMatch, shapePattern))
-        throw fail("malformed .npy header: " + header.substr(0, 120));
-    Descr descr;
-    if (!parseDescr(descrMatch[1], &descr))
-        throw fail("unsupported dtype '" + std::string(descrMatch[1])
-                   + "' (supported: float16/32/64, int8/16/32/64, uint8, bool)");
-
-    std::vector<std::int64_t> shape;
-    const std::string dims = shapeMatch[1];
-    static const std::regex number(R"(\d+)");
-    for (auto it = std::sregex_iterator(dims.begin(), dims.end(), number); it != std::sregex_iterator(); ++it)
-        shape.push_back(std::stoll(it->str()));
-
-    Tensor tensor = Tensor::zeros(shape, descr.dtype);
-    const std::size_t payload = tensor.nbytes();
-    const std::size_t offset = headerStart + headerLength;
-    if (size - offset < payload)
-        throw fail("truncated: the header promises " + shapeToString(shape) + " " + dtypeName(descr.dtype) + " ("
-                   + std::to_string(payload) + " bytes) but " + std::to_string(size - offset) + " follow");
-    char* target = static_cast<char*>(tensor.mutableData());
-    const std::size_t width = elementSize(descr.dtype);
-    if (fortranMatch[1] == "True" && shape.size() > 1)
-        fortranToC(data + offset, target, shape, width);
-    else
-        std::memcpy(target, data + offset, payload);
-    if (descr.bigEndian && width > 1)
-        byteSwap(target, static_cast<std::size_t>(tensor.numel()), width);
+    const Header header = parseHeader(data, size, size, sourceName);
+    Tensor tensor = allocate(header, sourceName);
+    toNative(header, data + header.payloadOffset, static_cast<char*>(tensor.mutableData()));
     return tensor;
 }
 
 Tensor readNpy(const std::string& path)
 {
-    const std::string bytes = readWholeFile(path);
-    return parseNpy(bytes.data(), bytes.size(), path);
+    std::uint64_t fileSize = 0;
+    const FileCloser file{detail::openRegularFile(path, "a .npy file", &fileSize)};
+    // The header first, so that a header's claims are checked against the file's size before any allocation;
+    // then the payload straight into the tensor.
+    std::string prefix(static_cast<std::size_t>(std::min<std::uint64_t>(fileSize, kMaxPrefixLength + kMaxHeaderLength)),
+                       '\0');
+    readExactly(file.fd, prefix.data(), prefix.size(), 0, path);
+    const Header header = parseHeader(prefix.data(), prefix.size(), fileSize, path);
+    Tensor tensor = allocate(header, path);
+    char* target = static_cast<char*>(tensor.mutableData());
+    if (needsTranspose(header)) {
+        std::unique_ptr<char[]> raw(new (std::nothrow) char[header.payloadBytes]);
+        if (!raw)
+            throw Error(path + ": not enough memory to read " + std::to_string(header.payloadBytes) + " bytes");
+        readExactly(file.fd, raw.get(), header.payloadBytes, header.payloadOffset, path);
+        toNative(header, raw.get(), target);
+    } else {
+        readExactly(file.fd, target, header.payloadBytes, header.payloadOffset, path);
+        toNative(header, target, target);
+    }
+    return tensor;
 }
 
 std::string npyHeader(const std::vector<std::int64_t>& shape, DType dtype, std::size_t totalLength)

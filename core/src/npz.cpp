@@ -5,8 +5,10 @@
 #include <zip.h>
 
 #include <cstring>
-#include <filesystem>
+#include <limits>
 #include <memory>
+#include <new>
+#include <unistd.h>
 
 namespace layerscope {
 
@@ -79,6 +81,18 @@ struct NpyEntrySource {
 
 using ZipHandle = std::unique_ptr<zip_t, decltype(&zip_discard)>;
 
+// Deflate's largest expansion: a 258-byte match coded in 2 bits, about 1032:1 (zlib's technical notes).
+constexpr zip_uint64_t kDeflateMaxRatio = 1033;
+
+// The most a reader could hold at once; declared contents beyond it are a lie or unreadable here.
+std::uint64_t physicalMemory()
+{
+    const long pages = ::sysconf(_SC_PHYS_PAGES), pageSize = ::sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || pageSize <= 0)
+        return std::numeric_limits<std::uint64_t>::max();
+    return static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(pageSize);
+}
+
 std::string zipErrorText(int code)
 {
     zip_error_t error;
@@ -127,33 +141,87 @@ void writeNpz(const std::string& path, const std::vector<NamedTensor>& tensors)
 
 std::vector<NamedTensor> readNpz(const std::string& path)
 {
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec))
-        throw Error(path + ": no such file");
+    std::uint64_t archiveSize = 0;
+    const int fd = detail::openRegularFile(path, "a .npz file", &archiveSize);
     int code = 0;
-    zip_t* raw = zip_open(path.c_str(), ZIP_RDONLY, &code);
-    if (!raw)
+    zip_t* raw = zip_fdopen(fd, 0, &code); // owns fd once it succeeds
+    if (!raw) {
+        ::close(fd);
         throw Error(path + ": not a readable .npz file (" + zipErrorText(code) + ")");
+    }
     ZipHandle archive(raw, &zip_discard);
 
-    std::vector<NamedTensor> result;
-    const zip_int64_t entries = zip_get_num_entries(archive.get(), 0);
-    for (zip_int64_t i = 0; i < entries; ++i) {
+    // Every entry's declared size is checked before anything is read: a few hundred crafted bytes can declare
+    // gigabytes, and the sizes decide what is allocated.
+    struct Entry {
+        zip_uint64_t index;
+        std::string name;
+        zip_uint64_t size;
+    };
+    std::vector<Entry> entries;
+    const std::uint64_t memory = physicalMemory();
+    std::uint64_t total = 0;
+    const zip_int64_t count = zip_get_num_entries(archive.get(), 0);
+    for (zip_int64_t i = 0; i < count; ++i) {
         zip_stat_t st;
         if (zip_stat_index(archive.get(), static_cast<zip_uint64_t>(i), 0, &st) != 0)
             throw Error(path + ": corrupt .npz (" + zip_strerror(archive.get()) + ")");
-        std::string name = st.name;
+        const std::string name = (st.valid & ZIP_STAT_NAME) ? st.name : "";
         if (name.size() < 4 || name.compare(name.size() - 4, 4, ".npy") != 0)
             continue;
-        std::string bytes(st.size, '\0');
-        zip_file_t* file = zip_fopen_index(archive.get(), static_cast<zip_uint64_t>(i), 0);
-        const zip_int64_t n = file ? zip_fread(file, bytes.data(), st.size) : -1;
-        if (file)
-            zip_fclose(file);
-        if (n != static_cast<zip_int64_t>(st.size))
-            throw Error(path + ": corrupt .npz entry '" + name + "'");
-        name.resize(name.size() - 4);
-        result.push_back({name, parseNpy(bytes.data(), bytes.size(), path + "[" + name + "]")});
+        const auto fail = [&](const std::string& cause) { return Error(path + ": entry '" + name + "' " + cause); };
+        const zip_uint64_t needed = ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE | ZIP_STAT_COMP_METHOD;
+        if ((st.valid & needed) != needed)
+            throw fail("does not declare its size");
+        const bool stored = st.comp_method == ZIP_CM_STORE;
+        if (!stored && st.comp_method != ZIP_CM_DEFLATE)
+            throw fail("is compressed with method " + std::to_string(st.comp_method)
+                       + "; .npz files hold stored or deflated entries (numpy.savez, numpy.savez_compressed)");
+        if (stored && st.size != st.comp_size)
+            throw fail("is stored (not compressed) but declares " + std::to_string(st.size) + " bytes in "
+                       + std::to_string(st.comp_size));
+        if (st.comp_size > archiveSize)
+            throw fail("declares " + std::to_string(st.comp_size) + (stored ? " bytes" : " compressed bytes")
+                       + ", more than the whole archive (" + std::to_string(archiveSize) + " bytes)");
+        // A little slack over the ratio for the block headers of tiny streams.
+        if (!stored && st.size > (st.comp_size + 64) * kDeflateMaxRatio)
+            throw fail("declares " + std::to_string(st.size) + " bytes, more than deflate makes of "
+                       + std::to_string(st.comp_size) + " (at most about " + std::to_string(kDeflateMaxRatio - 1)
+                       + " times as many)");
+        total += st.size;
+        if (total > memory)
+            throw fail("brings the archive's declared contents to " + std::to_string(total)
+                       + " bytes, more than this computer's memory (" + std::to_string(memory) + " bytes)");
+        entries.push_back({static_cast<zip_uint64_t>(i), name, st.size});
+    }
+
+    std::vector<NamedTensor> result;
+    for (const Entry& entry : entries) {
+        std::unique_ptr<char[]> bytes(new (std::nothrow) char[entry.size > 0 ? entry.size : 1]);
+        if (!bytes)
+            throw Error(path + ": not enough memory to read entry '" + entry.name + "' ("
+                        + std::to_string(entry.size) + " bytes)");
+        zip_file_t* file = zip_fopen_index(archive.get(), entry.index, 0);
+        if (!file)
+            throw Error(path + ": corrupt .npz entry '" + entry.name + "' (" + zip_strerror(archive.get()) + ")");
+        // Exactly the declared size, then one byte more to find the end: an entry that inflates to more than it
+        // declared is corrupt, and reaching the end is what makes libzip check the CRC.
+        zip_uint64_t done = 0;
+        zip_int64_t n = 0;
+        while (done < entry.size && (n = zip_fread(file, bytes.get() + done, entry.size - done)) > 0)
+            done += static_cast<zip_uint64_t>(n);
+        char extra;
+        const zip_int64_t beyond = n < 0 ? -1 : zip_fread(file, &extra, 1);
+        std::string error = n < 0 || beyond < 0 ? zip_file_strerror(file) : "";
+        zip_fclose(file);
+        if (n < 0 || beyond < 0)
+            throw Error(path + ": corrupt .npz entry '" + entry.name + "' (" + error + ")");
+        if (done != entry.size || beyond != 0)
+            throw Error(path + ": corrupt .npz entry '" + entry.name + "' (it holds "
+                        + (beyond != 0 ? "more" : "fewer") + " bytes than the " + std::to_string(entry.size)
+                        + " it declares)");
+        const std::string name = entry.name.substr(0, entry.name.size() - 4);
+        result.push_back({name, parseNpy(bytes.get(), entry.size, path + "[" + name + "]")});
     }
     return result;
 }
