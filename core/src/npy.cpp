@@ -137,7 +137,8 @@ public:
             while (which < 3 && key != keys[which])
                 ++which;
             if (which == 3)
-                fail("unexpected key " + quote(key) + " (a .npy header has exactly 'descr', 'fortran_order' and 'shape')");
+                fail("unexpected key " + quote(key)
+                     + " (a .npy header has exactly 'descr', 'fortran_order' and 'shape')");
             if (seen[which])
                 fail("key " + quote(key) + " appears twice");
             seen[which] = true;
@@ -185,7 +186,7 @@ private:
     // Python's white space between tokens; inside the braces that includes newlines.
     void skipSpace()
     {
-        while (!atEnd() && std::strchr(" \t\n\r\f", peek()) != nullptr && peek() != '\0')
+        while (!atEnd() && (peek() == ' ' || peek() == '\t' || peek() == '\n' || peek() == '\r' || peek() == '\f'))
             ++position_;
     }
 
@@ -201,13 +202,14 @@ private:
         const std::size_t start = ++position_;
         while (!atEnd() && peek() != quoteMark) {
             if (peek() == '\n' || peek() == '\r')
-                fail("unterminated string " + quote(text_.substr(start - 1, position_ - start + 1)));
+                fail("unterminated string " + quote(text_.substr(start, position_ - start)));
             if (peek() == '\\')
-                fail("escape sequences are not supported in " + quote(text_.substr(start - 1, position_ - start + 2)));
+                fail("a backslash after " + quote(text_.substr(start, position_ - start))
+                     + " (escape sequences are not supported)");
             ++position_;
         }
         if (atEnd())
-            fail("unterminated string " + quote(text_.substr(start - 1)));
+            fail("unterminated string " + quote(text_.substr(start)));
         return text_.substr(start, position_++ - start);
     }
 

@@ -24,6 +24,7 @@ arrays = {
 }
 for name, array in arrays.items():
     np.save(out / f"{name}.npy", array)
-buffer = io.BytesIO()
-npformat.write_array(buffer, np.arange(3, dtype="<i4"), version=(2, 0))
-(out / "version2.npy").write_bytes(buffer.getvalue())
+for version, array in {2: np.arange(3, dtype="<i4"), 3: np.arange(6, dtype=">i2").reshape(2, 3, order="F")}.items():
+    buffer = io.BytesIO()
+    npformat.write_array(buffer, array, version=(version, 0))
+    (out / f"version{version}.npy").write_bytes(buffer.getvalue())
