@@ -1,11 +1,11 @@
 # The file parsers that see untrusted bytes first: .npy headers, image headers, model archives.
 # No LibTorch, no Qt: the fuzz build (tests/fuzz, clang + libFuzzer) compiles this file on its own.
 add_library(layerscope_parsers STATIC
-    ${CMAKE_CURRENT_LIST_DIR}/src/atomicfile.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/src/imageheader.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/src/modelfile.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/src/npy.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/src/staging.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/src/formats/atomicfile.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/src/inputs/imageheader.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/src/model/modelfile.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/src/formats/npy.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/src/formats/staging.cpp
     ${CMAKE_CURRENT_LIST_DIR}/src/tensor.cpp
 )
 target_include_directories(layerscope_parsers PUBLIC ${CMAKE_CURRENT_LIST_DIR}/include PRIVATE ${CMAKE_CURRENT_LIST_DIR}/src)

@@ -1,10 +1,10 @@
-// libFuzzer target: the image header readers (core/src/imageheader.cpp), and OpenCV's decoders behind
+// libFuzzer target: the image header readers (core/src/inputs/imageheader.cpp), and OpenCV's decoders behind
 // them for what they let through. Besides crashes and sanitizer reports, one oracle: a decoded image
 // has exactly the size its header declared, else the pixel limit was checked against a size other
 // than the one decoded. Run with -malloc_limit_mb=512: a header of at most 4 megapixels never needs
 // more, so a larger allocation is a bomb that got past the check.
 
-#include "imageheader_p.h"
+#include "inputs/imageheader_p.h"
 #include "layerscope/error.h"
 
 #include <opencv2/core.hpp>

@@ -1,4 +1,4 @@
-// libFuzzer target: the model archive check (core/src/modelfile.cpp) that runs before LibTorch sees a
+// libFuzzer target: the model archive check (core/src/model/modelfile.cpp) that runs before LibTorch sees a
 // file: declared sizes (zip bombs), the torch.save pickle diagnosis, and the lexer that reads the
 // TorchScript source for operators that reach outside the model. The bytes go to the archive check,
 // and as source text straight to the lexer (mutations of an archive rarely keep its CRCs intact).
@@ -8,7 +8,7 @@
 // most 32 MiB.
 
 #include "layerscope/error.h"
-#include "modelfile_p.h"
+#include "model/modelfile_p.h"
 
 #include <cstdint>
 #include <cstdio>

@@ -31,7 +31,4 @@ Histogram computeHistogram(const Tensor& tensor, int bins);
 // The values as doubles (any dtype), for plots.
 std::vector<double> valuesAsDoubles(const Tensor& tensor);
 
-// Sample `sample` of an [N, ...] tensor, sharing its buffer: [1, ...].
-Tensor sampleOf(const Tensor& tensor, std::int64_t sample);
-
 } // namespace layerscope

@@ -41,4 +41,7 @@ namespace layerscope {
 // Other conversions throw layerscope::Error.
 Tensor convertFloating(const Tensor& tensor, DType to);
 
+// Sample `sample` of an [N, ...] tensor, sharing its buffer: [1, ...]. Throws layerscope::Error when out of range.
+Tensor sampleOf(const Tensor& tensor, std::int64_t sample);
+
 } // namespace layerscope

@@ -126,15 +126,4 @@ std::vector<double> valuesAsDoubles(const Tensor& tensor)
     return values;
 }
 
-Tensor sampleOf(const Tensor& tensor, std::int64_t sample)
-{
-    if (tensor.shape.empty() || sample < 0 || sample >= tensor.shape[0])
-        throw Error("sample " + std::to_string(sample) + " out of range for " + shapeToString(tensor.shape));
-    Tensor one = tensor;
-    one.shape[0] = 1;
-    const std::size_t bytes = tensor.nbytes() / std::size_t(tensor.shape[0]);
-    one.data = std::shared_ptr<const void>(tensor.data, static_cast<const char*>(tensor.data.get()) + sample * bytes);
-    return one;
-}
-
 } // namespace layerscope

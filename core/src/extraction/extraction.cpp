@@ -1,7 +1,7 @@
 #include "layerscope/extraction.h"
 
-#include "batchloader_p.h"
-#include "modelfile_p.h"
+#include "extraction/batchloader_p.h"
+#include "model/modelfile_p.h"
 #include "layerscope/error.h"
 #include "layerscope/npy.h"
 

@@ -1,6 +1,6 @@
-#include "instrumentation_p.h"
+#include "libtorch/instrumentation_p.h"
 
-#include "torchbridge_p.h"
+#include "libtorch/torchbridge_p.h"
 
 #include <torch/csrc/jit/api/function_impl.h>
 #include <torch/csrc/jit/ir/ir.h>

@@ -37,15 +37,4 @@ private:
     int fd_ = -1;
 };
 
-// MATLAB variable names: letters, digits and '_', a letter first, at most 63 characters, unique.
-std::vector<std::string> matlabVariableNames(const std::vector<std::string>& names);
-
-// Writes staged arrays as a MATLAB v5 .mat file at `path` with libmatio (values as numpy sees them in
-// scipy.io.loadmat), plus cell arrays `capture_names` and `variable_names` for the mapping.
-void writeMatFile(const std::string& path, const std::vector<const StagedArray*>& arrays,
-                  const std::vector<std::string>& variableNames);
-
-// A dict of name to tensor in the format of torch.save, for torch.load in Python.
-std::vector<char> pickleTensorDict(const std::vector<std::pair<std::string, Tensor>>& tensors);
-
 } // namespace layerscope::detail

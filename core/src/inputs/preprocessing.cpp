@@ -1,6 +1,6 @@
 #include "layerscope/preprocessing.h"
 
-#include "imageheader_p.h"
+#include "inputs/imageheader_p.h"
 #include "layerscope/error.h"
 
 #include <opencv2/core.hpp>

@@ -1,10 +1,10 @@
 #include "layerscope/model.h"
 
 #include "layerscope/error.h"
-#include "instrumentation_p.h"
-#include "modelfile_p.h"
-#include "namesuggest_p.h"
-#include "torchbridge_p.h"
+#include "libtorch/instrumentation_p.h"
+#include "model/modelfile_p.h"
+#include "model/namesuggest_p.h"
+#include "libtorch/torchbridge_p.h"
 
 #include <torch/script.h>
 

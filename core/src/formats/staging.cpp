@@ -1,6 +1,6 @@
-#include "staging_p.h"
+#include "formats/staging_p.h"
 
-#include "atomicfile_p.h"
+#include "formats/atomicfile_p.h"
 
 #include <cerrno>
 #include <cstdio>

@@ -1,4 +1,4 @@
-#include "modelfile_p.h"
+#include "model/modelfile_p.h"
 
 #include "layerscope/error.h"
 

@@ -1,5 +1,7 @@
 #include "layerscope/npy.h"
 
+#include "formats/regularfile_p.h"
+
 #include "layerscope/error.h"
 
 #include <zip.h>

@@ -1,4 +1,4 @@
-#include "torchbridge_p.h"
+#include "libtorch/torchbridge_p.h"
 
 #include "layerscope/error.h"
 
@@ -60,39 +60,3 @@ at::Tensor toAten(const Tensor& tensor)
 }
 
 } // namespace layerscope::detail
-
-#include "stagedarray_p.h"
-
-#include <torch/serialize.h>
-
-namespace layerscope::detail {
-
-std::vector<char> pickleTensorDict(const std::vector<std::pair<std::string, Tensor>>& tensors)
-{
-    c10::Dict<std::string, at::Tensor> dict;
-    for (const auto& [name, tensor] : tensors)
-        dict.insert(name, toAten(tensor));
-    return torch::pickle_save(c10::IValue(dict));
-}
-
-} // namespace layerscope::detail
-
-#include "layerscope/runtime.h"
-
-#include <ATen/Parallel.h>
-#include <sched.h>
-
-namespace layerscope {
-
-void setComputeThreads(int threads)
-{
-    if (threads <= 0) {
-        cpu_set_t set;
-        threads = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
-    }
-    at::set_num_threads(std::max(1, threads));
-}
-
-int computeThreads() { return at::get_num_threads(); }
-
-} // namespace layerscope

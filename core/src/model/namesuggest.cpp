@@ -1,4 +1,4 @@
-#include "namesuggest_p.h"
+#include "model/namesuggest_p.h"
 
 #include <algorithm>
 #include <numeric>

@@ -1,6 +1,6 @@
-#include "stagedarray_p.h"
+#include "formats/stagedarray_p.h"
 
-#include "atomicfile_p.h"
+#include "formats/atomicfile_p.h"
 #include "layerscope/error.h"
 #include "layerscope/npy.h"
 

@@ -1,7 +1,7 @@
-#include "atomicfile_p.h"
+#include "formats/atomicfile_p.h"
 
 #include "layerscope/error.h"
-#include "staging_p.h"
+#include "formats/staging_p.h"
 
 #include <cerrno>
 #include <cstdio>

@@ -1,4 +1,4 @@
-#include "batchloader_p.h"
+#include "extraction/batchloader_p.h"
 
 #include "layerscope/error.h"
 

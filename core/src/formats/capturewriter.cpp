@@ -1,9 +1,11 @@
 #include "layerscope/exporters.h"
 
-#include "atomicfile_p.h"
+#include "formats/atomicfile_p.h"
 #include "layerscope/error.h"
-#include "stagedarray_p.h"
-#include "staging_p.h"
+#include "formats/matfile_p.h"
+#include "formats/stagedarray_p.h"
+#include "libtorch/torchsave_p.h"
+#include "formats/staging_p.h"
 
 #include <zip.h>
 

@@ -1,4 +1,4 @@
-#include "imageheader_p.h"
+#include "inputs/imageheader_p.h"
 
 #include "layerscope/error.h"
 #include "layerscope/preprocessing.h"

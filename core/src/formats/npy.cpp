@@ -1,6 +1,8 @@
 #include "layerscope/npy.h"
 
-#include "atomicfile_p.h"
+#include "formats/regularfile_p.h"
+
+#include "formats/atomicfile_p.h"
 #include "layerscope/error.h"
 
 #include <algorithm>

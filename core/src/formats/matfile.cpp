@@ -1,4 +1,4 @@
-#include "stagedarray_p.h"
+#include "formats/matfile_p.h"
 
 #include "layerscope/error.h"
 #include "layerscope/npy.h"

@@ -1,0 +1,19 @@
+#pragma once
+// MATLAB .mat output (libmatio).
+
+#include "formats/stagedarray_p.h"
+
+#include <string>
+#include <vector>
+
+namespace layerscope::detail {
+
+// MATLAB variable names: letters, digits and '_', a letter first, at most 63 characters, unique.
+std::vector<std::string> matlabVariableNames(const std::vector<std::string>& names);
+
+// Writes staged arrays as a MATLAB v5 .mat file at `path` with libmatio (values as numpy sees them in
+// scipy.io.loadmat), plus cell arrays `capture_names` and `variable_names` for the mapping.
+void writeMatFile(const std::string& path, const std::vector<const StagedArray*>& arrays,
+                  const std::vector<std::string>& variableNames);
+
+} // namespace layerscope::detail
