@@ -1,0 +1,151 @@
+#pragma once
+// The data-set atlas: what each channel of the chosen captures responds to across a folder of
+// images. One streamed pass scores every image on every channel and keeps, per channel, the top
+// and bottom K images (bounded heaps) and streamed statistics; per image, the pooled vector of each
+// capture (written to disk as it comes) and the model's top-1 class. Memory does not grow with the
+// number of images. The atlas is a folder of .npy files and one atlas.json, readable by numpy:
+//
+//   atlas.json                 what was run: model and SHA-256, inputs, preprocessing, score, K, shard
+//   images.jsonl               one JSON string per image: its file, in the order of rows.npy
+//   rows.npy                   [N] int64, each image's row in the whole data set (its sorted file list)
+//   predicted_class.npy        [N] int64 (-1 when the output is not [N, classes]); predicted_score.npy
+//   capture_<i>/top_rows.npy   [C, K] int64 data-set rows, best first (-1 where fewer than K images)
+//               top_scores.npy [C, K] float32; top_positions.npy [C, K, 2] int32 (y, x; -1 where none)
+//               bottom_*.npy   the same for the lowest scores, lowest first
+//               statistics.npy [C, 9] float64: values, mean, m2, min, max, images, active, nan, inf
+//               pooled.npy     [N, C] float32: the spatial (or token) mean per image
+
+#include "layerscope/tensor.h"
+
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace layerscope {
+
+// How one image scores on a channel: the maximum (or mean) of the channel's map over its positions.
+enum class AtlasScore { Max, Mean };
+std::string atlasScoreName(AtlasScore score); // "max", "mean"
+
+// The shapes an atlas understands, per image: [C, H, W] maps, [C] vectors, [T, D] tokens (D channels).
+enum class AtlasCaptureKind { Map, Vector, Tokens };
+
+struct AtlasEntry {
+    std::int64_t row = -1; // the image's row in the data set
+    float score = 0;
+    std::int32_t y = -1; // the maximum's position in the capture's own grid; tokens: the token in y
+    std::int32_t x = -1;
+};
+
+// Over every finite value of a channel (all images, all positions), merged as Chan et al. do, so
+// that shards combine; plus per-image counts of the score.
+struct ChannelStatistics {
+    std::int64_t values = 0;
+    double mean = 0;
+    double m2 = 0; // sum of squared deviations from the mean
+    double min = std::numeric_limits<double>::infinity();
+    double max = -std::numeric_limits<double>::infinity();
+    std::int64_t images = 0; // images scored
+    std::int64_t active = 0; // images whose score is above zero
+    std::int64_t nan = 0, inf = 0;
+
+    double std() const; // population standard deviation, as numpy's default
+    double activeFraction() const;
+    bool dead() const { return active == 0; } // never above zero
+    void merge(const ChannelStatistics& other);
+};
+
+struct AtlasLayer {
+    std::string capture; // a capture key, as extract takes them: "layer4", "encoder:1", "fc>in"
+    std::vector<std::int64_t> sampleShape; // one image's capture, without the batch axis
+    AtlasCaptureKind kind = AtlasCaptureKind::Map;
+    std::vector<std::vector<AtlasEntry>> top;    // per channel, best first
+    std::vector<std::vector<AtlasEntry>> bottom; // per channel, lowest first
+    std::vector<ChannelStatistics> statistics;   // per channel
+
+    std::int64_t channels() const { return std::int64_t(statistics.size()); }
+};
+
+// What the atlas was made from; checked when shards merge.
+struct AtlasInfo {
+    std::string modelPath;
+    std::string modelSha256;
+    std::vector<std::string> inputs; // as given on the command line
+    std::string preprocessingJson;   // Preprocessing::toJson()
+    bool recursive = false;
+    AtlasScore score = AtlasScore::Max;
+    int topK = 9;
+    int shardIndex = 0;
+    int shardCount = 1;
+    std::int64_t datasetRows = 0; // images in the whole data set, every shard
+    std::vector<std::string> captures;
+    std::vector<std::string> skipped; // "file: reason" for inputs that could not be read
+};
+
+// Builds an atlas as batches come. Everything is staged beside `outputPath` and moved into place by
+// finish(); destroyed before that (an error, a cancel), it leaves nothing under that name.
+class AtlasBuilder {
+public:
+    // Throws layerscope::Error when the folder is not writable or K is not positive.
+    AtlasBuilder(std::string outputPath, AtlasInfo info);
+    ~AtlasBuilder();
+    AtlasBuilder(const AtlasBuilder&) = delete;
+    AtlasBuilder& operator=(const AtlasBuilder&) = delete;
+
+    // One batch of B images: their data-set rows and files, each capture of info.captures as [B, ...]
+    // (any floating dtype), and the model's output (an empty Tensor when it has none). Throws
+    // layerscope::Error for a missing capture, a shape an atlas cannot score, or a write error.
+    void add(const std::vector<std::int64_t>& rows, const std::vector<std::string>& files,
+             const std::map<std::string, Tensor>& captures, const Tensor& output);
+    void addSkipped(const std::string& line);
+    std::int64_t images() const;
+
+    void finish();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// An atlas read back. Small arrays are read at once; pooled vectors on demand.
+class Atlas {
+public:
+    // Throws layerscope::Error with one line naming the file and what is wrong.
+    static Atlas open(const std::string& path);
+
+    const std::string& path() const { return path_; }
+    const AtlasInfo& info() const { return info_; }
+    const std::vector<AtlasLayer>& layers() const { return layers_; }
+    // By capture key; throws with "did you mean" suggestions.
+    const AtlasLayer& layer(const std::string& capture) const;
+
+    std::int64_t images() const { return std::int64_t(rows_.size()); }
+    const std::vector<std::int64_t>& rows() const { return rows_; }
+    const std::vector<std::string>& files() const { return files_; }
+    const std::vector<std::int64_t>& predictedClass() const { return predictedClass_; }
+    const std::vector<float>& predictedScore() const { return predictedScore_; }
+    // The file of a data-set row, or "" when the atlas has no such row.
+    std::string fileOfRow(std::int64_t row) const;
+    // [images, C] float32, in the order of rows().
+    Tensor pooled(const std::string& capture) const;
+
+private:
+    std::string path_;
+    AtlasInfo info_;
+    std::vector<AtlasLayer> layers_;
+    std::vector<std::int64_t> rows_;
+    std::vector<std::string> files_;
+    std::vector<std::int64_t> predictedClass_;
+    std::vector<float> predictedScore_;
+    std::map<std::int64_t, std::size_t> indexOfRow_;
+};
+
+// Merges the shards of one job (same model, inputs, preprocessing, captures, score, K and shard
+// count; every shard exactly once) into the atlas one unsharded run gives. Throws layerscope::Error
+// naming the shard and the difference, or the missing and duplicated shards.
+void mergeAtlases(const std::vector<std::string>& shardPaths, const std::string& outputPath);
+
+} // namespace layerscope
