@@ -1,6 +1,7 @@
 // layerscope-cli: the engine from the command line. `modules` lists a model's module tree,
 // `extract` runs images, image folders or .npy tensors through it and writes the chosen captures.
 
+#include "atlascommands.h"
 #include "cliarguments.h"
 #include "layerscope/runtime.h"
 #include "layerscope/error.h"
@@ -172,9 +173,14 @@ int main(int argc, char** argv)
 
     try {
         cli::checkCommandLine(line);
-        configureRuntime(line.extraction.threads);
-        if (line.extraction.maxPixels > 0)
-            setMaxImagePixels(line.extraction.maxPixels);
+        if (*line.atlasShow)
+            return cli::showAtlas(line.atlasShowing);
+        if (*line.atlasMerge)
+            return cli::mergeAtlasShards(line.atlasMerging);
+        const cli::ExtractOptions* run = line.runOptions();
+        configureRuntime(run ? run->threads : 0);
+        if (run && run->maxPixels > 0)
+            setMaxImagePixels(run->maxPixels);
         if (*line.modules)
             return listModules(line.modulesModel, line.modulesLoad);
         if (line.extraction.layers.empty() && !line.extraction.all) {

@@ -36,12 +36,39 @@ struct ExtractOptions {
     ExtractionJob job;
 };
 
+// `atlas`: the options it shares with extract (inputs, preprocessing, shard ...), and its own.
+struct AtlasOptions {
+    ExtractOptions run; // run.job.outputPath is the atlas
+    int top = 9;
+    std::string score = "max";
+};
+
+struct AtlasShowOptions {
+    std::string atlas, layer;
+    std::int64_t channel = -1;
+    bool bottom = false, stats = false, dead = false;
+};
+
+struct AtlasMergeOptions {
+    std::vector<std::string> shards;
+    std::string out;
+};
+
 struct CommandLine {
     CLI::App* modules = nullptr;
     CLI::App* extract = nullptr;
+    CLI::App* atlas = nullptr;
+    CLI::App* atlasShow = nullptr;
+    CLI::App* atlasMerge = nullptr;
     std::string modulesModel;
     LoadOptions modulesLoad;
     ExtractOptions extraction;
+    AtlasOptions atlasBuild;
+    AtlasShowOptions atlasShowing;
+    AtlasMergeOptions atlasMerging;
+
+    // The options of the command that runs a model over inputs (extract or atlas), or null.
+    ExtractOptions* runOptions();
 };
 
 // Declares the commands and options on `app`, which writes what it parses into `line`.
@@ -53,7 +80,7 @@ void declareCommandLine(CLI::App& app, CommandLine& line);
 // (CLI11's own messages and --help) or layerscope::Error.
 void parseArguments(CLI::App& app, const std::vector<std::string>& arguments);
 
-// After parseArguments(): checks the values and completes line.extraction.job (preprocessing, shard).
+// After parseArguments(): checks the values and completes the run's job (preprocessing, shard).
 // Throws layerscope::Error naming the option and the cause.
 void checkCommandLine(CommandLine& line);
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Checks an atlas written by LayerScope against the same computation in numpy.
 
-    check_atlas.py ATLAS CAPTURES.npz --score max|mean --top K
+    check_atlas.py ATLAS CAPTURES.npz --score max|mean --top K [--files FILES.json]
     check_atlas.py --make-edge-cases OUT.npz
 
 CAPTURES.npz holds, under each capture's key, that capture for every image of the data set (row i is
-data-set row i), and under "output" the model's output. The atlas is read with numpy only; every
+data-set row i), and under "output" the model's output. With --files, CAPTURES.npz's rows are the
+images listed under "kept_recursive" in FILES.json instead, matched to the atlas's rows by file. The atlas is read with numpy only; every
 ranking, position, statistic, pooled vector and prediction is recomputed here independently.
 Prints "ok" and exits 0, or prints the first difference and exits 1."""
 import json
@@ -73,7 +74,7 @@ def expected_layer(x, score_kind, k):
     return layer
 
 
-def check_ranking(folder, prefix, want, layer, k):
+def check_ranking(folder, prefix, want, layer, k, atlas_rows):
     rows = np.load(folder / f"{prefix}_rows.npy")
     scores = np.load(folder / f"{prefix}_scores.npy")
     positions = np.load(folder / f"{prefix}_positions.npy")
@@ -81,8 +82,8 @@ def check_ranking(folder, prefix, want, layer, k):
         fail(f"{folder.name}/{prefix}: dtypes {rows.dtype} {scores.dtype} {positions.dtype}")
     for ch, expected_rows in enumerate(want):
         got = [int(r) for r in rows[ch] if r >= 0]
-        if got != [int(r) for r in expected_rows]:
-            fail(f"{folder.name} channel {ch} {prefix}: rows {got}, numpy {list(map(int, expected_rows))}")
+        if got != [int(atlas_rows[i]) for i in expected_rows]:
+            fail(f"{folder.name} channel {ch} {prefix}: rows {got}, numpy {[int(atlas_rows[i]) for i in expected_rows]}")
         for rank, r in enumerate(expected_rows):
             if scores[ch, rank] != layer["scores"][r, ch]:
                 fail(f"{folder.name} channel {ch} {prefix} rank {rank}: score {scores[ch, rank]} vs {layer['scores'][r, ch]}")
@@ -101,7 +102,7 @@ def close(a, b, rtol=1e-5, atol=1e-6):
     return abs(a - b) <= atol + rtol * abs(b)
 
 
-def check(atlas, captures, score_kind, k):
+def check(atlas, captures, score_kind, k, files_json=None):
     atlas = pathlib.Path(atlas)
     data = np.load(captures)
     info = json.loads((atlas / "atlas.json").read_text())
@@ -109,11 +110,17 @@ def check(atlas, captures, score_kind, k):
         fail(f"atlas.json: score {info['score']} top_k {info['top_k']}")
     rows = np.load(atlas / "rows.npy")
     n = len(rows)
-    if (rows != np.arange(n)).any():
-        fail(f"rows.npy: {rows[:10]}... is not 0..{n - 1}")
     files = [json.loads(line) for line in (atlas / "images.jsonl").read_text().splitlines()]
     if len(files) != n:
         fail(f"images.jsonl: {len(files)} lines for {n} rows")
+    if files_json:
+        kept = json.loads(pathlib.Path(files_json).read_text())["kept_recursive"]
+        if files != kept:
+            fail(f"images.jsonl {files[:3]}... is not the readable images {kept[:3]}...")
+    elif (rows != np.arange(n)).any():
+        fail(f"rows.npy: {rows[:10]}... is not 0..{n - 1}")
+    if (np.diff(rows) <= 0).any():
+        fail("rows.npy is not in data-set order")
     output = data["output"] if "output" in data else None
     classes = np.load(atlas / "predicted_class.npy")
     pscores = np.load(atlas / "predicted_score.npy")
@@ -130,8 +137,8 @@ def check(atlas, captures, score_kind, k):
             fail(f"{entry['capture']}: shape {entry['shape']} vs {list(x.shape[1:])}")
         folder = atlas / entry["folder"]
         layer = expected_layer(x, score_kind, k)
-        check_ranking(folder, "top", layer["top"], layer, k)
-        check_ranking(folder, "bottom", layer["bottom"], layer, k)
+        check_ranking(folder, "top", layer["top"], layer, k, rows)
+        check_ranking(folder, "bottom", layer["bottom"], layer, k, rows)
         pooled = np.load(folder / "pooled.npy")
         if pooled.shape != layer["pooled"].shape or not np.allclose(pooled, layer["pooled"], rtol=1e-6, atol=1e-7,
                                                                      equal_nan=True):
@@ -174,4 +181,5 @@ if __name__ == "__main__":
         print("ok")
     else:
         args = sys.argv[1:]
-        check(args[0], args[1], args[args.index("--score") + 1], int(args[args.index("--top") + 1]))
+        check(args[0], args[1], args[args.index("--score") + 1], int(args[args.index("--top") + 1]),
+              args[args.index("--files") + 1] if "--files" in args else None)
