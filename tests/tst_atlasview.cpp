@@ -1,0 +1,163 @@
+// The atlas view: opens an atlas off the GUI thread, ranks channels, shows a channel's top and bottom
+// images as patches cut around the maximum, and reports a double-click. The atlas is built from the
+// seed CNN's forward-hook captures of the fixture data set, whose images the patches are cut from.
+
+#include "atlaspatch.h"
+#include "atlasview.h"
+#include "layerscope/atlas.h"
+#include "layerscope/preprocessing.h"
+#include "testsupport.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QListWidget>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <algorithm>
+
+using namespace layerscope;
+using namespace layerscope::test;
+using layerscope::ui::AtlasView;
+
+namespace {
+
+std::string fixtureFile(const QString& name) { return QDir(LAYERSCOPE_FIXTURES_DIR).filePath(name).toStdString(); }
+
+std::vector<std::string> datasetFiles()
+{
+    QFile file(QString::fromStdString(fixtureFile("dataset_files.json")));
+    file.open(QIODevice::ReadOnly);
+    std::vector<std::string> files;
+    for (const QJsonValue& value : QJsonDocument::fromJson(file.readAll()).object()["kept_recursive"].toArray())
+        files.push_back(value.toString().toStdString());
+    return files;
+}
+
+std::string buildAtlas(const QString& folder)
+{
+    const auto captures = readNpzAsMap(fixtureFile("dataset_reference.npz"));
+    const std::vector<std::string> files = datasetFiles();
+    AtlasInfo info;
+    info.modelPath = "seed_cnn.pt";
+    info.modelSha256 = std::string(64, '0');
+    info.preprocessingJson = Preprocessing::gray(101, 101).toJson();
+    info.topK = 5;
+    info.captures = {"cnn.3", "linear.0"};
+    info.datasetRows = std::int64_t(files.size());
+    const std::string path = QDir(folder).filePath("view.atlas").toStdString();
+    AtlasBuilder builder(path, info);
+    std::vector<std::int64_t> rows(files.size());
+    std::iota(rows.begin(), rows.end(), 0);
+    builder.add(rows, files, {{"cnn.3", captures.at("cnn.3")}, {"linear.0", captures.at("linear.0")}}, captures.at("output"));
+    builder.finish();
+    return path;
+}
+
+} // namespace
+
+class AtlasViewTest : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase()
+    {
+        QVERIFY(dir_.isValid());
+        path_ = buildAtlas(dir_.path());
+    }
+
+    void patchRegionIsTheCellAndItsNeighbours()
+    {
+        // 101 x 101 input, 3 x 3 grid: cells of 33.7 pixels, a patch of 101 (3 cells, the whole image).
+        QCOMPARE(ui::atlasPatchRegion(QSize(101, 101), QSize(3, 3), 1, 1), QRect(0, 0, 101, 101));
+        // 224 x 224 input, 7 x 7 grid: cells of 32; three cells = 96 around cell (2, 5).
+        QCOMPARE(ui::atlasPatchRegion(QSize(224, 224), QSize(7, 7), 2, 5), QRect(128, 32, 96, 96));
+        // At the border the patch stays inside the image.
+        QCOMPARE(ui::atlasPatchRegion(QSize(224, 224), QSize(7, 7), 0, 6), QRect(128, 0, 96, 96));
+        // A 56 x 56 grid: cells of 4 pixels, so the patch is a quarter of the image (56).
+        QCOMPARE(ui::atlasPatchRegion(QSize(224, 224), QSize(56, 56), 10, 10), QRect(14, 14, 56, 56));
+    }
+
+    void opensAndShowsTheTopImagesOfAChannel()
+    {
+        AtlasView view;
+        view.resize(800, 600);
+        view.show();
+        QSignalSpy opened(&view, &AtlasView::opened);
+        QSignalSpy shown(&view, &AtlasView::patchesShown);
+        view.openAtlas(QString::fromStdString(path_));
+        QVERIFY(opened.wait());
+        QVERIFY(view.isEnabled());
+        QVERIFY2(view.summary().contains("128 channels") && view.summary().contains("over 22 images"), qPrintable(view.summary()));
+
+        const Atlas atlas = Atlas::open(path_);
+        const AtlasLayer& layer = atlas.layer("cnn.3");
+        // Ranked by max, highest first, as the statistics say.
+        const auto& order = view.channelOrder();
+        QCOMPARE(order.size(), std::size_t(128));
+        for (std::size_t i = 1; i < order.size(); ++i)
+            QVERIFY(layer.statistics[std::size_t(order[i - 1])].max >= layer.statistics[std::size_t(order[i])].max);
+        QCOMPARE(view.channel(), order.front());
+
+        view.selectChannel(order[3]);
+        QVERIFY(shown.wait());
+        const auto& top = layer.top[std::size_t(order[3])];
+        QCOMPARE(view.patchList()->count(), int(top.size()));
+        for (int i = 0; i < view.patchList()->count(); ++i) {
+            QListWidgetItem* item = view.patchList()->item(i);
+            QCOMPARE(item->data(Qt::UserRole).toString().toStdString(), atlas.fileOfRow(top[std::size_t(i)].row));
+            QVERIFY(item->text().startsWith(QString("#%1").arg(i + 1)));
+            QVERIFY(!item->icon().isNull());
+        }
+
+        shown.clear();
+        view.setBottom(true);
+        QVERIFY(shown.wait());
+        const auto& bottom = layer.bottom[std::size_t(order[3])];
+        QCOMPARE(view.patchList()->item(0)->data(Qt::UserRole).toString().toStdString(), atlas.fileOfRow(bottom[0].row));
+
+        QSignalSpy activated(&view, &AtlasView::imageActivated);
+        emit view.patchList()->itemActivated(view.patchList()->item(1));
+        QCOMPARE(activated.count(), 1);
+        QCOMPARE(activated.at(0).at(0).toString().toStdString(), atlas.fileOfRow(bottom[1].row));
+        QCOMPARE(activated.at(0).at(1).toString(), QString("cnn.3"));
+        QCOMPARE(activated.at(0).at(2).toInt(), order[3]);
+    }
+
+    void rankingByActiveFractionAndVectors()
+    {
+        AtlasView view;
+        view.setAtlas(std::make_shared<const Atlas>(Atlas::open(path_)));
+        QVERIFY(view.selectCapture("linear.0"));
+        view.setMetric(AtlasView::Metric::Active);
+        const AtlasLayer& layer = view.atlas()->layer("linear.0");
+        const auto& order = view.channelOrder();
+        QCOMPARE(order.size(), std::size_t(256));
+        for (std::size_t i = 1; i < order.size(); ++i)
+            QVERIFY(layer.statistics[std::size_t(order[i - 1])].activeFraction() >=
+                    layer.statistics[std::size_t(order[i])].activeFraction());
+        // Dead channels rank last.
+        const auto firstDead = std::find_if(order.begin(), order.end(), [&](int c) { return layer.statistics[std::size_t(c)].dead(); });
+        QVERIFY(std::all_of(firstDead, order.end(), [&](int c) { return layer.statistics[std::size_t(c)].dead(); }));
+        QVERIFY(!view.selectCapture("nope"));
+    }
+
+    void aBadAtlasIsOneLine()
+    {
+        AtlasView view;
+        QSignalSpy failed(&view, &AtlasView::failed);
+        view.openAtlas(dir_.path() + "/missing.atlas");
+        QVERIFY(failed.wait());
+        const QString message = failed.at(0).at(0).toString();
+        QVERIFY2(message.contains("missing.atlas") && !message.contains('\n'), qPrintable(message));
+        QVERIFY(!view.isEnabled());
+    }
+
+private:
+    QTemporaryDir dir_;
+    std::string path_;
+};
+
+QTEST_MAIN(AtlasViewTest)
+#include "tst_atlasview.moc"

@@ -1,0 +1,45 @@
+#include "atlaspatch.h"
+
+#include "inputpanel.h" // tensorToImage
+
+#include <QPainter>
+
+#include <algorithm>
+#include <cmath>
+
+namespace layerscope::ui {
+
+QRect atlasPatchRegion(QSize inputSize, QSize gridSize, int y, int x)
+{
+    const double cellW = double(inputSize.width()) / std::max(1, gridSize.width());
+    const double cellH = double(inputSize.height()) / std::max(1, gridSize.height());
+    const int shorter = std::min(inputSize.width(), inputSize.height());
+    const int side = std::clamp(int(std::lround(3 * std::max(cellW, cellH))), std::max(1, shorter / 4), shorter);
+    const double cx = (x + 0.5) * cellW, cy = (y + 0.5) * cellH;
+    const int left = std::clamp(int(std::lround(cx - side / 2.0)), 0, inputSize.width() - side);
+    const int top = std::clamp(int(std::lround(cy - side / 2.0)), 0, inputSize.height() - side);
+    return QRect(left, top, side, side);
+}
+
+QImage atlasPatch(const std::string& file, const Preprocessing& preprocessing, const AtlasLayer& layer,
+                  const AtlasEntry& entry, int side)
+{
+    const QImage input = tensorToImage(loadImage(file, preprocessing));
+    if (layer.kind != AtlasCaptureKind::Map || entry.y < 0 || layer.sampleShape.size() != 3)
+        return input.scaled(side, side, Qt::KeepAspectRatio, Qt::SmoothTransformation);
+    const QSize grid(int(layer.sampleShape[2]), int(layer.sampleShape[1]));
+    const QRect region = atlasPatchRegion(input.size(), grid, entry.y, entry.x);
+    QImage patch = input.copy(region).scaled(side, side, Qt::KeepAspectRatio, Qt::SmoothTransformation)
+                       .convertToFormat(QImage::Format_RGB32);
+    // The cell of the maximum, outlined.
+    const double scale = double(patch.width()) / region.width();
+    const double cellW = double(input.width()) / grid.width(), cellH = double(input.height()) / grid.height();
+    const QRectF cell((entry.x * cellW - region.left()) * scale, (entry.y * cellH - region.top()) * scale,
+                      cellW * scale, cellH * scale);
+    QPainter painter(&patch);
+    painter.setPen(QPen(QColor(255, 200, 0), 2));
+    painter.drawRect(cell.adjusted(1, 1, -1, -1));
+    return patch;
+}
+
+} // namespace layerscope::ui
