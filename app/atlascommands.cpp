@@ -1,5 +1,7 @@
 #include "atlascommands.h"
 
+#include "progressreport.h"
+
 #include "layerscope/atlas.h"
 #include "layerscope/error.h"
 
@@ -27,6 +29,28 @@ template <typename T> std::string number(T value)
 std::string position(std::int32_t value) { return value < 0 ? std::string() : std::to_string(value); }
 
 } // namespace
+
+int buildAtlasCommand(AtlasOptions& options)
+{
+    AtlasJob job;
+    job.run = options.run.job;
+    job.captures = options.run.layers;
+    job.score = options.score == "mean" ? AtlasScore::Mean : AtlasScore::Max;
+    job.topK = options.top;
+    ProgressReport report(options.run.quiet);
+    const AtlasResult result = buildAtlas(options.run.model, job, [&](const ExtractionProgress& p) { return report(p); });
+    report.finish();
+    for (const auto& skipped : result.skippedInputs)
+        std::cerr << "skipped: " << skipped.reason << "\n";
+    if (result.cancelled) {
+        std::cerr << "interrupted after " << result.images << " images: no atlas written\n";
+        return 130;
+    }
+    std::cerr << "atlas of " << result.images << (result.images == 1 ? " image, " : " images, ") << job.captures.size()
+              << (job.captures.size() == 1 ? " capture" : " captures") << " written to " << result.path << " in "
+              << formatSeconds(result.seconds) << "\n";
+    return 0;
+}
 
 int showAtlas(const AtlasShowOptions& options)
 {

@@ -5,6 +5,8 @@
 
 namespace layerscope::cli {
 
+// Exit codes as extract: 0 done, 130 interrupted (nothing written), errors thrown.
+int buildAtlasCommand(AtlasOptions& options);
 int showAtlas(const AtlasShowOptions& options);
 int mergeAtlasShards(const AtlasMergeOptions& options);
 

@@ -3,6 +3,7 @@
 
 #include "atlascommands.h"
 #include "cliarguments.h"
+#include "progressreport.h"
 #include "layerscope/runtime.h"
 #include "layerscope/error.h"
 #include "layerscope/extraction.h"
@@ -68,35 +69,6 @@ std::string humanSize(std::size_t bytes)
     return text;
 }
 
-std::atomic<bool> interrupted{false};
-
-extern "C" void onInterrupt(int)
-{
-    interrupted = true;
-    std::signal(SIGINT, SIG_DFL); // a second Ctrl-C ends the program at once
-}
-
-std::string formatSeconds(double seconds)
-{
-    char text[32];
-    const int s = int(seconds + 0.5);
-    std::snprintf(text, sizeof text, "%d:%02d", s / 60, s % 60);
-    return text;
-}
-
-// images done, images/s, ETA; redrawn in place on a terminal.
-void drawProgress(const ExtractionProgress& p)
-{
-    const double rate = p.seconds > 0 ? p.done / p.seconds : 0;
-    const int width = 30, filled = p.total ? int(width * p.done / p.total) : width;
-    std::fprintf(stderr, "\r[%s%s] %lld/%lld images, %.1f images/s, ETA %s%s", std::string(filled, '#').c_str(),
-                 std::string(width - filled, '.').c_str(), static_cast<long long>(p.done),
-                 static_cast<long long>(p.total), rate,
-                 rate > 0 ? formatSeconds((p.total - p.done) / rate).c_str() : "?",
-                 p.skipped ? (", " + std::to_string(p.skipped) + " skipped").c_str() : "");
-    std::fflush(stderr);
-}
-
 int extract(cli::ExtractOptions& options)
 {
     ExtractionJob& job = options.job;
@@ -109,24 +81,9 @@ int extract(cli::ExtractOptions& options)
     job.allModules = options.all;
     job.withInputs = options.withInputs;
 
-    // A bar redrawn in place on a terminal; in a log (not a terminal), a line per whole percent.
-    const bool drawBar = !options.quiet && ::isatty(STDERR_FILENO);
-    const bool printLines = !options.quiet && !drawBar;
-    std::int64_t lastPercent = -1;
-    std::signal(SIGINT, onInterrupt);
-    const ExtractionResult result = runExtraction(options.model, job, [&](const ExtractionProgress& p) {
-        if (drawBar && p.total > 1)
-            drawProgress(p);
-        const std::int64_t percent = p.total ? 100 * p.done / p.total : 100;
-        if (printLines && p.total > 1 && percent != lastPercent) {
-            std::fprintf(stderr, "progress: %lld/%lld images\n", static_cast<long long>(p.done),
-                         static_cast<long long>(p.total));
-            lastPercent = percent;
-        }
-        return !interrupted.load();
-    });
-    if (drawBar)
-        std::fprintf(stderr, "\n");
+    cli::ProgressReport report(options.quiet);
+    const ExtractionResult result = runExtraction(options.model, job, [&](const ExtractionProgress& p) { return report(p); });
+    report.finish();
 
     for (const auto& skipped : result.skippedInputs)
         std::cerr << "skipped: " << skipped.reason << "\n";
@@ -147,7 +104,7 @@ int extract(cli::ExtractOptions& options)
     }
     std::cerr << (result.cancelled ? "interrupted: wrote " : "wrote ") << result.rows
               << (result.rows == 1 ? " row of " : " rows of ") << result.captures.size() << " arrays ("
-              << humanSize(bytes) << ") to " << job.outputPath << " in " << formatSeconds(result.seconds)
+              << humanSize(bytes) << ") to " << job.outputPath << " in " << cli::formatSeconds(result.seconds)
               << (result.skippedInputs.empty() ? ""
                   : ", " + std::to_string(result.skippedInputs.size())
                         + (result.skippedInputs.size() == 1 ? " input skipped" : " inputs skipped"))
@@ -183,6 +140,8 @@ int main(int argc, char** argv)
             setMaxImagePixels(run->maxPixels);
         if (*line.modules)
             return listModules(line.modulesModel, line.modulesLoad);
+        if (*line.atlas)
+            return cli::buildAtlasCommand(line.atlasBuild);
         if (line.extraction.layers.empty() && !line.extraction.all) {
             std::cerr << "layerscope-cli: error: choose modules with --layer NAME or --all\n";
             return 2;

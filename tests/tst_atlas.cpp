@@ -5,6 +5,7 @@
 #include "layerscope/atlas.h"
 #include "layerscope/error.h"
 #include "layerscope/npy.h"
+#include "layerscope/preprocessing.h"
 #include "testsupport.h"
 
 #include <QDir>
@@ -308,7 +309,157 @@ private slots:
         QVERIFY2(message.contains("did you mean 'cnn.3'"), qPrintable(message));
     }
 
+    // End to end: layerscope-cli atlas on the fixture data set (real photographs, a truncated JPEG, a
+    // text file named .png) against the seed CNN's forward hooks in Python on the same images.
+    void cliAtlasMatchesPythonHooks_data()
+    {
+        QTest::addColumn<QString>("score");
+        QTest::addColumn<QString>("batch");
+        QTest::newRow("max, batches of 5") << "max" << "5";
+        QTest::newRow("mean, batches of 16") << "mean" << "16";
+    }
+
+    void cliAtlasMatchesPythonHooks()
+    {
+        QFETCH(QString, score);
+        QFETCH(QString, batch);
+        const QString out = dir_.filePath("cli-" + score);
+        const ProcessOutcome run = runCli({"atlas", model(), "--input", dataset(), "-r", "--preset", "gray", "--resize",
+                                           "101x101", "--layer", "cnn.3", "--layer", "linear.0", "--top", "6", "--score",
+                                           score, "--batch-size", batch, "--out", out});
+        QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+        QVERIFY2(run.err.contains("atlas of 22 images"), qPrintable(run.err));
+        QVERIFY2(run.err.contains("skipped: ") && run.err.contains("img005_truncated.jpg"), qPrintable(run.err));
+        expectHooksAgree(out, score);
+        const Atlas atlas = Atlas::open(out.toStdString());
+        QCOMPARE(atlas.info().modelSha256.size(), std::size_t(64));
+        QCOMPARE(atlas.info().skipped.size(), std::size_t(2));
+        QCOMPARE(atlas.info().datasetRows, std::int64_t(24)); // the unreadable files keep their rows
+    }
+
+    void cliShardsMergeToOneRun()
+    {
+        const QString whole = dir_.filePath("cli-whole");
+        QStringList common = {model(), "--input", dataset(), "-r", "--preset", "gray", "--resize", "101x101",
+                              "--layer", "cnn.3", "--layer", "linear.0", "--top", "4", "-q"};
+        QCOMPARE(runCli(QStringList{"atlas"} + common + QStringList{"--out", whole}).exitCode, 0);
+        QStringList shards;
+        for (int i = 0; i < 4; ++i) {
+            shards << dir_.filePath(QString("cli-shard%1").arg(i));
+            const ProcessOutcome part = runCli(QStringList{"atlas"} + common + QStringList{"--shard", QString("%1/4").arg(i), "--out", shards.back()});
+            QVERIFY2(part.exitCode == 0, qPrintable(part.err));
+        }
+        const QString merged = dir_.filePath("cli-merged");
+        const ProcessOutcome merge = runCli(QStringList{"atlas-merge"} + shards + QStringList{"--out", merged});
+        QVERIFY2(merge.exitCode == 0 && merge.err.contains("merged 4 shards (22 images)"), qPrintable(merge.err));
+        expectHooksAgree(merged, "max", "4");
+        for (const char* layer : {"cnn.3", "linear.0"}) {
+            for (const QStringList& view : {QStringList{"--channel", "7"}, QStringList{"--channel", "7", "--bottom"}, QStringList{"--dead"}}) {
+                const ProcessOutcome a = runCli(QStringList{"atlas-show", whole, "--layer", layer} + view);
+                const ProcessOutcome b = runCli(QStringList{"atlas-show", merged, "--layer", layer} + view);
+                QCOMPARE(a.exitCode, 0);
+                QCOMPARE(b.out, a.out);
+            }
+        }
+        const ProcessOutcome missing = runCli({"atlas-merge", shards[0], shards[1], shards[3], "--out", dir_.filePath("cli-bad")});
+        QCOMPARE(missing.exitCode, 1);
+        QVERIFY2(missing.err.contains("missing shard 2 of 4"), qPrintable(missing.err));
+    }
+
+    void cliAtlasShowPrintsTabSeparatedLines()
+    {
+        const QString out = dir_.filePath("cli-show");
+        // A relative --input: files are printed as given, joined with their path inside the folder.
+        const QDir fixtures(LAYERSCOPE_FIXTURES_DIR);
+        const ProcessOutcome run = runCliIn(fixtures.path(), {"atlas", model(), "--input", "dataset", "-r", "--preset", "gray",
+                                                            "--resize", "101x101", "--layer", "cnn.3", "--layer", "linear.0",
+                                                            "--layer", "output", "-q", "--out", out});
+        QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+        const Atlas atlas = Atlas::open(out.toStdString());
+
+        const QStringList top = runCli({"atlas-show", out, "--layer", "cnn.3", "--channel", "12"}).out.split('\n', Qt::SkipEmptyParts);
+        QCOMPARE(top.size(), 9); // --top defaults to 9
+        const auto& entries = atlas.layer("cnn.3").top[12];
+        for (int i = 0; i < top.size(); ++i) {
+            const QStringList fields = top[i].split('\t');
+            QCOMPARE(fields.size(), 5);
+            QCOMPARE(fields[0], QString::number(i + 1));
+            QVERIFY2(fields[1].startsWith("dataset/img") || fields[1].startsWith("dataset/sub/img"), qPrintable(fields[1]));
+            QCOMPARE(fields[2].toFloat(), entries[std::size_t(i)].score); // shortest text, read back exactly
+            QCOMPARE(fields[3], QString::number(entries[std::size_t(i)].y));
+            QCOMPARE(fields[4], QString::number(entries[std::size_t(i)].x));
+        }
+        const QStringList vector = runCli({"atlas-show", out, "--layer", "linear.0", "--channel", "3"}).out.split('\n', Qt::SkipEmptyParts);
+        QVERIFY(vector.front().endsWith("\t\t")); // no position in a vector
+        const QStringList stats = runCli({"atlas-show", out, "--layer", "cnn.3", "--stats"}).out.split('\n', Qt::SkipEmptyParts);
+        QCOMPARE(stats.size(), 128);
+        QCOMPARE(stats[5].split('\t').size(), 8);
+        QCOMPARE(stats[5].split('\t')[0], QString("5"));
+        QCOMPARE(stats[5].split('\t')[1].toDouble(), atlas.layer("cnn.3").statistics[5].mean);
+        const QStringList dead = runCli({"atlas-show", out, "--layer", "cnn.3", "--dead"}).out.split('\n', Qt::SkipEmptyParts);
+        int expectedDead = 0;
+        for (const ChannelStatistics& s : atlas.layer("cnn.3").statistics)
+            expectedDead += s.dead() ? 1 : 0;
+        QCOMPARE(dead.size(), expectedDead);
+        QCOMPARE(runCli({"atlas-show", out, "--layer", "output", "--channel", "0"}).exitCode, 0);
+
+        const ProcessOutcome range = runCli({"atlas-show", out, "--layer", "cnn.3", "--channel", "128"});
+        QCOMPARE(range.exitCode, 1);
+        QVERIFY2(range.err.contains("'cnn.3' has 128 channels (0..127)"), qPrintable(range.err));
+        const ProcessOutcome unknown = runCli({"atlas-show", out, "--layer", "cnn3", "--stats"});
+        QVERIFY2(unknown.exitCode == 1 && unknown.err.contains("did you mean 'cnn.3'"), qPrintable(unknown.err));
+        const ProcessOutcome nothing = runCli({"atlas-show", out, "--layer", "cnn.3"});
+        QVERIFY2(nothing.exitCode != 0 && nothing.err.contains("--channel"), qPrintable(nothing.err));
+    }
+
+    void cliAtlasRefusesWhatItCannotScore()
+    {
+        const ProcessOutcome unknown = runCli({"atlas", model(), "--input", dataset(), "-r", "--preset", "gray", "--resize",
+                                              "101x101", "--layer", "cnn.33", "--out", dir_.filePath("cli-unknown")});
+        QCOMPARE(unknown.exitCode, 1);
+        QVERIFY2(unknown.err.contains("cnn.3") && unknown.err.count('\n') == 1, qPrintable(unknown.err));
+        QVERIFY(!QFileInfo::exists(dir_.filePath("cli-unknown")));
+        const ProcessOutcome noLayer = runCli({"atlas", model(), "--input", dataset(), "--out", dir_.filePath("cli-none")});
+        QVERIFY(noLayer.exitCode != 0 && noLayer.err.contains("--layer"));
+    }
+
+    void cancelledPassWritesNothing()
+    {
+        AtlasJob job;
+        job.run.inputs = {dataset().toStdString()};
+        job.run.recursive = true;
+        job.run.preprocessing = Preprocessing::gray(101, 101);
+        job.run.batchSize = 4;
+        job.run.outputPath = dir_.filePath("cancelled").toStdString();
+        job.captures = {"cnn.3"};
+        int batches = 0;
+        const AtlasResult result = buildAtlas(model().toStdString(), job, [&](const ExtractionProgress&) { return ++batches < 2; });
+        QVERIFY(result.cancelled);
+        QCOMPARE(result.images, std::int64_t(7)); // two batches of 4 files, one of them a truncated JPEG
+        QVERIFY(!QFileInfo::exists(dir_.filePath("cancelled")));
+        QVERIFY(QDir(dir_.path()).entryList(QDir::Hidden | QDir::AllEntries | QDir::NoDotAndDotDot).filter("cancelled").isEmpty());
+    }
+
 private:
+    static QString model() { return QDir(LAYERSCOPE_FIXTURES_DIR).filePath("seed_cnn_scripted/model.pt"); }
+    static QString dataset() { return QDir(LAYERSCOPE_FIXTURES_DIR).filePath("dataset"); }
+    static ProcessOutcome runCli(const QStringList& arguments) { return runProgram(LAYERSCOPE_CLI, arguments); }
+    static ProcessOutcome runCliIn(const QString& folder, const QStringList& arguments)
+    {
+        const QString previous = QDir::currentPath();
+        QDir::setCurrent(folder);
+        ProcessOutcome outcome = runProgram(LAYERSCOPE_CLI, arguments);
+        QDir::setCurrent(previous);
+        return outcome;
+    }
+    void expectHooksAgree(const QString& atlas, const QString& score, const QString& top = "6")
+    {
+        const ProcessOutcome check = runProgram(LAYERSCOPE_PYTHON,
+            {QString(LAYERSCOPE_TESTS_SOURCE_DIR) + "/interop/check_atlas.py", atlas, QString::fromStdString(real_),
+             "--score", score, "--top", top, "--files", QString::fromStdString(fixtureFile("dataset_files.json")), "--rtol", "1e-5"});
+        QVERIFY2(check.exitCode == 0, qPrintable(check.out + check.err));
+    }
+
     QTemporaryDir dir_;
     std::string real_, edge_;
 };

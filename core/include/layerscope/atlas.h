@@ -15,6 +15,7 @@
 //               statistics.npy [C, 9] float64: values, mean, m2, min, max, images, active, nan, inf
 //               pooled.npy     [N, C] float32: the spatial (or token) mean per image
 
+#include "layerscope/extraction.h"
 #include "layerscope/tensor.h"
 
 #include <cstdint>
@@ -101,6 +102,8 @@ public:
     void add(const std::vector<std::int64_t>& rows, const std::vector<std::string>& files,
              const std::map<std::string, Tensor>& captures, const Tensor& output);
     void addSkipped(const std::string& line);
+    // Known once the run has listed its inputs: the data set's size and the model's SHA-256.
+    void setDatasetRows(std::int64_t rows, const std::string& modelSha256);
     std::int64_t images() const;
 
     void finish();
@@ -142,6 +145,28 @@ private:
     std::vector<float> predictedScore_;
     std::map<std::int64_t, std::size_t> indexOfRow_;
 };
+
+// The pass: what extract takes (inputs, preprocessing, batches, shard; run.outputPath is the atlas)
+// and what to score.
+struct AtlasJob {
+    ExtractionJob run;
+    std::vector<std::string> captures; // capture keys: "layer4", "encoder:1", "fc>in", "output"
+    AtlasScore score = AtlasScore::Max;
+    int topK = 9;
+};
+
+struct AtlasResult {
+    std::int64_t images = 0; // scored
+    std::vector<SkippedInput> skippedInputs;
+    bool cancelled = false; // then nothing was written
+    double seconds = 0;
+    std::string path;
+};
+
+// One streamed pass over the inputs, at the speed of extract (the same pipeline). Throws
+// layerscope::Error for bad inputs, a capture the forward does not record, an unwritable atlas.
+AtlasResult buildAtlas(const std::string& modelPath, const AtlasJob& job, const ProgressCallback& progress = {});
+AtlasResult buildAtlas(const Model& model, const AtlasJob& job, const ProgressCallback& progress = {});
 
 // Merges the shards of one job (same model, inputs, preprocessing, captures, score, K and shard
 // count; every shard exactly once) into the atlas one unsharded run gives. Throws layerscope::Error

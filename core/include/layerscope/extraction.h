@@ -10,10 +10,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace layerscope {
+
+struct ExtractionBatch;
 
 struct ExtractionJob {
     std::vector<std::string> inputs; // one per forward argument: an image, a folder of images, or an .npy
@@ -29,6 +32,18 @@ struct ExtractionJob {
     ExportOptions exportOptions;
     int decodeThreads = 0; // 0: chosen from the machine
     bool trustModel = false; // LoadOptions::trustModel, when extraction opens the model itself
+    // When set, each batch's forward goes to this function (on a worker thread, one batch at a time,
+    // while the next batch runs) instead of a file: outputPath and the manifest are not written.
+    // What the atlas uses. An exception it throws ends the run with that error.
+    std::function<void(const ExtractionBatch&)> onBatch;
+};
+
+// One batch of a run, for ExtractionJob::onBatch.
+struct ExtractionBatch {
+    std::vector<std::int64_t> datasetRows;       // each sample's row in the data set (its sorted file list)
+    std::vector<std::vector<std::string>> files; // each sample's file per forward argument
+    std::int64_t datasetSize = 0;                // rows in the whole data set, every shard
+    std::shared_ptr<const RunResult> run;        // what the forward recorded, [batch, ...] each
 };
 
 struct ExtractionProgress {

@@ -188,6 +188,12 @@ void AtlasBuilder::add(const std::vector<std::int64_t>& rows, const std::vector<
 
 void AtlasBuilder::addSkipped(const std::string& line) { impl_->info.skipped.push_back(line); }
 
+void AtlasBuilder::setDatasetRows(std::int64_t rows, const std::string& modelSha256)
+{
+    impl_->info.datasetRows = rows;
+    impl_->info.modelSha256 = modelSha256;
+}
+
 std::int64_t AtlasBuilder::images() const { return impl_->images; }
 
 void AtlasBuilder::finish()

@@ -147,7 +147,8 @@ ExtractionResult extract(const std::string& modelPath, const ModelFuture& modelF
         throw Error("shard " + std::to_string(job.shardIndex) + "/" + std::to_string(job.shardCount)
                     + " does not exist: use I/N with 0 <= I < N");
 
-    CaptureWriter writer(job.outputPath, job.exportOptions); // unwritable output: fail before any work
+    // An unwritable output fails before any work.
+    const auto writer = job.onBatch ? nullptr : std::make_unique<CaptureWriter>(job.outputPath, job.exportOptions);
     // The manifest's model hash is read while the images decode and the model runs.
     std::future<std::string> modelHash = std::async(std::launch::async, [modelPath] { return sha256OfFile(modelPath); });
     std::vector<Source> sources;
@@ -297,8 +298,19 @@ ExtractionResult extract(const std::string& modelPath, const ModelFuture& modelF
             }
             if (pendingWrite.valid()) // the previous batch is on disk (or its error is thrown here)
                 timed(result.writeWaitSeconds, [&] { pendingWrite.get(); });
-            auto named = std::make_shared<std::vector<NamedTensor>>(namedCaptures(run));
-            pendingWrite = std::async(std::launch::async, [&writer, named] { writer.append(*named); });
+            if (job.onBatch) {
+                auto done = std::make_shared<ExtractionBatch>();
+                for (std::size_t i : good) {
+                    done->datasetRows.push_back(datasetRows[std::size_t(batch[i].index)]);
+                    done->files.push_back(filesOf(done->datasetRows.back()));
+                }
+                done->datasetSize = folderRun ? datasetSize : 1;
+                done->run = std::make_shared<const RunResult>(run);
+                pendingWrite = std::async(std::launch::async, [&job, done] { job.onBatch(*done); });
+            } else {
+                auto named = std::make_shared<std::vector<NamedTensor>>(namedCaptures(run));
+                pendingWrite = std::async(std::launch::async, [&writer, named] { writer->append(*named); });
+            }
             for (std::size_t i : good) {
                 const std::int64_t row = datasetRows[std::size_t(batch[i].index)];
                 Json entry = Json::object();
@@ -324,8 +336,10 @@ ExtractionResult extract(const std::string& modelPath, const ModelFuture& modelF
         throw Error("no input could be read: " + (result.skippedInputs.empty() ? std::string("nothing to do")
                                                                                : result.skippedInputs[0].reason));
 
-    result.captures = writer.summary();
     result.seconds = elapsed();
+    if (!writer)
+        return result; // onBatch had every batch
+    result.captures = writer->summary();
     if (!folderRun && !result.captures.empty())
         result.rows = result.captures.front().shape[0]; // the .npy inputs' own batch axis
 
@@ -347,7 +361,7 @@ ExtractionResult extract(const std::string& modelPath, const ModelFuture& modelF
     manifest["recursive"] = job.recursive;
     manifest["shard"] = {{"index", job.shardIndex}, {"count", job.shardCount},
                          {"dataset_size", folderRun ? datasetSize : 1}};
-    manifest["output"] = {{"path", fs::absolute(writer.path()).string()}, {"format", exportFormatName(writer.format())}};
+    manifest["output"] = {{"path", fs::absolute(writer->path()).string()}, {"format", exportFormatName(writer->format())}};
     Json captures = Json::array();
     for (const auto& capture : result.captures) {
         Json entry = {{"name", capture.name}, {"shape", capture.shape}, {"dtype", dtypeName(capture.dtype)}};
@@ -371,9 +385,9 @@ ExtractionResult extract(const std::string& modelPath, const ModelFuture& modelF
     manifest["timing"] = {{"forward_seconds", result.forwardSeconds}, {"input_wait_seconds", result.inputWaitSeconds},
                           {"write_wait_seconds", result.writeWaitSeconds}, {"decode_threads", decodeThreads}};
 
-    result.notes = writer.commit(manifest.dump(1), rowLabels);
-    result.outputPath = writer.path();
-    result.manifestPath = manifestPathFor(writer.path());
+    result.notes = writer->commit(manifest.dump(1), rowLabels);
+    result.outputPath = writer->path();
+    result.manifestPath = manifestPathFor(writer->path());
     return result;
 }
 
