@@ -301,6 +301,56 @@ private slots:
         QVERIFY2(!message.contains('\n'), qPrintable(message));
     }
 
+    void projectionAndNeighboursAgreeWithNumpy_data()
+    {
+        QTest::addColumn<QString>("capture");
+        QTest::newRow("cnn.3 pooled (128 channels)") << "cnn.3";
+        QTest::newRow("linear.0 (256 values)") << "linear.0";
+        QTest::newRow("edge cases with NaN rows") << "maps";
+    }
+
+    void projectionAndNeighboursAgreeWithNumpy()
+    {
+        QFETCH(QString, capture);
+        const bool edge = capture == "maps";
+        const std::string out = dir_.filePath("projection-" + capture).toStdString();
+        build(jobFrom(edge ? edge_ : real_), out, AtlasScore::Max, 3, 8);
+        const Atlas atlas = Atlas::open(out);
+        Tensor pooled = atlas.pooled(capture.toStdString());
+        if (edge) { // channel 1 is all NaN in every image: drop it, then spoil two rows
+            Tensor kept = Tensor::zeros({pooled.shape[0], pooled.shape[1] - 1}, DType::Float32);
+            for (std::int64_t i = 0; i < pooled.shape[0]; ++i)
+                for (std::int64_t c = 0, k = 0; c < pooled.shape[1]; ++c)
+                    if (c != 1)
+                        static_cast<float*>(kept.mutableData())[i * kept.shape[1] + k++] = pooled.values<float>()[i * pooled.shape[1] + c];
+            static_cast<float*>(kept.mutableData())[3 * kept.shape[1]] = std::nanf("");
+            pooled = kept;
+        }
+        const Projection projection = projectPooled(pooled);
+        const std::int64_t row = 5; // in the edge cases, rows 3, 4 and 6 hold NaN or Inf
+        const std::vector<Neighbour> neighbours = nearestByCosine(pooled, row, 5);
+        QCOMPARE(neighbours.size(), std::size_t(5));
+        Tensor x = Tensor::zeros({pooled.shape[0]}, DType::Float32), y = Tensor::zeros({pooled.shape[0]}, DType::Float32);
+        std::copy(projection.x.begin(), projection.x.end(), static_cast<float*>(x.mutableData()));
+        std::copy(projection.y.begin(), projection.y.end(), static_cast<float*>(y.mutableData()));
+        Tensor explained = Tensor::zeros({2}, DType::Float64), rowTensor = Tensor::zeros({}, DType::Int64);
+        std::copy(projection.explained, projection.explained + 2, static_cast<double*>(explained.mutableData()));
+        static_cast<std::int64_t*>(rowTensor.mutableData())[0] = row;
+        Tensor indices = Tensor::zeros({5}, DType::Int64), similarities = Tensor::zeros({5}, DType::Float32);
+        for (std::size_t i = 0; i < neighbours.size(); ++i) {
+            static_cast<std::int64_t*>(indices.mutableData())[i] = neighbours[i].index;
+            static_cast<float*>(similarities.mutableData())[i] = neighbours[i].similarity;
+        }
+        const std::string pooledFile = out + "-pooled.npy", result = out + "-result.npz";
+        writeNpy(pooledFile, pooled);
+        writeNpz(result, {{"x", x}, {"y", y}, {"explained", explained}, {"row", rowTensor}, {"neighbours", indices},
+                          {"similarities", similarities}});
+        const ProcessOutcome check = runProgram(LAYERSCOPE_PYTHON, {QString(LAYERSCOPE_TESTS_SOURCE_DIR) + "/interop/check_atlas.py",
+                                                                    "--check-projection", QString::fromStdString(pooledFile),
+                                                                    QString::fromStdString(result)});
+        QVERIFY2(check.exitCode == 0, qPrintable(check.out + check.err));
+    }
+
     void unknownCaptureSuggests()
     {
         const std::string out = dir_.filePath("suggest").toStdString();

@@ -3,6 +3,7 @@
 
     check_atlas.py ATLAS CAPTURES.npz --score max|mean --top K [--files FILES.json] [--rtol R]
     check_atlas.py --make-edge-cases OUT.npz
+    check_atlas.py --check-projection POOLED.npy RESULT.npz
 
 CAPTURES.npz holds, under each capture's key, that capture for every image of the data set (row i is
 data-set row i), and under "output" the model's output. With --files, CAPTURES.npz's rows are the
@@ -170,6 +171,40 @@ def check(atlas, captures, score_kind, k, files_json=None, rtol=0.0):
     print("ok")
 
 
+def check_projection(pooled_path, result_path):
+    """The projector's PCA and the cosine neighbours, recomputed with numpy's SVD."""
+    pooled = np.load(pooled_path).astype(np.float64)
+    result = np.load(result_path)
+    finite = np.isfinite(pooled).all(axis=1)
+    data = pooled[finite]
+    centred = data - data.mean(axis=0)
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    components = vt[:2].copy()
+    for k in range(len(components)):
+        if components[k, np.argmax(np.abs(components[k]))] < 0:
+            components[k] *= -1
+    coords = centred @ components.T
+    scale = np.abs(coords).max()
+    for k, name in enumerate(("x", "y")):
+        got = result[name][finite]
+        if not np.allclose(got, coords[:, k], rtol=1e-4, atol=1e-5 * scale):
+            fail(f"projection {name} differs from numpy by {np.abs(got - coords[:, k]).max()} (scale {scale})")
+        if not np.isnan(result[name][~finite]).all():
+            fail(f"projection {name}: rows with NaN or Inf are not NaN")
+    explained = (s ** 2 / (s ** 2).sum())[:2]
+    if not np.allclose(result["explained"], explained, rtol=1e-6):
+        fail(f"explained variance {result['explained']} vs numpy {explained}")
+    row = int(result["row"])
+    norms = np.linalg.norm(pooled, axis=1)
+    cosine = pooled @ pooled[row] / (norms * norms[row])
+    order = [i for i in np.argsort(-cosine, kind="stable") if i != row and np.isfinite(cosine[i])][:len(result["neighbours"])]
+    if list(result["neighbours"]) != order:
+        fail(f"neighbours of {row}: {list(result['neighbours'])} vs numpy {order}")
+    if not np.allclose(result["similarities"], cosine[order], rtol=1e-5):
+        fail(f"similarities {result['similarities']} vs numpy {cosine[order]}")
+    print("ok")
+
+
 def make_edge_cases(path):
     """Values a real capture can hold and an atlas must not get wrong: NaN, an all-NaN channel, +-Inf,
     ties between images, a dead channel, float64 tokens."""
@@ -191,7 +226,9 @@ def make_edge_cases(path):
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "--make-edge-cases":
+    if sys.argv[1] == "--check-projection":
+        check_projection(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "--make-edge-cases":
         make_edge_cases(sys.argv[2])
         print("ok")
     else:

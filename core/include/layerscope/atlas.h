@@ -168,6 +168,23 @@ struct AtlasResult {
 AtlasResult buildAtlas(const std::string& modelPath, const AtlasJob& job, const ProgressCallback& progress = {});
 AtlasResult buildAtlas(const Model& model, const AtlasJob& job, const ProgressCallback& progress = {});
 
+// The pooled vectors of an atlas's images in two dimensions: their first two principal components
+// (OpenCV's PCA). Each component's sign is fixed so that its loading of largest magnitude is positive;
+// rows with a NaN or Inf are left out (their coordinates are NaN).
+struct Projection {
+    std::vector<float> x, y;    // per row of the pooled vectors
+    double explained[2] = {0, 0}; // the fraction of the variance each component explains
+};
+Projection projectPooled(const Tensor& pooled); // [images, C] float32; throws for other shapes
+
+// The `count` rows most similar to row `row` by cosine similarity of their pooled vectors, most similar
+// first, the row itself excluded; rows of zero length or with NaN are never neighbours.
+struct Neighbour {
+    std::int64_t index; // a row of the pooled vectors
+    float similarity;
+};
+std::vector<Neighbour> nearestByCosine(const Tensor& pooled, std::int64_t row, int count);
+
 // Merges the shards of one job (same model, inputs, preprocessing, captures, score, K and shard
 // count; every shard exactly once) into the atlas one unsharded run gives. Throws layerscope::Error
 // naming the shard and the difference, or the missing and duplicated shards.
