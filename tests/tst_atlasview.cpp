@@ -3,6 +3,7 @@
 // seed CNN's forward-hook captures of the fixture data set, whose images the patches are cut from.
 
 #include "atlaspatch.h"
+#include "atlasprojector.h"
 #include "atlasview.h"
 #include "layerscope/atlas.h"
 #include "layerscope/preprocessing.h"
@@ -16,6 +17,9 @@
 #include <QtTest>
 
 #include <algorithm>
+#include <set>
+
+#include <qcustomplot.h>
 
 using namespace layerscope;
 using namespace layerscope::test;
@@ -44,6 +48,7 @@ std::string buildAtlas(const QString& folder)
     info.modelSha256 = std::string(64, '0');
     info.preprocessingJson = Preprocessing::gray(101, 101).toJson();
     info.topK = 5;
+    info.inputs = {fixtureFile("dataset")};
     info.captures = {"cnn.3", "linear.0"};
     info.datasetRows = std::int64_t(files.size());
     const std::string path = QDir(folder).filePath("view.atlas").toStdString();
@@ -152,6 +157,49 @@ private slots:
         const QString message = failed.at(0).at(0).toString();
         QVERIFY2(message.contains("missing.atlas") && !message.contains('\n'), qPrintable(message));
         QVERIFY(!view.isEnabled());
+    }
+
+    void projectorGroupsPointsAndNeighbours()
+    {
+        ui::AtlasProjector projector;
+        projector.resize(900, 700);
+        projector.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&projector));
+        QSignalSpy projected(&projector, &ui::AtlasProjector::projected);
+        const auto atlas = std::make_shared<const Atlas>(Atlas::open(path_));
+        projector.setAtlas(atlas);
+        QVERIFY(projected.wait());
+        // The data set's files sit at the top level and in sub/: two groups.
+        QCOMPARE(projector.groupCount(), 2);
+        QCOMPARE(ui::subfolderOf(QString::fromStdString(fixtureFile("dataset/sub/img018.png")), atlas->info().inputs), QString("sub"));
+        QCOMPARE(ui::subfolderOf(QString::fromStdString(fixtureFile("dataset/img001.jpg")), atlas->info().inputs), QString());
+        const Projection expected = projectPooled(atlas->pooled("cnn.3"));
+        QVERIFY(projector.projection().x == expected.x);
+
+        std::set<std::int64_t> classes(atlas->predictedClass().begin(), atlas->predictedClass().end());
+        projector.setColouring(ui::AtlasProjector::Colouring::PredictedClass);
+        QCOMPARE(projector.groupCount(), int(classes.size()));
+        projector.setColouring(ui::AtlasProjector::Colouring::Channel, 7);
+        QCOMPARE(projector.groupCount(), 8);
+
+        // The point of image 6, found where the plot draws it; a click opens it and shows its neighbours.
+        QCustomPlot* plot = projector.plot();
+        const QPointF exact(plot->xAxis->coordToPixel(expected.x[6]), plot->yAxis->coordToPixel(expected.y[6]));
+        QCOMPARE(projector.imageAt(exact, 0.5), std::int64_t(6));
+        const QPoint pixel = exact.toPoint();
+        QSignalSpy activated(&projector, &ui::AtlasProjector::imageActivated);
+        QSignalSpy shown(&projector, &ui::AtlasProjector::stripShown);
+        QTest::mouseClick(plot, Qt::LeftButton, {}, pixel);
+        QCOMPARE(activated.count(), 1);
+        QCOMPARE(activated.at(0).at(0).toString().toStdString(), atlas->files()[6]);
+        QVERIFY(shown.wait());
+        const auto neighbours = nearestByCosine(atlas->pooled("cnn.3"), 6, 12);
+        QCOMPARE(projector.strip()->count(), 13);
+        QCOMPARE(projector.strip()->item(1)->data(Qt::UserRole).toString().toStdString(), atlas->files()[std::size_t(neighbours[0].index)]);
+        QVERIFY(!projector.strip()->item(1)->icon().isNull());
+
+        projector.selectInside(QRectF(QPointF(-1e9, -1e9), QPointF(1e9, 1e9)));
+        QCOMPARE(projector.strip()->count(), 22);
     }
 
 private:

@@ -1,6 +1,7 @@
 #include "atlaspatch.h"
 
 #include "inputpanel.h" // tensorToImage
+#include "layerscope/error.h"
 
 #include <QPainter>
 
@@ -40,6 +41,26 @@ QImage atlasPatch(const std::string& file, const Preprocessing& preprocessing, c
     painter.setPen(QPen(QColor(255, 200, 0), 2));
     painter.drawRect(cell.adjusted(1, 1, -1, -1));
     return patch;
+}
+
+} // namespace layerscope::ui
+
+#include <QImageReader>
+
+namespace layerscope::ui {
+
+QImage atlasThumbnail(const std::string& file, int side)
+{
+    checkImageFile(file); // the header's size is checked before a decoder sees the file
+    QImageReader reader(QString::fromStdString(file));
+    reader.setAutoTransform(true);
+    const QSize size = reader.size();
+    if (size.isValid())
+        reader.setScaledSize(size.scaled(side, side, Qt::KeepAspectRatio));
+    QImage image = reader.read();
+    if (image.isNull())
+        throw Error(file + ": " + reader.errorString().toStdString());
+    return image;
 }
 
 } // namespace layerscope::ui

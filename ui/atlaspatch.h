@@ -22,3 +22,11 @@ QImage atlasPatch(const std::string& file, const Preprocessing& preprocessing, c
                   const AtlasEntry& entry, int side);
 
 } // namespace layerscope::ui
+
+namespace layerscope::ui {
+
+// A thumbnail of `file` at most `side` pixels on its longer side, decoded at that size (call it off
+// the GUI thread). Throws layerscope::Error when the file cannot be read.
+QImage atlasThumbnail(const std::string& file, int side);
+
+} // namespace layerscope::ui
