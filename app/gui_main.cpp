@@ -1,6 +1,8 @@
 // layerscope: the desktop application. Without arguments it opens the bundled Fashion-MNIST demo;
 // `layerscope MODEL [IMAGE...]` opens the given model with one image (or .npy) per forward argument.
 
+#include "atlasdock.h"
+#include "atlasview.h"
 #include "layerscope/runtime.h"
 #include "mainwindow.h"
 
@@ -28,6 +30,8 @@ int main(int argc, char** argv)
     parser.addOption(screenshot);
     QCommandLineOption module("module", "Show this module (its qualified name) once the model has run.", "NAME");
     parser.addOption(module);
+    QCommandLineOption atlas("atlas", "Open this atlas (made by Build Atlas or layerscope-cli atlas) in the Atlas dock.", "ATLAS");
+    parser.addOption(atlas);
     parser.process(app);
 
     layerscope::configureRuntime();
@@ -41,14 +45,24 @@ int main(int argc, char** argv)
     else
         window.openModel(arguments.first(), arguments.mid(1));
 
+    if (parser.isSet(atlas))
+        window.atlasDock()->openAtlas(parser.value(atlas));
+
     if (parser.isSet(screenshot)) {
         const QString file = parser.value(screenshot);
-        QObject::connect(&window, &layerscope::ui::MainWindow::runReady, &window, [&window, file] {
+        // The first run, and the atlas's first patches when one is opened, must be on screen.
+        auto waiting = std::make_shared<int>(parser.isSet(atlas) ? 2 : 1);
+        auto shoot = [&window, file, waiting] {
+            if (--*waiting != 0)
+                return;
             QTimer::singleShot(300, &window, [&window, file] {
                 window.grab().save(file);
                 QApplication::quit();
             });
-        });
+        };
+        QObject::connect(&window, &layerscope::ui::MainWindow::runReady, &window, shoot, Qt::SingleShotConnection);
+        QObject::connect(window.atlasDock()->view(), &layerscope::ui::AtlasView::patchesShown, &window, shoot,
+                         Qt::SingleShotConnection);
         QObject::connect(&window, &layerscope::ui::MainWindow::errorShown, &window, [&window, file] {
             QTimer::singleShot(300, &window, [&window, file] {
                 window.grab().save(file);

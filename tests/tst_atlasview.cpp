@@ -4,10 +4,16 @@
 
 #include "atlaspatch.h"
 #include "atlasprojector.h"
+#include "atlasdock.h"
 #include "atlasview.h"
+#include "mainwindow.h"
 #include "layerscope/atlas.h"
 #include "layerscope/preprocessing.h"
 #include "testsupport.h"
+
+#include "channeldialog.h"
+#include "featuremapview.h"
+#include "inputpanel.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -200,6 +206,58 @@ private slots:
 
         projector.selectInside(QRectF(QPointF(-1e9, -1e9), QPointF(1e9, 1e9)));
         QCOMPARE(projector.strip()->count(), 22);
+    }
+
+    void mainWindowBuildsOpensAndShowsAnAtlasImage()
+    {
+        ui::MainWindow window;
+        window.show();
+        QSignalSpy ready(&window, &ui::MainWindow::modelReady);
+        window.openModel(QString::fromStdString(fixtureFile("seed_cnn_scripted/model.pt")), {}, Preprocessing::gray(101, 101));
+        QVERIFY(ready.wait(60000));
+
+        AtlasJob job;
+        job.run.inputs = {fixtureFile("dataset")};
+        job.run.recursive = true;
+        job.run.preprocessing = Preprocessing::gray(101, 101);
+        job.run.outputPath = QDir(dir_.path()).filePath("window.atlas").toStdString();
+        job.captures = {"cnn.3"};
+        job.topK = 4;
+        QSignalSpy built(window.atlasDock(), &ui::AtlasDock::built);
+        QSignalSpy opened(window.atlasDock(), &ui::AtlasDock::opened);
+        window.buildAtlas(job);
+        QVERIFY(window.atlasDock()->isBuilding());
+        QVERIFY(opened.wait(60000));
+        QCOMPARE(built.count(), 1);
+        QVERIFY(window.atlasDock()->isVisible());
+        const Atlas* atlas = window.atlasDock()->view()->atlas();
+        QCOMPARE(atlas->images(), std::int64_t(22));
+
+        // Double-click on a top image: it becomes the input, and the capture is shown.
+        ui::AtlasView* view = window.atlasDock()->view();
+        QSignalSpy shown(view, &ui::AtlasView::patchesShown);
+        view->selectChannel(view->channelOrder()[1]);
+        QVERIFY(shown.count() > 0 || shown.wait());
+        QSignalSpy run(&window, &ui::MainWindow::runReady);
+        const QString file = view->patchList()->item(0)->data(Qt::UserRole).toString();
+        emit view->patchList()->itemActivated(view->patchList()->item(0));
+        QVERIFY(run.wait(60000));
+        QCOMPARE(window.inputPanel()->inputs(), QStringList{file});
+        // cnn.3 of this image on screen, and the channel in its own window.
+        QCOMPARE(window.featureMapView()->activation().shape, (std::vector<std::int64_t>{1, 128, 3, 3}));
+        const auto dialogs = window.findChildren<ui::ChannelDialog*>();
+        QCOMPARE(dialogs.size(), 1);
+        QVERIFY2(dialogs.front()->windowTitle().contains(QString("channel %1").arg(view->channelOrder()[1])),
+                 qPrintable(dialogs.front()->windowTitle()));
+    }
+
+    void buildingWithoutAModelSaysWhy()
+    {
+        ui::MainWindow window;
+        QSignalSpy error(&window, &ui::MainWindow::errorShown);
+        window.buildAtlas({});
+        QCOMPARE(error.count(), 1);
+        QVERIFY(error.at(0).at(0).toString().contains("Open a model first"));
     }
 
 private:

@@ -34,6 +34,7 @@ public:
     void openAtlas(const QString& path);
     void setAtlas(std::shared_ptr<const Atlas> atlas);
     const Atlas* atlas() const { return atlas_.get(); }
+    std::shared_ptr<const Atlas> sharedAtlas() const { return atlas_; }
 
     bool selectCapture(const QString& capture); // false when the atlas has no such capture
     void selectChannel(int channel);

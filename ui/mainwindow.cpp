@@ -342,6 +342,8 @@ void MainWindow::createActions()
     exportFolder->setToolTip(tr("Run every image of a folder and write the checked modules' activations"));
     auto* exportView = fileMenu->addAction(tr("Export &View…"), this, &MainWindow::exportViewDialog);
     exportView->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_E));
+    fileMenu->addSeparator();
+    addAtlasActions(fileMenu); // mainwindow_atlas.cpp
     exportView->setToolTip(tr("Save what is on screen: the grid as PNG, plots as PNG or PDF (Ctrl+Shift+E)"));
     fileMenu->addSeparator();
     fileMenu->addAction(tr("&Quit"), this, &QWidget::close)->setShortcut(QKeySequence::Quit);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "engineworker.h"
+#include "layerscope/atlas.h"
 #include "jobtracker.h"
 
 #include <QMainWindow>
@@ -23,6 +24,7 @@ class QTreeView;
 namespace layerscope::ui {
 
 class ActivationPlots;
+class AtlasDock;
 class FeatureMapView;
 class InputPanel;
 class ModuleFilterProxy;
@@ -65,6 +67,11 @@ public:
     ActivationPlots* activationPlots() const { return plots_; }
     OutputPanel* outputPanel() const { return output_; }
     InputPanel* inputPanel() const { return inputs_; }
+    AtlasDock* atlasDock() const { return atlasDock_; }
+    // Builds an atlas with the model in the window, in the Atlas dock (progress, Cancel); opens it when written.
+    void buildAtlas(const AtlasJob& job);
+    // Opens `file` as the input and shows `capture`, then its channel `channel` (the atlas's double-click).
+    void openAtlasImage(const QString& file, const QString& capture, int channel);
     QString errorText() const;
     QString currentModelPath() const;
     QString centralMessage() const;
@@ -84,6 +91,8 @@ protected:
 
 private:
     void createActions();
+    void addAtlasActions(QMenu* fileMenu);
+    void buildAtlasDialog();
     void createDocks();
     void createCentralView();
     void showError(const QString& message);
@@ -141,6 +150,7 @@ private:
     QPushButton* cancelButton_ = nullptr;
     QMenu* recentMenu_ = nullptr;
     QMenu* viewMenu_ = nullptr;
+    AtlasDock* atlasDock_ = nullptr;
 };
 
 } // namespace layerscope::ui
