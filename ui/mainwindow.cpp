@@ -7,6 +7,7 @@
 #include "modulefilterproxy.h"
 #include "moduletreemodel.h"
 #include "outputpanel.h"
+#include "preprocessingeditor.h"
 #include "statisticspanel.h"
 #include "viewexport.h"
 
@@ -104,6 +105,10 @@ MainWindow::MainWindow(QWidget* parent)
     connect(worker_, &EngineWorker::cancelled, this, &MainWindow::onCancelled);
     connect(worker_, &EngineWorker::untrusted, this, &MainWindow::onUntrusted);
     connect(worker_, &EngineWorker::progress, jobs_, &JobTracker::setProgress);
+    connect(worker_, &EngineWorker::inputSizeSuggested, this, [this](quint64 job, int channels, int height, int width) {
+        if (jobs_->isCurrent(JobTracker::Kind::Run, job) || jobs_->isCurrent(JobTracker::Kind::Export, job))
+            inputs_->preprocessingEditor()->suggestSize(channels, height, width); // one click to apply
+    });
     connect(jobs_, &JobTracker::changed, this, &MainWindow::showJobs);
     workerThread_.start();
 
