@@ -139,6 +139,7 @@ MainWindow::MainWindow(QWidget* parent)
 
 MainWindow::~MainWindow()
 {
+    inputs_->disconnect(this); // closing moves the focus: a spin box's finished edit must not start a run now
     jobs_->cancelShown();
     workerThread_.quit();
     workerThread_.wait();

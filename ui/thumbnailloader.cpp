@@ -65,7 +65,7 @@ void ThumbnailLoader::load(const QString& folder, const QSize& size, int limit)
                 QImageReader reader(files[i]);
                 reader.setDecideFormatFromContent(true); // the format the check saw, whatever the name says
                 const QSize full = reader.size();
-                if (full.isValid()) // decode small: JPEG scales while decoding
+                if (full.isValid() && (full.width() > size.width() || full.height() > size.height())) // decode small
                     reader.setScaledSize(full.scaled(size, Qt::KeepAspectRatio).expandedTo(QSize(1, 1)));
                 thumbnail = reader.read();
                 if (thumbnail.isNull())
