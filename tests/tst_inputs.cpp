@@ -2,9 +2,11 @@
 // offered after a failed run, spin boxes that run once per finished edit, folder thumbnails decoded
 // off the GUI thread, and folder exports (one folder per forward argument, the size estimate).
 
+#include "exportfolderdialog.h"
 #include "inputpanel.h"
 #include "jobtracker.h"
 #include "mainwindow.h"
+#include "moduletreemodel.h"
 #include "preprocessingeditor.h"
 #include "thumbnailloader.h"
 
@@ -13,6 +15,8 @@
 #include "layerscope/preprocessing.h"
 #include "testsupport.h"
 
+#include <QAction>
+#include <QDialogButtonBox>
 #include <QElapsedTimer>
 #include <QLineEdit>
 #include <QListWidget>
@@ -26,6 +30,7 @@
 
 using namespace layerscope;
 using namespace layerscope::test;
+using layerscope::ui::ExportFolderDialog;
 using layerscope::ui::InputPanel;
 using layerscope::ui::MainWindow;
 using layerscope::ui::PreprocessingEditor;
@@ -47,6 +52,27 @@ QString writeImage(const QString& path, int width, int height, bool noise)
     return path;
 }
 
+QAction* folderExportAction(MainWindow& window)
+{
+    for (QAction* action : window.findChildren<QAction*>()) {
+        if (action->text().contains("for a &Folder"))
+            return action;
+    }
+    return nullptr;
+}
+
+// Row `row` of a batch-first tensor, as a batch of one.
+Tensor rowOf(const Tensor& tensor, std::int64_t row)
+{
+    Tensor one = tensor;
+    one.shape[0] = 1;
+    const std::size_t bytes = one.nbytes();
+    one.data = std::shared_ptr<const void>(tensor.data, static_cast<const char*>(tensor.data.get()) + std::size_t(row) * bytes);
+    return one;
+}
+
+const QString kDemoDir = QStringLiteral(LAYERSCOPE_SOURCE_DIR "/resources/demo");
+
 } // namespace
 
 class TestInputs : public QObject {
@@ -58,6 +84,8 @@ private slots:
     void typingInASpinBoxRunsOnce();
     void thumbnailsAreDecodedOffTheGuiThread();
     void anotherFolderDropsTheFirstOnesThumbnails();
+    void folderExportShowsWhatItWillWrite();
+    void twoInputFolderExportPairsTheFolders();
 };
 
 // The seed CNN on a 320x240 photo: one line of advice (no LibTorch matrix shapes), and the editor
@@ -205,6 +233,124 @@ void TestInputs::anotherFolderDropsTheFirstOnesThumbnails()
     for (int i = 0; i < 2; ++i)
         QVERIFY(panel.thumbnails()->item(i)->data(Qt::UserRole).toString().startsWith(second.path()));
     QCOMPARE(panel.thumbnails()->item(0)->icon().availableSizes().value(0), QSize(40, 30));
+}
+
+// The demo with features.0 checked and its images folder in the Inputs row: the folder dialog says
+// 2 arrays per image (features.0's [1, 32, 28, 28] float32 and the [1, 10] output), 100,392 bytes
+// per image and 1,003,920 for the 10 images, before anything runs.
+void TestInputs::folderExportShowsWhatItWillWrite()
+{
+    MainWindow window;
+    window.show();
+    QSignalSpy ran(&window, &MainWindow::runReady);
+    window.openDemo();
+    QVERIFY(ran.wait(30000));
+    window.inputPanel()->setInputs({kDemoDir + "/images"});
+    QVERIFY(ran.wait(30000));
+    QSignalSpy errors(&window, &MainWindow::errorShown);
+    window.moduleModel()->setCheckedModules({});
+    folderExportAction(window)->trigger();
+    QCOMPARE(errors.count(), 1); // nothing checked: said before any dialog
+    QVERIFY(!window.findChild<ExportFolderDialog*>());
+
+    window.moduleModel()->setCheckedModules({"features.0"});
+    folderExportAction(window)->trigger();
+    auto* dialog = window.findChild<ExportFolderDialog*>("exportFolderDialog");
+    QVERIFY(dialog);
+    QCOMPARE(dialog->inputs(), QStringList{kDemoDir + "/images"}); // the Inputs row's folder
+    QSignalSpy counted(dialog, &ExportFolderDialog::counted);
+    QVERIFY(counted.wait(30000));
+    QCOMPARE(dialog->imageCount(), qint64(10));
+    const qint64 perImage = 32 * 28 * 28 * 4 + 10 * 4;
+    const QLocale locale;
+    const QString summary = dialog->summaryText();
+    QVERIFY2(summary.startsWith("2 arrays per image (1 checked module and the model's output)"), qPrintable(summary));
+    QVERIFY2(summary.contains("about " + locale.formattedDataSize(perImage) + " per image"), qPrintable(summary));
+    QVERIFY2(summary.contains(locale.formattedDataSize(perImage * 10) + " for 10 images"), qPrintable(summary));
+    QVERIFY(dialog->canExport());
+    dialog->reject();
+
+    // The numbers themselves, for two modules and a batch of two.
+    RunResult run;
+    run.captures.push_back({"a", "a", 0, false, Tensor::zeros({2, 8, 4, 4}, DType::Float32)});
+    run.captures.push_back({"a:1", "a", 1, false, Tensor::zeros({2, 8, 4, 4}, DType::Float32)});
+    run.captures.push_back({"b[0]", "b", 0, false, Tensor::zeros({2, 5}, DType::Float64)});
+    run.captures.push_back({"c", "c", 0, false, Tensor::zeros({2, 100}, DType::Float32)}); // not checked
+    run.outputs.push_back({"output", "", 0, false, Tensor::zeros({2, 3}, DType::Int64)});
+    const ui::ExportEstimate estimate = ui::estimateExport(run, {"a", "b"});
+    QCOMPARE(estimate.captures, 4);
+    QCOMPARE(estimate.bytesPerImage, qint64(2 * 8 * 4 * 4 * 4 + 5 * 8 + 3 * 8));
+}
+
+// The two-input model: one folder per forward argument, paired file by file; the exported arrays
+// equal a direct run on the same pairs; folders of different sizes are refused in the dialog.
+void TestInputs::twoInputFolderExportPairsTheFolders()
+{
+    QTemporaryDir dir;
+    for (const char* folder : {"x", "y", "short"})
+        QVERIFY(QDir(dir.path()).mkpath(folder));
+    const int pairs = 3;
+    for (int i = 0; i < pairs; ++i) {
+        writeImage(dir.filePath(QString("x/%1.png").arg(i)), 101 + 7 * i, 101, true);
+        writeImage(dir.filePath(QString("y/%1.png").arg(i)), 101, 101 + 5 * i, true);
+        if (i < 2)
+            writeImage(dir.filePath(QString("short/%1.png").arg(i)), 101, 101, true);
+    }
+    const QString modelPath = QString::fromStdString(fixturePath("nested_scripted", "model.pt"));
+    const Preprocessing gray = Preprocessing::gray(101);
+    MainWindow window;
+    window.show();
+    QSignalSpy ran(&window, &MainWindow::runReady);
+    window.openModel(modelPath, {dir.filePath("x/0.png"), dir.filePath("y/0.png")}, gray);
+    QVERIFY(ran.wait(30000));
+    window.moduleModel()->setCheckedModules({"feature_model"});
+    folderExportAction(window)->trigger();
+    auto* dialog = window.findChild<ExportFolderDialog*>("exportFolderDialog");
+    QVERIFY(dialog);
+    QCOMPARE(dialog->inputs().size(), 2); // one row per forward argument
+
+    QSignalSpy counted(dialog, &ExportFolderDialog::counted);
+    dialog->setInput(0, dir.filePath("x"));
+    dialog->setInput(1, dir.filePath("short"));
+    QTRY_VERIFY_WITH_TIMEOUT(dialog->summaryText() != "Counting the images…", 30000);
+    QVERIFY2(dialog->summaryText().contains(dir.filePath("short") + " has 2 images but " + dir.filePath("x") + " has 3"),
+             qPrintable(dialog->summaryText()));
+    QVERIFY(!dialog->canExport());
+    QVERIFY(!dialog->findChild<QDialogButtonBox*>()->button(QDialogButtonBox::Ok)->isEnabled());
+
+    dialog->setInput(1, dir.filePath("y"));
+    QTRY_VERIFY_WITH_TIMEOUT(dialog->imageCount() == pairs, 30000);
+    QVERIFY2(dialog->summaryText().startsWith("3 arrays per image (1 checked module"), qPrintable(dialog->summaryText()));
+    const QString out = dir.filePath("features.npz");
+    dialog->setOutputPath(out);
+    QSignalSpy exported(&window, &MainWindow::exportFinished);
+    dialog->findChild<QDialogButtonBox*>()->button(QDialogButtonBox::Ok)->click();
+    QVERIFY(exported.wait(60000));
+    QVERIFY2(exported.first().first().toString().startsWith("Wrote 3 rows"), qPrintable(exported.first().first().toString()));
+
+    const auto arrays = readNpzAsMap(out.toStdString());
+    const Model model = Model::load(modelPath.toStdString());
+    for (int i = 0; i < pairs; ++i) {
+        std::vector<Tensor> inputs;
+        for (const char* folder : {"x", "y"}) {
+            Tensor image = loadImage(dir.filePath(QString("%1/%2.png").arg(folder).arg(i)).toStdString(), gray);
+            image.shape.insert(image.shape.begin(), 1);
+            inputs.push_back(image);
+        }
+        const RunResult direct = model.run(inputs, {{"feature_model"}, {}});
+        std::map<std::string, Tensor> expected;
+        for (const auto* list : {&direct.captures, &direct.outputs}) {
+            for (const Capture& capture : *list)
+                expected[capture.key] = capture.tensor;
+        }
+        QCOMPARE(expected.size(), std::size_t(3)); // feature_model, feature_model:1, output
+        for (const auto& [key, tensor] : expected) {
+            QVERIFY2(arrays.count(key), key.c_str());
+            QCOMPARE(arrays.at(key).shape[0], std::int64_t(pairs));
+            const double difference = maxAbsDifference(rowOf(arrays.at(key), i), tensor);
+            QVERIFY2(difference <= 1e-5, qPrintable(QString("%1 row %2: %3").arg(key.c_str()).arg(i).arg(difference)));
+        }
+    }
 }
 
 QTEST_MAIN(TestInputs)

@@ -2,6 +2,7 @@
 
 #include "activationplots.h"
 #include "channeldialog.h"
+#include "exportfolderdialog.h"
 #include "featuremapview.h"
 #include "inputpanel.h"
 #include "modulefilterproxy.h"
@@ -688,31 +689,33 @@ void MainWindow::exportCheckedDialog(bool folder)
     const QStringList checked = treeModel_->checkedModules();
     if (checked.isEmpty())
         return showError(tr("Nothing to export: check modules in the Modules tree first"));
-    QStringList inputs;
-    if (folder) {
-        const QStringList sources = inputs_->sources();
-        const bool hasFolder = std::any_of(sources.begin(), sources.end(), [](const QString& s) { return QFileInfo(s).isDir(); });
-        if (hasFolder) {
-            inputs = sources; // the folder the Inputs dock steps through
-        } else {
-            const QString dir = QFileDialog::getExistingDirectory(this, tr("Folder of images to run"), lastFolder());
-            if (dir.isEmpty())
-                return;
-            rememberFolder(dir);
-            inputs << dir;
-        }
-    }
     // A default name that says what is inside: model and module ("resnet18-layer4.npz").
     const QString what = checked.size() == 1 ? checked.first() : tr("%1-modules").arg(checked.size());
     const QString name = QFileInfo(currentModelPath()).completeBaseName() + "-" + what + ".npz";
-    const QString path = QFileDialog::getSaveFileName(
-        this, tr("Export the checked modules"), QDir(lastFolder()).filePath(name),
-        tr("NumPy archive (*.npz);;MATLAB (*.mat);;PyTorch (*.pt);;CSV (*.csv);;Channel grids (*.png);;"
-           "Folder of .npy files (*)"));
+    const QString filters = tr("NumPy archive (*.npz);;MATLAB (*.mat);;PyTorch (*.pt);;CSV (*.csv);;Channel grids (*.png);;"
+                               "Folder of .npy files (*)");
+    if (folder) { // a folder per forward argument, how much will be written, and where
+        QStringList arguments;
+        for (const auto& argument : model_->forwardArguments())
+            arguments << QString::fromStdString(argument.name);
+        const QStringList sources = inputs_->sources();
+        auto* dialog = new ExportFolderDialog(arguments.mid(0, sources.size()), sources,
+                                              estimateExport(outcome_ ? outcome_->result : RunResult(), checked),
+                                              QDir(lastFolder()).filePath(name), filters, this);
+        dialog->setObjectName(QStringLiteral("exportFolderDialog"));
+        dialog->setAttribute(Qt::WA_DeleteOnClose);
+        connect(dialog, &QDialog::accepted, this, [this, dialog] {
+            rememberFolder(dialog->outputPath());
+            exportChecked(dialog->outputPath(), dialog->inputs());
+        });
+        dialog->open();
+        return;
+    }
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export the checked modules"), QDir(lastFolder()).filePath(name), filters);
     if (path.isEmpty())
         return;
     rememberFolder(path);
-    exportChecked(path, inputs);
+    exportChecked(path);
 }
 
 void MainWindow::exportChecked(const QString& outputPath, const QStringList& inputs)
