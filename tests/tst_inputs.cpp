@@ -6,7 +6,9 @@
 #include "inputpanel.h"
 #include "jobtracker.h"
 #include "mainwindow.h"
+#include "modelsettings.h"
 #include "moduletreemodel.h"
+#include "notrunreason.h"
 #include "preprocessingeditor.h"
 #include "thumbnailloader.h"
 
@@ -22,6 +24,7 @@
 #include <QListWidget>
 #include <QPushButton>
 #include <QRandomGenerator>
+#include <QSettings>
 #include <QSpinBox>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -86,6 +89,8 @@ private slots:
     void anotherFolderDropsTheFirstOnesThumbnails();
     void folderExportShowsWhatItWillWrite();
     void twoInputFolderExportPairsTheFolders();
+    void settingsAreRememberedPerModel();
+    void notRunReasons();
 };
 
 // The seed CNN on a 320x240 photo: one line of advice (no LibTorch matrix shapes), and the editor
@@ -351,6 +356,43 @@ void TestInputs::twoInputFolderExportPairsTheFolders()
             QVERIFY2(difference <= 1e-5, qPrintable(QString("%1 row %2: %3").arg(key.c_str()).arg(i).arg(difference)));
         }
     }
+}
+
+void TestInputs::settingsAreRememberedPerModel()
+{
+    QTemporaryDir dir;
+    ui::ModelSettings a(dir.filePath("a.pt")), b(dir.filePath("b.pt"));
+    QVERIFY(!a.preprocessing());
+    a.setPreprocessing(Preprocessing::gray(28));
+    b.setPreprocessing(Preprocessing::imagenet());
+    QCOMPARE(ui::ModelSettings(dir.filePath("a.pt")).preprocessing()->toJson(), Preprocessing::gray(28).toJson());
+    QCOMPARE(ui::ModelSettings(dir.filePath("b.pt")).preprocessing()->toJson(), Preprocessing::imagenet().toJson());
+    a.setInputs({"x.png", "folder"});
+    QCOMPARE(ui::ModelSettings(dir.filePath("a.pt")).inputs(), (QStringList{"x.png", "folder"}));
+    QCOMPARE(b.labelsFile(), dir.filePath("labels.txt")); // beside the model until one is chosen
+    b.setLabelsFile("/elsewhere/names.txt");
+    QCOMPARE(ui::ModelSettings(dir.filePath("b.pt")).labelsFile(), QString("/elsewhere/names.txt"));
+    QCOMPARE(ui::ModelSettings::guessFromChannels(3).toJson(), Preprocessing::imagenet().toJson());
+    QCOMPARE(ui::ModelSettings::guessFromChannels(1).color, ColorMode::Gray);
+}
+
+void TestInputs::notRunReasons()
+{
+    const Model model = Model::load(fixturePath("nested_scripted", "model.pt"));
+    RunResult run;
+    run.skipped.push_back({"encoder[1]", "NoneType"});
+    QCOMPARE(ui::notRunReason(model, run, "encoder.self_attn"), QString("'encoder.self_attn' did not run in this forward"));
+    QCOMPARE(ui::notRunReason(model, run, "encoder[1]"), QString("'encoder[1]' returned NoneType, not a tensor"));
+    const Model tuple = Model::load(fixturePath("tuple_scripted", "model.pt"));
+    int containers = 0;
+    for (const auto& m : tuple.modules()) {
+        if (!m.hasForward) {
+            ++containers;
+            const QString name = QString::fromStdString(m.name);
+            QCOMPARE(ui::notRunReason(tuple, run, name), QString("'%1' is a container without a forward: its children run, it does not").arg(name));
+        }
+    }
+    QVERIFY(containers > 0); // its ModuleList
 }
 
 QTEST_MAIN(TestInputs)

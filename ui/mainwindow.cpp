@@ -6,7 +6,9 @@
 #include "featuremapview.h"
 #include "inputpanel.h"
 #include "modulefilterproxy.h"
+#include "modelsettings.h"
 #include "moduletreemodel.h"
+#include "notrunreason.h"
 #include "outputpanel.h"
 #include "preprocessingeditor.h"
 #include "statisticspanel.h"
@@ -23,7 +25,6 @@
 #include <QCloseEvent>
 #include <QComboBox>
 #include <QCoreApplication>
-#include <QCryptographicHash>
 #include <QDockWidget>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -338,7 +339,7 @@ void MainWindow::createActions()
             return;
         labels_ = readLabelsFile(path);
         output_->setLabels(labels_);
-        QSettings().setValue(settingsKey(currentModelPath()) + "/labels", path);
+        ModelSettings(currentModelPath()).setLabelsFile(path);
         refreshCentralView();
     });
     fileMenu->addSeparator();
@@ -387,12 +388,6 @@ void MainWindow::createActions()
     });
 }
 
-QString MainWindow::settingsKey(const QString& modelPath) const
-{
-    const QByteArray hash = QCryptographicHash::hash(QFileInfo(modelPath).absoluteFilePath().toUtf8(), QCryptographicHash::Sha1);
-    return QStringLiteral("models/") + QString::fromLatin1(hash.toHex().left(16));
-}
-
 void MainWindow::openDemo()
 {
     if (pendingModule_.isEmpty())
@@ -402,7 +397,7 @@ void MainWindow::openDemo()
 
 void MainWindow::openModel(const QString& path, const QStringList& inputs, const Preprocessing& preprocessing)
 {
-    QSettings().setValue(settingsKey(path) + "/preprocessing", QString::fromStdString(preprocessing.toJson()));
+    ModelSettings(path).setPreprocessing(preprocessing);
     openModel(path, inputs);
 }
 
@@ -410,8 +405,8 @@ void MainWindow::openModel(const QString& path, const QStringList& inputs)
 {
     const JobControl job = jobs_->start(JobTracker::Kind::Load, tr("Opening %1…").arg(QFileInfo(path).fileName()));
     const QString absolute = QFileInfo(path).absoluteFilePath();
-    setProperty("pendingInputs", inputs);
-    setProperty("pendingPath", absolute);
+    pendingInputs_ = inputs;
+    pendingPath_ = absolute;
     const bool trust = absolute == trustOnce_;
     trustOnce_.clear();
     QMetaObject::invokeMethod(worker_,
@@ -431,7 +426,7 @@ void MainWindow::onModelLoaded(quint64 job, std::shared_ptr<const Model> model)
     statistics_->showMessage(QString(), QString());
     colorScale_->clear();
     plots_->setActivation({}, 0);
-    const QString path = property("pendingPath").toString();
+    const QString path = pendingPath_;
     // Expanded modules stay expanded when the same (or a retrained) model is opened again.
     QStringList expanded;
     for (const QString& name : treeModel_->moduleNames()) {
@@ -446,25 +441,10 @@ void MainWindow::onModelLoaded(quint64 job, std::shared_ptr<const Model> model)
             treeView_->expand(index);
     }
     inputs_->setArguments(model_->forwardArguments());
-    QSettings settings;
-    const QString key = settingsKey(path);
-    const QString preprocessing = settings.value(key + "/preprocessing").toString();
-    if (!preprocessing.isEmpty()) {
-        inputs_->setPreprocessing(Preprocessing::fromJson(preprocessing.toStdString()));
-    } else { // a first guess from the first convolution: colour models usually want ImageNet's steps
-        Preprocessing guess;
-        if (model_->imageChannelsHint() == 3)
-            guess = Preprocessing::imagenet();
-        else if (model_->imageChannelsHint() == 1)
-            guess = Preprocessing::gray();
-        inputs_->setPreprocessing(guess);
-    }
-    QStringList inputs = property("pendingInputs").toStringList();
-    if (inputs.isEmpty())
-        inputs = settings.value(key + "/inputs").toStringList();
-    inputs_->setInputs(inputs);
-    // Labels: the file chosen for this model before, else a labels.txt beside the model.
-    labels_ = readLabelsFile(settings.value(key + "/labels", QFileInfo(path).dir().filePath("labels.txt")).toString());
+    const ModelSettings remembered(path);
+    inputs_->setPreprocessing(remembered.preprocessing().value_or(ModelSettings::guessFromChannels(model_->imageChannelsHint())));
+    inputs_->setInputs(pendingInputs_.isEmpty() ? remembered.inputs() : pendingInputs_);
+    labels_ = readLabelsFile(remembered.labelsFile());
     output_->setLabels(labels_);
     output_->clear();
     featureMaps_->clear();
@@ -472,7 +452,7 @@ void MainWindow::onModelLoaded(quint64 job, std::shared_ptr<const Model> model)
                           .arg(QString::fromStdString(model_->signature())));
     central_->setCurrentWidget(message_);
     setWindowTitle(tr("%1 — LayerScope").arg(QFileInfo(path).fileName()));
-    setProperty("modelPath", path);
+    modelPath_ = path;
     addRecentModel(path);
     errorBar_->hide();
     setIdle(tr("%1: %2 modules, %3").arg(QFileInfo(path).fileName()).arg(model_->modules().size())
@@ -482,7 +462,7 @@ void MainWindow::onModelLoaded(quint64 job, std::shared_ptr<const Model> model)
     runNow();
 }
 
-QString MainWindow::currentModelPath() const { return property("modelPath").toString(); }
+QString MainWindow::currentModelPath() const { return modelPath_; }
 
 void MainWindow::runNow()
 {
@@ -493,10 +473,9 @@ void MainWindow::runNow()
         if (input.isEmpty())
             return; // not every argument has an input yet
     }
-    QSettings settings;
-    const QString key = settingsKey(currentModelPath());
-    settings.setValue(key + "/inputs", inputs_->sources());
-    settings.setValue(key + "/preprocessing", QString::fromStdString(inputs_->preprocessing().toJson()));
+    ModelSettings remembered(currentModelPath());
+    remembered.setInputs(inputs_->sources());
+    remembered.setPreprocessing(inputs_->preprocessing());
     errorBar_->hide();
     const JobControl job = jobs_->start(JobTracker::Kind::Run, tr("Running %1…").arg(QFileInfo(inputs.value(0)).fileName()));
     QMetaObject::invokeMethod(worker_, [worker = worker_, job, model = model_, inputs,
@@ -603,14 +582,7 @@ void MainWindow::refreshCentralView()
     if (it == captures_.end())
         it = captures_.find(name + "[0]");
     if (it == captures_.end()) {
-        QString why = tr("'%1' did not run in this forward").arg(name);
-        for (const auto& skipped : outcome_->result.skipped) {
-            if (QString::fromStdString(skipped.key) == name)
-                why = tr("'%1' returned %2, not a tensor").arg(name, QString::fromStdString(skipped.typeName));
-        }
-        const int index = model_->findModule(name.toStdString());
-        if (index >= 0 && !model_->modules()[std::size_t(index)].hasForward)
-            why = tr("'%1' is a container without a forward: its children run, it does not").arg(name);
+        const QString why = notRunReason(*model_, outcome_->result, name);
         message_->setText(why);
         central_->setCurrentWidget(message_);
         statistics_->showMessage(name, why);
@@ -827,8 +799,8 @@ void MainWindow::onUntrusted(quint64 job, const UntrustedModelError::Finding& fi
     jobs_->finish(job);
     if (!jobs_->isCurrent(JobTracker::Kind::Load, job))
         return;
-    const QString path = property("pendingPath").toString();
-    const QStringList inputs = property("pendingInputs").toStringList();
+    const QString path = pendingPath_;
+    const QStringList inputs = pendingInputs_;
     const QString name = QFileInfo(path).fileName();
     setIdle(tr("%1 was not opened").arg(name));
     const QString where = finding.method.empty() ? QString() : tr(" in %1").arg(QString::fromStdString(finding.method));
