@@ -353,6 +353,7 @@ RunResult Model::run(const std::vector<Tensor>& inputs, const CaptureRequest& re
         for (std::size_t i = 0; i < shapes.size(); ++i)
             message << (i ? ", " : shapes.size() == 1 ? " on input of shape " : " on inputs of shapes ")
                     << shapeToString(shapes[i]);
+        const std::string context = message.str(); // which module, which shapes
         message << ": " << cause;
         // A Linear after a flatten that got the wrong number of features from an image: the model
         // tells which image sizes it takes, and the user needs that, not LibTorch's matrix shapes.
@@ -366,11 +367,10 @@ RunResult Model::run(const std::vector<Tensor>& inputs, const CaptureRequest& re
             if (low > 0) {
                 const std::int64_t side = low + (high - low + 1) / 2;
                 std::ostringstream advice;
-                advice << impl_->path << ": the model expects " << channels << "x" << low << "x" << low << " inputs";
+                advice << context << ": the model expects " << channels << "x" << low << "x" << low << " inputs";
                 if (high > low)
                     advice << " (up to " << channels << "x" << high << "x" << high << ")";
-                advice << "; set Resize to " << side << "x" << side << " ('" << impl_->modules[failed].name
-                       << "' takes " << inFeatures << " features, a " << inputs[0].shape[1] << "x" << inputs[0].shape[2]
+                advice << "; set Resize to " << side << "x" << side << " (--resize " << side << "x" << side << "; it takes " << inFeatures << " features, a " << inputs[0].shape[1] << "x" << inputs[0].shape[2]
                        << "x" << inputs[0].shape[3] << " input gives " << shapes[0][1] << ")";
                 throw InputSizeError(advice.str(), channels, int(side), int(side));
             }
