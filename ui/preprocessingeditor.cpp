@@ -90,9 +90,12 @@ PreprocessingEditor::PreprocessingEditor(QWidget* parent)
     form->addRow(tr("Mean"), mean_);
     form->addRow(tr("Std"), std_);
     form->addRow(tr("Interpolation"), interpolation_);
-    suggestionText_->setWordWrap(true);
     suggestion_->setObjectName(QStringLiteral("suggestedSize"));
-    form->addRow(suggestionText_, suggestion_);
+    auto* suggestionRow = new QHBoxLayout; // left-aligned: visible in a narrow dock
+    suggestionRow->addWidget(suggestionText_);
+    suggestionRow->addWidget(suggestion_);
+    suggestionRow->addStretch();
+    form->addRow(suggestionRow);
     suggestionText_->hide();
     suggestion_->hide();
     connect(suggestion_, &QPushButton::clicked, this, [this] {
@@ -205,7 +208,7 @@ void PreprocessingEditor::suggestSize(int channels, int height, int width)
     suggestedChannels_ = channels;
     suggestedHeight_ = height;
     suggestedWidth_ = width;
-    suggestionText_->setText(tr("The model takes %1x%2x%3 inputs").arg(channels).arg(height).arg(width));
+    suggestionText_->setText(tr("Takes %1x%2x%3:").arg(channels).arg(height).arg(width));
     suggestion_->setText(tr("Resize to %1x%2").arg(width).arg(height));
     suggestionText_->show();
     suggestion_->show();
