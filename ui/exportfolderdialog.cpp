@@ -17,7 +17,8 @@
 
 #include <set>
 
-namespace layerscope::ui {
+namespace layerscope::ui
+{
 
 ExportEstimate estimateExport(const RunResult& lastRun, const QStringList& checkedModules)
 {
@@ -44,23 +45,26 @@ ExportEstimate estimateExport(const RunResult& lastRun, const QStringList& check
 
 QString describeEstimate(const ExportEstimate& estimate, qint64 images)
 {
-    auto count = [](qint64 n, const QString& one, const QString& many) { return QString::number(n) + " " + (n == 1 ? one : many); };
-    const QString modules = count(estimate.checkedModules, QObject::tr("checked module"), QObject::tr("checked modules"));
+    auto count = [](qint64 n, const QString& one, const QString& many) {
+        return QString::number(n) + " " + (n == 1 ? one : many);
+    };
+    const QString modules
+        = count(estimate.checkedModules, QObject::tr("checked module"), QObject::tr("checked modules"));
     if (!estimate.known)
         return QObject::tr("%1; run the model once to estimate the size").arg(modules);
     const QLocale locale;
     QString text = QObject::tr("%1 per image (%2 and the model's output), about %3 per image")
                        .arg(count(estimate.captures, QObject::tr("array"), QObject::tr("arrays")), modules,
-                            locale.formattedDataSize(estimate.bytesPerImage));
+                           locale.formattedDataSize(estimate.bytesPerImage));
     if (images >= 0)
-        text += QObject::tr(", %1 for %2").arg(locale.formattedDataSize(estimate.bytesPerImage * images),
-                                              count(images, QObject::tr("image"), QObject::tr("images")));
+        text += QObject::tr(", %1 for %2")
+                    .arg(locale.formattedDataSize(estimate.bytesPerImage * images),
+                        count(images, QObject::tr("image"), QObject::tr("images")));
     return text;
 }
 
 ExportFolderDialog::ExportFolderDialog(const QStringList& argumentNames, const QStringList& sources,
-                                       const ExportEstimate& estimate, const QString& outputPath,
-                                       const QString& outputFilters, QWidget* parent)
+    const ExportEstimate& estimate, const QString& outputPath, const QString& outputFilters, QWidget* parent)
     : QDialog(parent)
     , names_(argumentNames)
     , output_(new QLineEdit(outputPath, this))
@@ -72,10 +76,10 @@ ExportFolderDialog::ExportFolderDialog(const QStringList& argumentNames, const Q
     pool_.setMaxThreadCount(1);
     auto* form = new QFormLayout(this);
     auto* help = new QLabel(argumentNames.size() > 1
-                                ? tr("One folder per forward argument (or an image or .npy shared by every sample); "
-                                     "folders are paired file by file in sorted order.")
-                                : tr("The folder of images to run."),
-                            this);
+            ? tr("One folder per forward argument (or an image or .npy shared by every sample); "
+                 "folders are paired file by file in sorted order.")
+            : tr("The folder of images to run."),
+        this);
     help->setWordWrap(true);
     form->addRow(help);
     for (int i = 0; i < argumentNames.size(); ++i) {
@@ -91,7 +95,8 @@ ExportFolderDialog::ExportFolderDialog(const QStringList& argumentNames, const Q
         rows_ << path;
         connect(path, &QLineEdit::editingFinished, this, &ExportFolderDialog::recount);
         connect(browse, &QToolButton::clicked, this, [this, path, i] {
-            const QString dir = QFileDialog::getExistingDirectory(this, tr("Folder of images for '%1'").arg(names_[i]), path->text());
+            const QString dir
+                = QFileDialog::getExistingDirectory(this, tr("Folder of images for '%1'").arg(names_[i]), path->text());
             if (!dir.isEmpty())
                 setInput(i, dir);
         });
@@ -104,11 +109,13 @@ ExportFolderDialog::ExportFolderDialog(const QStringList& argumentNames, const Q
     outputRow->addWidget(chooseOutput);
     form->addRow(tr("Save to:"), outputRow);
     connect(chooseOutput, &QToolButton::clicked, this, [this, outputFilters] {
-        const QString path = QFileDialog::getSaveFileName(this, tr("Export the checked modules"), output_->text(), outputFilters);
+        const QString path
+            = QFileDialog::getSaveFileName(this, tr("Export the checked modules"), output_->text(), outputFilters);
         if (!path.isEmpty())
             setOutputPath(path);
     });
-    connect(output_, &QLineEdit::textChanged, this, [this] { buttons_->button(QDialogButtonBox::Ok)->setEnabled(canExport()); });
+    connect(output_, &QLineEdit::textChanged, this,
+        [this] { buttons_->button(QDialogButtonBox::Ok)->setEnabled(canExport()); });
     summary_->setWordWrap(true);
     summary_->setObjectName(QStringLiteral("exportSummary"));
     form->addRow(summary_);
@@ -133,7 +140,10 @@ QStringList ExportFolderDialog::inputs() const
     return result;
 }
 
-QString ExportFolderDialog::outputPath() const { return output_->text().trimmed(); }
+QString ExportFolderDialog::outputPath() const
+{
+    return output_->text().trimmed();
+}
 
 void ExportFolderDialog::setInput(int row, const QString& path)
 {
@@ -141,11 +151,20 @@ void ExportFolderDialog::setInput(int row, const QString& path)
     recount();
 }
 
-void ExportFolderDialog::setOutputPath(const QString& path) { output_->setText(path); }
+void ExportFolderDialog::setOutputPath(const QString& path)
+{
+    output_->setText(path);
+}
 
-QString ExportFolderDialog::summaryText() const { return summary_->text(); }
+QString ExportFolderDialog::summaryText() const
+{
+    return summary_->text();
+}
 
-bool ExportFolderDialog::canExport() const { return images_ >= 0 && !outputPath().isEmpty(); }
+bool ExportFolderDialog::canExport() const
+{
+    return images_ >= 0 && !outputPath().isEmpty();
+}
 
 // Listing folders is file-system work: a worker does it, the dialog shows the result when it comes.
 void ExportFolderDialog::recount()
@@ -176,8 +195,8 @@ void ExportFolderDialog::recount()
             counts << count;
             errors << error;
         }
-        QMetaObject::invokeMethod(this, [this, generation, counts, errors] { showCounts(generation, counts, errors); },
-                                  Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            this, [this, generation, counts, errors] { showCounts(generation, counts, errors); }, Qt::QueuedConnection);
     });
 }
 
@@ -197,7 +216,10 @@ void ExportFolderDialog::showCounts(quint64 generation, const QList<qint64>& cou
         } else if (counts[i] > 0 && images >= 0 && counts[i] != images) {
             problem = tr("%1 has %2 images but %3 has %4: the folders are paired file by file in sorted order, so they "
                          "need as many images each")
-                          .arg(paths[i]).arg(counts[i]).arg(paths[first]).arg(images);
+                          .arg(paths[i])
+                          .arg(counts[i])
+                          .arg(paths[first])
+                          .arg(images);
         } else if (counts[i] > 0 && images < 0) {
             images = counts[i];
             first = i;

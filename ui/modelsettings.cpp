@@ -5,12 +5,14 @@
 #include <QFileInfo>
 #include <QSettings>
 
-namespace layerscope::ui {
+namespace layerscope::ui
+{
 
 ModelSettings::ModelSettings(const QString& modelPath)
     : modelPath_(modelPath)
 {
-    const QByteArray hash = QCryptographicHash::hash(QFileInfo(modelPath).absoluteFilePath().toUtf8(), QCryptographicHash::Sha1);
+    const QByteArray hash
+        = QCryptographicHash::hash(QFileInfo(modelPath).absoluteFilePath().toUtf8(), QCryptographicHash::Sha1);
     key_ = QStringLiteral("models/") + QString::fromLatin1(hash.toHex().left(16));
 }
 
@@ -31,16 +33,25 @@ void ModelSettings::setPreprocessing(const Preprocessing& preprocessing)
     QSettings().setValue(key_ + "/preprocessing", QString::fromStdString(preprocessing.toJson()));
 }
 
-QStringList ModelSettings::inputs() const { return QSettings().value(key_ + "/inputs").toStringList(); }
+QStringList ModelSettings::inputs() const
+{
+    return QSettings().value(key_ + "/inputs").toStringList();
+}
 
-void ModelSettings::setInputs(const QStringList& sources) { QSettings().setValue(key_ + "/inputs", sources); }
+void ModelSettings::setInputs(const QStringList& sources)
+{
+    QSettings().setValue(key_ + "/inputs", sources);
+}
 
 QString ModelSettings::labelsFile() const
 {
     return QSettings().value(key_ + "/labels", QFileInfo(modelPath_).dir().filePath("labels.txt")).toString();
 }
 
-void ModelSettings::setLabelsFile(const QString& path) { QSettings().setValue(key_ + "/labels", path); }
+void ModelSettings::setLabelsFile(const QString& path)
+{
+    QSettings().setValue(key_ + "/labels", path);
+}
 
 Preprocessing ModelSettings::guessFromChannels(int channels)
 {

@@ -6,7 +6,8 @@
 #include <QImageReader>
 #include <QThread>
 
-namespace layerscope::ui {
+namespace layerscope::ui
+{
 
 ThumbnailLoader::ThumbnailLoader(QObject* parent)
     : QObject(parent)
