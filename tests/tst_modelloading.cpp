@@ -48,6 +48,9 @@ private slots:
     void reportsForwardSignature();
     void badFilesGetOneClearLine_data();
     void badFilesGetOneClearLine();
+    void wrongImageSizeGetsAdvice_data();
+    void wrongImageSizeGetsAdvice();
+    void integerArraysMeetTheModel();
 };
 
 void TestModelLoading::zipBombIsRefusedBeforeInflating()
@@ -227,6 +230,8 @@ void TestModelLoading::badFilesGetOneClearLine_data()
     QTest::newRow("state_dict") << "bad/state_dict.pt" << "torch.save pickle (a state_dict";
     QTest::newRow("eager module") << "bad/eager_module.pt" << "torch.save pickle (an eager nn.Module";
     QTest::newRow("legacy pickle") << "bad/legacy_state_dict.pt" << "torch.save pickle (the legacy format)";
+    QTest::newRow("TorchScript without code/") << "bad/torchscript_without_code.pt"
+                                               << "a TorchScript archive (as torch.jit.save writes) without its code/ folder";
 }
 
 void TestModelLoading::badFilesGetOneClearLine()
@@ -244,7 +249,88 @@ void TestModelLoading::badFilesGetOneClearLine()
         QVERIFY2(!message.contains('\n'), qPrintable(message));
         if (cause.contains("torch.save"))
             QVERIFY2(message.contains("torch.jit.trace") && message.contains("torch.jit.script"), qPrintable(message));
+        if (cause.contains("TorchScript archive"))
+            QVERIFY2(!message.contains("pickle") && !message.contains("nn.Module"), qPrintable(message));
     }
+}
+
+// The seed CNN's Linear(1152, ...) after four conv blocks runs with square images of 92..107 pixels
+// (PyTorch agrees: the fixture's model in Python fails outside that range), the demo's with 24..31.
+void TestModelLoading::wrongImageSizeGetsAdvice_data()
+{
+    QTest::addColumn<QString>("model");
+    QTest::addColumn<QString>("advice");
+    QTest::addColumn<int>("side");
+    QTest::newRow("seed scripted") << QString::fromStdString(fixturePath("seed_cnn_scripted", "model.pt"))
+                                   << "the model expects 1x92x92 inputs (up to 1x107x107); set Resize to 100x100" << 100;
+    QTest::newRow("seed traced") << QString::fromStdString(fixturePath("seed_cnn_traced", "model.pt"))
+                                 << "the model expects 1x92x92 inputs (up to 1x107x107); set Resize to 100x100" << 100;
+    QTest::newRow("demo") << QDir::cleanPath(LAYERSCOPE_TESTS_SOURCE_DIR "/../resources/demo/fashion_cnn.pt")
+                          << "the model expects 1x24x24 inputs (up to 1x31x31); set Resize to 28x28" << 28;
+}
+
+void TestModelLoading::wrongImageSizeGetsAdvice()
+{
+    QFETCH(QString, model);
+    QFETCH(QString, advice);
+    QFETCH(int, side);
+    const Model loaded = Model::load(model.toStdString());
+    try {
+        loaded.run({Tensor::zeros({1, 1, 240, 320}, DType::Float32)});
+        QFAIL("a 320x240 image ran");
+    } catch (const InputSizeError& error) {
+        const QString message = QString::fromUtf8(error.what());
+        // Which module got which shapes, then what to change instead of LibTorch's matrix shapes.
+        QVERIFY2(message.startsWith("forward failed in module '") && message.contains("(Linear) on input of shape [1, "),
+                 qPrintable(message));
+        QVERIFY2(message.contains(": " + advice + " (--resize"), qPrintable(message));
+        QVERIFY2(!message.contains('\n') && !message.contains("mat1"), qPrintable(message));
+        QCOMPARE(error.channels, 1);
+        QCOMPARE(error.height, side);
+        QCOMPARE(error.width, side);
+    }
+    const RunResult result = loaded.run({Tensor::zeros({1, 1, side, side}, DType::Float32)}); // the advice works
+    QCOMPARE(result.outputs.size(), std::size_t(1));
+    try { // a wrong channel count is another error, with no size advice
+        loaded.run({Tensor::zeros({1, 3, side, side}, DType::Float32)});
+        QFAIL("three channels ran");
+    } catch (const InputSizeError&) {
+        QFAIL("size advice for a channel mismatch");
+    } catch (const Error&) {
+    }
+}
+
+// Integer .npy files: pixels saved as uint8 or int64 become the image model's float32 (as float64
+// does); integers of another shape are refused with the file and the dtype, not a LibTorch error.
+void TestModelLoading::integerArraysMeetTheModel()
+{
+    const Model model = Model::load(fixturePath("seed_cnn_scripted", "model.pt"));
+    const std::string bad = QDir(LAYERSCOPE_FIXTURES_DIR).filePath("bad/").toStdString();
+    Tensor asFloat = Tensor::zeros({1, 1, 101, 101}, DType::Float32);
+    for (std::int64_t i = 0; i < asFloat.numel(); ++i)
+        static_cast<float*>(asFloat.mutableData())[i] = float(i % 256);
+    const Tensor reference = model.run({asFloat}).outputs.at(0).tensor;
+    for (const char* file : {"image_uint8.npy", "image_int64.npy"}) {
+        const Tensor read = readNpy(bad + file);
+        QVERIFY(read.dtype != DType::Float32);
+        const Tensor ready = prepareArrayInput(model, read, bad + file);
+        QCOMPARE(ready.dtype, DType::Float32);
+        QCOMPARE(maxAbsDifference(ready, asFloat), 0.0);
+        QCOMPARE(maxAbsDifference(model.run({ready}).outputs.at(0).tensor, reference), 0.0);
+    }
+    Tensor flat = readNpy(bad + "image_int64.npy");
+    flat.shape = {101 * 101};
+    try {
+        prepareArrayInput(model, flat, "tokens.npy");
+        QFAIL("int64 of shape [10201] accepted by an image model");
+    } catch (const Error& error) {
+        const QString message = QString::fromUtf8(error.what());
+        QVERIFY2(message.startsWith("tokens.npy: int64 values of shape [10201]") && message.contains("float32"),
+                 qPrintable(message));
+    }
+    // A float64 array still becomes float32.
+    Tensor wide = Tensor::zeros({1, 1, 101, 101}, DType::Float64);
+    QCOMPARE(prepareArrayInput(model, wide, "x.npy").dtype, DType::Float32);
 }
 
 QTEST_APPLESS_MAIN(TestModelLoading)

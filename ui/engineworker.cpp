@@ -21,6 +21,9 @@ template <typename Work> bool guarded(EngineWorker* worker, const JobControl& jo
         return true;
     } catch (const Cancelled&) {
         emit worker->cancelled(job.id);
+    } catch (const InputSizeError& error) {
+        emit worker->inputSizeSuggested(job.id, error.channels, error.height, error.width);
+        emit worker->failed(job.id, QString::fromUtf8(error.what()));
     } catch (const Error& error) {
         emit worker->failed(job.id, QString::fromUtf8(error.what()));
     } catch (const std::bad_alloc&) {
@@ -71,10 +74,7 @@ void EngineWorker::runInputs(const JobControl& job, std::shared_ptr<const Model>
             const std::string path = input.toStdString();
             Tensor tensor;
             if (QFileInfo(input).suffix().compare("npy", Qt::CaseInsensitive) == 0) {
-                tensor = readNpy(path);
-                const bool floating = tensor.dtype == DType::Float32 || tensor.dtype == DType::Float64;
-                if (floating && tensor.dtype != model->parameterDType())
-                    tensor = convertFloating(tensor, model->parameterDType());
+                tensor = prepareArrayInput(*model, readNpy(path), path);
             } else {
                 tensor = loadImage(path, preprocessing);
                 tensor.shape.insert(tensor.shape.begin(), 1); // a batch of one

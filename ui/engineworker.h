@@ -43,6 +43,8 @@ signals:
     void extractionFinished(quint64 job, std::shared_ptr<const layerscope::ExtractionResult> result);
     void progress(quint64 job, qint64 done, qint64 total);
     void failed(quint64 job, const QString& message);
+    // Before failed(), when the model told the image size it takes (InputSizeError).
+    void inputSizeSuggested(quint64 job, int channels, int height, int width);
     void cancelled(quint64 job);
 };
 

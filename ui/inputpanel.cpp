@@ -4,9 +4,9 @@
 #include "layerscope/preprocessing.h"
 #include "layerscope/statistics.h"
 #include "preprocessingeditor.h"
+#include "thumbnailloader.h"
 
 #include <QFileInfo>
-#include <QImageReader>
 #include <QListWidget>
 #include <QStyle>
 #include <QFileDialog>
@@ -45,6 +45,7 @@ InputPanel::InputPanel(QWidget* parent)
     : QWidget(parent)
     , rowsLayout_(new QVBoxLayout)
     , thumbnails_(new QListWidget(this))
+    , loader_(new ThumbnailLoader(this))
     , editor_(new PreprocessingEditor(this))
     , previewLabel_(new QLabel(this))
 {
@@ -68,6 +69,23 @@ InputPanel::InputPanel(QWidget* parent)
     connect(thumbnails_, &QListWidget::currentRowChanged, this, [this](int row) {
         if (row >= 0)
             emit inputsChanged();
+    });
+    connect(loader_, &ThumbnailLoader::listed, this, [this](const QStringList& files, const QString& error) {
+        thumbnails_->setToolTip(error.isEmpty() ? tr("The folder's images: select one to run it (arrow keys step through)") : error);
+        for (const QString& file : files) {
+            auto* item = new QListWidgetItem(QFileInfo(file).fileName(), thumbnails_);
+            item->setData(Qt::UserRole, file);
+            item->setToolTip(file);
+        }
+        if (!files.isEmpty())
+            thumbnails_->setCurrentRow(0); // the folder row has its input now: runs it
+    });
+    connect(loader_, &ThumbnailLoader::thumbnailReady, this, [this](int index, const QImage& thumbnail, const QString& error) {
+        if (QListWidgetItem* item = thumbnails_->item(index)) {
+            item->setIcon(QIcon(QPixmap::fromImage(thumbnail)));
+            if (!error.isEmpty())
+                item->setToolTip(error);
+        }
     });
 }
 
@@ -136,55 +154,32 @@ void InputPanel::browse(int row, bool folder)
 
 void InputPanel::refreshThumbnails()
 {
-    const QSignalBlocker blocker(thumbnails_);
-    thumbnails_->clear();
-    thumbnailRow_ = -1;
-    for (int row = 0; row < paths_.size(); ++row) {
-        if (QFileInfo(paths_[row]->text()).isDir()) {
-            thumbnailRow_ = row;
+    int row = -1;
+    for (int i = 0; i < paths_.size(); ++i) {
+        if (QFileInfo(paths_[i]->text().trimmed()).isDir()) {
+            row = i;
             break;
         }
     }
-    thumbnails_->setVisible(thumbnailRow_ >= 0);
-    if (thumbnailRow_ < 0)
-        return;
-    std::vector<std::string> files;
-    try {
-        files = listImages(paths_[thumbnailRow_]->text().toStdString(), false);
-    } catch (const std::exception&) {
-    }
-    const int shown = std::min<int>(int(files.size()), 500);
-    for (int i = 0; i < shown; ++i) {
-        const QString file = QString::fromStdString(files[std::size_t(i)]);
-        QImage thumbnail;
-        QString toolTip = file;
-        try {
-            // The check loadImage makes, before Qt's decoders see the file: a crafted file (a gigapixel
-            // header, a FIFO, a format that is no image LayerScope reads) gets no thumbnail, not a crash.
-            checkImageFile(files[std::size_t(i)]);
-            QImageReader reader(file);
-            reader.setDecideFormatFromContent(true); // the format the check saw, whatever the name says
-            const QSize size = reader.size();
-            if (size.isValid()) // decode small: JPEG scales while decoding
-                reader.setScaledSize(size.scaled(thumbnails_->iconSize(), Qt::KeepAspectRatio));
-            thumbnail = reader.read();
-        } catch (const Error& error) {
-            toolTip = QString::fromStdString(error.what());
-        }
-        auto* item = new QListWidgetItem(QIcon(QPixmap::fromImage(thumbnail)), QFileInfo(file).fileName(), thumbnails_);
-        item->setData(Qt::UserRole, file);
-        item->setToolTip(toolTip);
-    }
-    if (shown > 0)
-        thumbnails_->setCurrentRow(0);
+    const QString folder = row >= 0 ? paths_[row]->text().trimmed() : QString();
+    if (row == thumbnailRow_ && folder == loader_->folder())
+        return; // the same folder: keep its list and the selected image
+    const QSignalBlocker blocker(thumbnails_);
+    thumbnails_->clear();
+    thumbnailRow_ = row;
+    thumbnails_->setVisible(row >= 0);
+    if (row < 0)
+        loader_->clear();
+    else
+        loader_->load(folder, thumbnails_->iconSize(), 500);
 }
 
 QStringList InputPanel::inputs() const
 {
     QStringList result;
     for (int row = 0; row < paths_.size(); ++row) {
-        if (row == thumbnailRow_ && thumbnails_->currentItem())
-            result << thumbnails_->currentItem()->data(Qt::UserRole).toString();
+        if (row == thumbnailRow_) // the selected image; none until the folder's list arrives
+            result << (thumbnails_->currentItem() ? thumbnails_->currentItem()->data(Qt::UserRole).toString() : QString());
         else
             result << paths_[row]->text().trimmed();
     }

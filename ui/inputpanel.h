@@ -13,9 +13,11 @@ class QVBoxLayout;
 namespace layerscope::ui {
 
 class PreprocessingEditor;
+class ThumbnailLoader;
 
 // One row per forward argument: an image, an .npy tensor, or a folder of images (shown as a list of
-// thumbnails to step through; the selected one is run). Below: the preprocessing editor and a
+// thumbnails to step through, filled in as a worker lists and decodes them; the selected one is run,
+// and a folder row has no input until its list arrives). Below: the preprocessing editor and a
 // preview of the first input exactly as the model receives it.
 class InputPanel : public QWidget {
     Q_OBJECT
@@ -34,6 +36,8 @@ public:
     void showPreview(const Tensor& modelInput); // [1, C, H, W]
     const QImage& previewImage() const { return preview_; }
     QListWidget* thumbnails() const { return thumbnails_; }
+    PreprocessingEditor* preprocessingEditor() const { return editor_; }
+    ThumbnailLoader* thumbnailLoader() const { return loader_; }
 
 signals:
     void inputsChanged();
@@ -48,6 +52,7 @@ private:
     QList<QLineEdit*> paths_;
     QListWidget* thumbnails_;
     int thumbnailRow_ = -1; // the folder row whose images the list shows
+    ThumbnailLoader* loader_; // lists and decodes the folder off the GUI thread
     PreprocessingEditor* editor_;
     QLabel* previewLabel_;
     QImage preview_;

@@ -2,11 +2,15 @@
 
 #include "activationplots.h"
 #include "channeldialog.h"
+#include "exportfolderdialog.h"
 #include "featuremapview.h"
 #include "inputpanel.h"
 #include "modulefilterproxy.h"
+#include "modelsettings.h"
 #include "moduletreemodel.h"
+#include "notrunreason.h"
 #include "outputpanel.h"
+#include "preprocessingeditor.h"
 #include "statisticspanel.h"
 #include "viewexport.h"
 
@@ -21,7 +25,6 @@
 #include <QCloseEvent>
 #include <QComboBox>
 #include <QCoreApplication>
-#include <QCryptographicHash>
 #include <QDockWidget>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -104,6 +107,10 @@ MainWindow::MainWindow(QWidget* parent)
     connect(worker_, &EngineWorker::cancelled, this, &MainWindow::onCancelled);
     connect(worker_, &EngineWorker::untrusted, this, &MainWindow::onUntrusted);
     connect(worker_, &EngineWorker::progress, jobs_, &JobTracker::setProgress);
+    connect(worker_, &EngineWorker::inputSizeSuggested, this, [this](quint64 job, int channels, int height, int width) {
+        if (jobs_->isCurrent(JobTracker::Kind::Run, job) || jobs_->isCurrent(JobTracker::Kind::Export, job))
+            inputs_->preprocessingEditor()->suggestSize(channels, height, width); // one click to apply
+    });
     connect(jobs_, &JobTracker::changed, this, &MainWindow::showJobs);
     workerThread_.start();
 
@@ -134,6 +141,7 @@ MainWindow::MainWindow(QWidget* parent)
 
 MainWindow::~MainWindow()
 {
+    inputs_->disconnect(this); // closing moves the focus: a spin box's finished edit must not start a run now
     jobs_->cancelShown();
     workerThread_.quit();
     workerThread_.wait();
@@ -331,7 +339,7 @@ void MainWindow::createActions()
             return;
         labels_ = readLabelsFile(path);
         output_->setLabels(labels_);
-        QSettings().setValue(settingsKey(currentModelPath()) + "/labels", path);
+        ModelSettings(currentModelPath()).setLabelsFile(path);
         refreshCentralView();
     });
     fileMenu->addSeparator();
@@ -382,12 +390,6 @@ void MainWindow::createActions()
     });
 }
 
-QString MainWindow::settingsKey(const QString& modelPath) const
-{
-    const QByteArray hash = QCryptographicHash::hash(QFileInfo(modelPath).absoluteFilePath().toUtf8(), QCryptographicHash::Sha1);
-    return QStringLiteral("models/") + QString::fromLatin1(hash.toHex().left(16));
-}
-
 void MainWindow::openDemo()
 {
     if (pendingModule_.isEmpty())
@@ -397,7 +399,7 @@ void MainWindow::openDemo()
 
 void MainWindow::openModel(const QString& path, const QStringList& inputs, const Preprocessing& preprocessing)
 {
-    QSettings().setValue(settingsKey(path) + "/preprocessing", QString::fromStdString(preprocessing.toJson()));
+    ModelSettings(path).setPreprocessing(preprocessing);
     openModel(path, inputs);
 }
 
@@ -405,8 +407,8 @@ void MainWindow::openModel(const QString& path, const QStringList& inputs)
 {
     const JobControl job = jobs_->start(JobTracker::Kind::Load, tr("Opening %1…").arg(QFileInfo(path).fileName()));
     const QString absolute = QFileInfo(path).absoluteFilePath();
-    setProperty("pendingInputs", inputs);
-    setProperty("pendingPath", absolute);
+    pendingInputs_ = inputs;
+    pendingPath_ = absolute;
     const bool trust = absolute == trustOnce_;
     trustOnce_.clear();
     QMetaObject::invokeMethod(worker_,
@@ -426,7 +428,7 @@ void MainWindow::onModelLoaded(quint64 job, std::shared_ptr<const Model> model)
     statistics_->showMessage(QString(), QString());
     colorScale_->clear();
     plots_->setActivation({}, 0);
-    const QString path = property("pendingPath").toString();
+    const QString path = pendingPath_;
     // Expanded modules stay expanded when the same (or a retrained) model is opened again.
     QStringList expanded;
     for (const QString& name : treeModel_->moduleNames()) {
@@ -441,25 +443,10 @@ void MainWindow::onModelLoaded(quint64 job, std::shared_ptr<const Model> model)
             treeView_->expand(index);
     }
     inputs_->setArguments(model_->forwardArguments());
-    QSettings settings;
-    const QString key = settingsKey(path);
-    const QString preprocessing = settings.value(key + "/preprocessing").toString();
-    if (!preprocessing.isEmpty()) {
-        inputs_->setPreprocessing(Preprocessing::fromJson(preprocessing.toStdString()));
-    } else { // a first guess from the first convolution: colour models usually want ImageNet's steps
-        Preprocessing guess;
-        if (model_->imageChannelsHint() == 3)
-            guess = Preprocessing::imagenet();
-        else if (model_->imageChannelsHint() == 1)
-            guess = Preprocessing::gray();
-        inputs_->setPreprocessing(guess);
-    }
-    QStringList inputs = property("pendingInputs").toStringList();
-    if (inputs.isEmpty())
-        inputs = settings.value(key + "/inputs").toStringList();
-    inputs_->setInputs(inputs);
-    // Labels: the file chosen for this model before, else a labels.txt beside the model.
-    labels_ = readLabelsFile(settings.value(key + "/labels", QFileInfo(path).dir().filePath("labels.txt")).toString());
+    const ModelSettings remembered(path);
+    inputs_->setPreprocessing(remembered.preprocessing().value_or(ModelSettings::guessFromChannels(model_->imageChannelsHint())));
+    inputs_->setInputs(pendingInputs_.isEmpty() ? remembered.inputs() : pendingInputs_);
+    labels_ = readLabelsFile(remembered.labelsFile());
     output_->setLabels(labels_);
     output_->clear();
     featureMaps_->clear();
@@ -467,7 +454,7 @@ void MainWindow::onModelLoaded(quint64 job, std::shared_ptr<const Model> model)
                           .arg(QString::fromStdString(model_->signature())));
     central_->setCurrentWidget(message_);
     setWindowTitle(tr("%1 — LayerScope").arg(QFileInfo(path).fileName()));
-    setProperty("modelPath", path);
+    modelPath_ = path;
     addRecentModel(path);
     errorBar_->hide();
     setIdle(tr("%1: %2 modules, %3").arg(QFileInfo(path).fileName()).arg(model_->modules().size())
@@ -477,7 +464,7 @@ void MainWindow::onModelLoaded(quint64 job, std::shared_ptr<const Model> model)
     runNow();
 }
 
-QString MainWindow::currentModelPath() const { return property("modelPath").toString(); }
+QString MainWindow::currentModelPath() const { return modelPath_; }
 
 void MainWindow::runNow()
 {
@@ -488,10 +475,9 @@ void MainWindow::runNow()
         if (input.isEmpty())
             return; // not every argument has an input yet
     }
-    QSettings settings;
-    const QString key = settingsKey(currentModelPath());
-    settings.setValue(key + "/inputs", inputs_->sources());
-    settings.setValue(key + "/preprocessing", QString::fromStdString(inputs_->preprocessing().toJson()));
+    ModelSettings remembered(currentModelPath());
+    remembered.setInputs(inputs_->sources());
+    remembered.setPreprocessing(inputs_->preprocessing());
     errorBar_->hide();
     const JobControl job = jobs_->start(JobTracker::Kind::Run, tr("Running %1…").arg(QFileInfo(inputs.value(0)).fileName()));
     QMetaObject::invokeMethod(worker_, [worker = worker_, job, model = model_, inputs,
@@ -598,14 +584,7 @@ void MainWindow::refreshCentralView()
     if (it == captures_.end())
         it = captures_.find(name + "[0]");
     if (it == captures_.end()) {
-        QString why = tr("'%1' did not run in this forward").arg(name);
-        for (const auto& skipped : outcome_->result.skipped) {
-            if (QString::fromStdString(skipped.key) == name)
-                why = tr("'%1' returned %2, not a tensor").arg(name, QString::fromStdString(skipped.typeName));
-        }
-        const int index = model_->findModule(name.toStdString());
-        if (index >= 0 && !model_->modules()[std::size_t(index)].hasForward)
-            why = tr("'%1' is a container without a forward: its children run, it does not").arg(name);
+        const QString why = notRunReason(*model_, outcome_->result, name);
         message_->setText(why);
         central_->setCurrentWidget(message_);
         statistics_->showMessage(name, why);
@@ -684,31 +663,33 @@ void MainWindow::exportCheckedDialog(bool folder)
     const QStringList checked = treeModel_->checkedModules();
     if (checked.isEmpty())
         return showError(tr("Nothing to export: check modules in the Modules tree first"));
-    QStringList inputs;
-    if (folder) {
-        const QStringList sources = inputs_->sources();
-        const bool hasFolder = std::any_of(sources.begin(), sources.end(), [](const QString& s) { return QFileInfo(s).isDir(); });
-        if (hasFolder) {
-            inputs = sources; // the folder the Inputs dock steps through
-        } else {
-            const QString dir = QFileDialog::getExistingDirectory(this, tr("Folder of images to run"), lastFolder());
-            if (dir.isEmpty())
-                return;
-            rememberFolder(dir);
-            inputs << dir;
-        }
-    }
     // A default name that says what is inside: model and module ("resnet18-layer4.npz").
     const QString what = checked.size() == 1 ? checked.first() : tr("%1-modules").arg(checked.size());
     const QString name = QFileInfo(currentModelPath()).completeBaseName() + "-" + what + ".npz";
-    const QString path = QFileDialog::getSaveFileName(
-        this, tr("Export the checked modules"), QDir(lastFolder()).filePath(name),
-        tr("NumPy archive (*.npz);;MATLAB (*.mat);;PyTorch (*.pt);;CSV (*.csv);;Channel grids (*.png);;"
-           "Folder of .npy files (*)"));
+    const QString filters = tr("NumPy archive (*.npz);;MATLAB (*.mat);;PyTorch (*.pt);;CSV (*.csv);;Channel grids (*.png);;"
+                               "Folder of .npy files (*)");
+    if (folder) { // a folder per forward argument, how much will be written, and where
+        QStringList arguments;
+        for (const auto& argument : model_->forwardArguments())
+            arguments << QString::fromStdString(argument.name);
+        const QStringList sources = inputs_->sources();
+        auto* dialog = new ExportFolderDialog(arguments.mid(0, sources.size()), sources,
+                                              estimateExport(outcome_ ? outcome_->result : RunResult(), checked),
+                                              QDir(lastFolder()).filePath(name), filters, this);
+        dialog->setObjectName(QStringLiteral("exportFolderDialog"));
+        dialog->setAttribute(Qt::WA_DeleteOnClose);
+        connect(dialog, &QDialog::accepted, this, [this, dialog] {
+            rememberFolder(dialog->outputPath());
+            exportChecked(dialog->outputPath(), dialog->inputs());
+        });
+        dialog->open();
+        return;
+    }
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export the checked modules"), QDir(lastFolder()).filePath(name), filters);
     if (path.isEmpty())
         return;
     rememberFolder(path);
-    exportChecked(path, inputs);
+    exportChecked(path);
 }
 
 void MainWindow::exportChecked(const QString& outputPath, const QStringList& inputs)
@@ -820,8 +801,8 @@ void MainWindow::onUntrusted(quint64 job, const UntrustedModelError::Finding& fi
     jobs_->finish(job);
     if (!jobs_->isCurrent(JobTracker::Kind::Load, job))
         return;
-    const QString path = property("pendingPath").toString();
-    const QStringList inputs = property("pendingInputs").toStringList();
+    const QString path = pendingPath_;
+    const QStringList inputs = pendingInputs_;
     const QString name = QFileInfo(path).fileName();
     setIdle(tr("%1 was not opened").arg(name));
     const QString where = finding.method.empty() ? QString() : tr(" in %1").arg(QString::fromStdString(finding.method));

@@ -114,7 +114,6 @@ private:
     void exportCheckedDialog(bool folder);
     void exportViewDialog();
     void showChannel(int channel);
-    QString settingsKey(const QString& modelPath) const;
 
     QThread workerThread_;
     EngineWorker* worker_ = nullptr;
@@ -124,6 +123,9 @@ private:
     std::map<QString, const Capture*> captures_; // key -> capture of the last run
     QString shownModule_;
     QString pendingModule_; // shown once the first run of a model arrives
+    QString pendingPath_;   // the model being opened, and the inputs it gets
+    QStringList pendingInputs_;
+    QString modelPath_;     // the model shown
     QString trustOnce_;     // a model the user chose to open anyway: its next load skips the code check
     QStringList labels_;
 

@@ -6,6 +6,7 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
+#include <QPushButton>
 #include <QSpinBox>
 
 namespace layerscope::ui {
@@ -65,6 +66,8 @@ PreprocessingEditor::PreprocessingEditor(QWidget* parent)
     , mean_(new QLineEdit(this))
     , std_(new QLineEdit(this))
     , interpolation_(new QComboBox(this))
+    , suggestionText_(new QLabel(this))
+    , suggestion_(new QPushButton(this))
 {
     preset_->addItems({tr("Custom"), tr("ImageNet (shorter side 256, crop 224, mean/std)"), tr("Grayscale, [0, 1]")});
     preset_->setToolTip(tr("Fill every step below from a preset"));
@@ -87,6 +90,26 @@ PreprocessingEditor::PreprocessingEditor(QWidget* parent)
     form->addRow(tr("Mean"), mean_);
     form->addRow(tr("Std"), std_);
     form->addRow(tr("Interpolation"), interpolation_);
+    suggestion_->setObjectName(QStringLiteral("suggestedSize"));
+    auto* suggestionRow = new QHBoxLayout; // left-aligned: visible in a narrow dock
+    suggestionRow->addWidget(suggestionText_);
+    suggestionRow->addWidget(suggestion_);
+    suggestionRow->addStretch();
+    form->addRow(suggestionRow);
+    suggestionText_->hide();
+    suggestion_->hide();
+    connect(suggestion_, &QPushButton::clicked, this, [this] {
+        Preprocessing p = preprocessing();
+        p.resize = ResizeMode::Exact;
+        p.resizeWidth = suggestedWidth_;
+        p.resizeHeight = suggestedHeight_;
+        if (suggestedChannels_ != p.channels())
+            p.color = suggestedChannels_ == 1 ? ColorMode::Gray : ColorMode::RGB;
+        if (p.cropWidth > 0 && (p.cropWidth > suggestedWidth_ || p.cropHeight > suggestedHeight_))
+            p.cropWidth = p.cropHeight = 0; // a crop larger than the image would fail next
+        setPreprocessing(p);
+        emit changed();
+    });
 
     connect(preset_, &QComboBox::activated, this, [this](int index) {
         if (index == 1)
@@ -100,15 +123,24 @@ PreprocessingEditor::PreprocessingEditor(QWidget* parent)
         updateEnabled();
         mean_->setStyleSheet(isValid() ? QString() : QStringLiteral("color: #c0392b;"));
         std_->setStyleSheet(mean_->styleSheet());
-        if (isValid())
+        if (isValid()) {
+            applied_ = preprocessing().toJson();
             emit changed();
+        }
     };
     for (QComboBox* box : {resize_, color_, interpolation_})
         connect(box, &QComboBox::activated, this, edited);
     for (QCheckBox* box : {crop_, scale_})
         connect(box, &QCheckBox::clicked, this, edited);
-    for (QSpinBox* box : {width_, height_, cropWidth_, cropHeight_})
-        connect(box, &QSpinBox::editingFinished, this, edited);
+    // Typing "224" is one run when the edit is finished (Return or focus leaving), not one per key;
+    // leaving an unchanged box is none.
+    for (QSpinBox* box : {width_, height_, cropWidth_, cropHeight_}) {
+        box->setKeyboardTracking(false);
+        connect(box, &QSpinBox::editingFinished, this, [this, edited] {
+            if (preprocessing().toJson() != applied_)
+                edited();
+        });
+    }
     for (QLineEdit* line : {mean_, std_})
         connect(line, &QLineEdit::editingFinished, this, edited);
     updateEnabled();
@@ -165,7 +197,21 @@ void PreprocessingEditor::setPreprocessing(const Preprocessing& p)
     std_->setText(joinNumbers(p.std));
     interpolation_->setCurrentIndex(static_cast<int>(p.interpolation));
     preset_->setCurrentIndex(p.toJson() == Preprocessing::imagenet().toJson() ? 1 : 0);
+    suggestionText_->hide();
+    suggestion_->hide();
+    applied_ = preprocessing().toJson();
     updateEnabled();
+}
+
+void PreprocessingEditor::suggestSize(int channels, int height, int width)
+{
+    suggestedChannels_ = channels;
+    suggestedHeight_ = height;
+    suggestedWidth_ = width;
+    suggestionText_->setText(tr("Takes %1x%2x%3:").arg(channels).arg(height).arg(width));
+    suggestion_->setText(tr("Resize to %1x%2").arg(width).arg(height));
+    suggestionText_->show();
+    suggestion_->show();
 }
 
 } // namespace layerscope::ui

@@ -6,7 +6,9 @@
 
 class QCheckBox;
 class QComboBox;
+class QLabel;
 class QLineEdit;
+class QPushButton;
 class QSpinBox;
 
 namespace layerscope::ui {
@@ -22,6 +24,10 @@ public:
     Preprocessing preprocessing() const;
     void setPreprocessing(const Preprocessing& preprocessing);
     bool isValid() const; // mean and std parse as numbers
+    // Offers the size the model takes (from a failed run) as one click: Resize to width x height.
+    void suggestSize(int channels, int height, int width);
+    QPushButton* suggestionButton() const { return suggestion_; }
+    QSpinBox* widthBox() const { return width_; }
 
 signals:
     void changed();
@@ -41,6 +47,12 @@ private:
     QLineEdit* mean_;
     QLineEdit* std_;
     QComboBox* interpolation_;
+    QLabel* suggestionText_;
+    QPushButton* suggestion_;
+    int suggestedChannels_ = 0;
+    int suggestedHeight_ = 0;
+    int suggestedWidth_ = 0;
+    std::string applied_; // the steps as last applied: a box left unchanged runs nothing
 };
 
 } // namespace layerscope::ui

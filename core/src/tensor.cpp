@@ -104,6 +104,18 @@ Tensor convertFloating(const Tensor& tensor, DType to)
         return convertValues<double, float>(tensor, to);
     if (tensor.dtype == DType::Float32 && to == DType::Float64)
         return convertValues<float, double>(tensor, to);
+    if (to == DType::Float32 || to == DType::Float64) {
+        const bool single = to == DType::Float32;
+        switch (tensor.dtype) {
+        case DType::Int8: return single ? convertValues<std::int8_t, float>(tensor, to) : convertValues<std::int8_t, double>(tensor, to);
+        case DType::Int16: return single ? convertValues<std::int16_t, float>(tensor, to) : convertValues<std::int16_t, double>(tensor, to);
+        case DType::Int32: return single ? convertValues<std::int32_t, float>(tensor, to) : convertValues<std::int32_t, double>(tensor, to);
+        case DType::Int64: return single ? convertValues<std::int64_t, float>(tensor, to) : convertValues<std::int64_t, double>(tensor, to);
+        case DType::UInt8: return single ? convertValues<std::uint8_t, float>(tensor, to) : convertValues<std::uint8_t, double>(tensor, to);
+        case DType::Bool: return single ? convertValues<bool, float>(tensor, to) : convertValues<bool, double>(tensor, to);
+        default: break;
+        }
+    }
     throw Error("cannot convert " + dtypeName(tensor.dtype) + " to " + dtypeName(to));
 }
 

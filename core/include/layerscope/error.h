@@ -12,6 +12,21 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// A forward that failed on images of the wrong size, for a model that tells the size it takes (a
+// Linear after a flatten fixes H x W): the message ends with the advice ("the model expects 1x28x28
+// inputs ...; set Resize to 28x28"), and the suggested size is kept for a GUI to offer.
+class InputSizeError : public Error {
+public:
+    InputSizeError(const std::string& message, int channels, int height, int width)
+        : Error(message)
+        , channels(channels)
+        , height(height)
+        , width(width)
+    {
+    }
+    int channels, height, width;
+};
+
 // A model whose TorchScript code uses an operator that reaches outside the model (files, the network)
 // or hides which operators it calls. Thrown before LibTorch runs any of the model's code; such a
 // model opens only when the user trusts it (LoadOptions::trustModel). The parts are kept so that a

@@ -65,4 +65,11 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+// A tensor read from `path` (an .npy) made ready as an input of `model`: floating values take the
+// parameters' dtype; integer and bool values stay as they are for a model with an Embedding (token
+// ids) and become the parameters' dtype for an image model when shaped as its images ([N, C, H, W]
+// or [C, H, W] with the first convolution's C). Throws layerscope::Error naming the file and dtype
+// when integers would meet an image model in another shape.
+Tensor prepareArrayInput(const Model& model, const Tensor& tensor, const std::string& path);
+
 } // namespace layerscope

@@ -37,8 +37,8 @@ std::string shapeToString(const std::vector<std::int64_t>& shape); // "[1, 3, 22
 
 namespace layerscope {
 
-// A float64 tensor as float32 or the reverse (numpy arrays default to float64, models to float32).
-// Other conversions throw layerscope::Error.
+// A float64 tensor as float32 or the reverse (numpy arrays default to float64, models to float32),
+// or an integer or bool tensor as float32 or float64. Other conversions throw layerscope::Error.
 Tensor convertFloating(const Tensor& tensor, DType to);
 
 // Sample `sample` of an [N, ...] tensor, sharing its buffer: [1, ...]. Throws layerscope::Error when out of range.

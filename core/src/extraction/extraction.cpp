@@ -79,13 +79,6 @@ Tensor stack(const std::vector<const Tensor*>& samples)
     return batch;
 }
 
-// Floating inputs follow the model's parameters (numpy saves float64 by default).
-Tensor matchModelDType(const Tensor& tensor, const Model& model)
-{
-    const bool floating = tensor.dtype == DType::Float32 || tensor.dtype == DType::Float64;
-    return floating && tensor.dtype != model.parameterDType() ? convertFloating(tensor, model.parameterDType()) : tensor;
-}
-
 std::string isoTimeNow()
 {
     const std::time_t now = std::time(nullptr);
@@ -288,8 +281,8 @@ ExtractionResult extract(const std::string& modelPath, const ModelFuture& modelF
             } else {
                 inputs = batch[0].tensors;
             }
-            for (auto& input : inputs)
-                input = matchModelDType(input, model);
+            for (std::size_t a = 0; a < inputs.size(); ++a) // numpy saves float64 by default, pixels as uint8
+                inputs[a] = prepareArrayInput(model, inputs[a], a < job.inputs.size() ? job.inputs[a] : std::string());
             RunResult run;
             timed(result.forwardSeconds, [&] { run = model.run(inputs, request); });
             if (result.rows == 0) {

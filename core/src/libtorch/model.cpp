@@ -27,6 +27,7 @@ struct Model::Impl {
     bool instrumented = false;
     DType parameterDType = DType::Float32;
     int imageChannels = 0;
+    std::vector<std::int64_t> linearInFeatures; // per module: a Linear's in_features, else 0
 };
 
 namespace {
@@ -89,6 +90,14 @@ void buildTree(Model::Impl& impl, std::vector<torch::jit::Module>& handles)
                 all.push_back(p);
         }
         info.totalParameters = countElements(all);
+        std::int64_t inFeatures = 0;
+        if (info.typeName == "Linear") {
+            for (const auto& p : entry.value.named_parameters(/*recurse=*/false)) {
+                if (p.name == "weight" && p.value.dim() == 2)
+                    inFeatures = p.value.size(1);
+            }
+        }
+        impl.linearInFeatures.push_back(inFeatures);
 
         const int index = static_cast<int>(impl.modules.size());
         if (!info.name.empty()) {
@@ -129,6 +138,72 @@ void readParameterHints(Model::Impl& impl)
         if (impl.imageChannels == 0 && p.dim() == 4) // [out, in, kh, kw] of the first convolution
             impl.imageChannels = int(p.size(1));
     }
+}
+
+// What a forward on a [1, C, side, side] zero image tells about the sizes a model takes.
+struct Probe {
+    bool ran = false;           // the forward succeeded
+    std::int64_t features = -1; // else: what the failing Linear received, -1 when it failed before it
+};
+
+Probe probeSquare(Model::Impl& impl, int channels, std::int64_t side, int linear)
+{
+    const std::size_t n = impl.modules.size();
+    RunRecorder recorder(impl.moduleNames, std::vector<char>(n, 0), std::vector<char>(n, 0));
+    try {
+        impl.root.forward({at::zeros({1, channels, side, side}, at::kFloat)});
+        recorder.detach();
+        return {true, -1};
+    } catch (const std::exception&) {
+        recorder.detach();
+        if (recorder.failedModule() != linear)
+            return {}; // too small for a kernel on the way, or a failure the size cannot fix
+        const auto shapes = recorder.failedModuleInputShapes();
+        if (shapes.empty() || shapes[0].size() != 2)
+            return {};
+        return {false, shapes[0][1]};
+    }
+}
+
+// The square image sides a model runs with when a Linear after a flatten fixes them: the features
+// it receives grow with the side, so the sides that give exactly `inFeatures` form one range,
+// found by doubling then bisecting (a dozen forwards that stop at the Linear). {0, 0}: none found.
+std::pair<std::int64_t, std::int64_t> runnableSides(Model::Impl& impl, int channels, int linear,
+                                                    std::int64_t inFeatures)
+{
+    auto atLeast = [&](std::int64_t side, std::int64_t features) {
+        const Probe probe = probeSquare(impl, channels, side, linear);
+        return probe.ran ? features <= inFeatures : probe.features >= features;
+    };
+    constexpr std::int64_t kLargest = 2048;
+    std::int64_t high = 8;
+    while (high < kLargest && !atLeast(high, inFeatures))
+        high *= 2;
+    auto firstSide = [&](std::int64_t low, std::int64_t high, std::int64_t features) { // smallest with atLeast
+        while (low < high) {
+            const std::int64_t mid = low + (high - low) / 2;
+            if (atLeast(mid, features))
+                high = mid;
+            else
+                low = mid + 1;
+        }
+        return low;
+    };
+    const std::int64_t first = firstSide(1, high, inFeatures);
+    if (!probeSquare(impl, channels, first, linear).ran)
+        return {0, 0};
+    std::int64_t beyond = first + 1; // the first side that gives more features
+    while (beyond < kLargest && probeSquare(impl, channels, beyond, linear).ran)
+        beyond = std::min(kLargest, first + 2 * (beyond - first));
+    std::int64_t low = first + 1, highSide = beyond;
+    while (low < highSide) {
+        const std::int64_t mid = low + (highSide - low) / 2;
+        if (probeSquare(impl, channels, mid, linear).ran)
+            low = mid + 1;
+        else
+            highSide = mid;
+    }
+    return {first, low - 1};
 }
 
 } // namespace
@@ -278,7 +353,28 @@ RunResult Model::run(const std::vector<Tensor>& inputs, const CaptureRequest& re
         for (std::size_t i = 0; i < shapes.size(); ++i)
             message << (i ? ", " : shapes.size() == 1 ? " on input of shape " : " on inputs of shapes ")
                     << shapeToString(shapes[i]);
+        const std::string context = message.str(); // which module, which shapes
         message << ": " << cause;
+        // A Linear after a flatten that got the wrong number of features from an image: the model
+        // tells which image sizes it takes, and the user needs that, not LibTorch's matrix shapes.
+        const int channels = impl_->imageChannels;
+        if (failed > 0 && impl_->modules[failed].typeName == "Linear" && shapes.size() == 1 && shapes[0].size() == 2
+            && inputs.size() == 1 && inputs[0].shape.size() == 4 && inputs[0].shape[1] == channels) {
+            const std::int64_t inFeatures = impl_->linearInFeatures[failed];
+            const auto [low, high] = inFeatures > 0 && shapes[0][1] != inFeatures
+                ? runnableSides(*impl_, channels, failed, inFeatures)
+                : std::pair<std::int64_t, std::int64_t>{0, 0};
+            if (low > 0) {
+                const std::int64_t side = low + (high - low + 1) / 2;
+                std::ostringstream advice;
+                advice << context << ": the model expects " << channels << "x" << low << "x" << low << " inputs";
+                if (high > low)
+                    advice << " (up to " << channels << "x" << high << "x" << high << ")";
+                advice << "; set Resize to " << side << "x" << side << " (--resize " << side << "x" << side << "; it takes " << inFeatures << " features, a " << inputs[0].shape[1] << "x" << inputs[0].shape[2]
+                       << "x" << inputs[0].shape[3] << " input gives " << shapes[0][1] << ")";
+                throw InputSizeError(advice.str(), channels, int(side), int(side));
+            }
+        }
         throw Error(message.str());
     }
 

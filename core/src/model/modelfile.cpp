@@ -595,7 +595,7 @@ void checkArchive(zip_t* archive, std::uint64_t fileSize, const std::string& nam
 {
     checkDeclaredSizes(archive, fileSize, name); // first: nothing may be inflated before it
 
-    bool hasCode = false;
+    bool hasCode = false, hasConstants = false;
     zip_int64_t dataPickle = -1;
     const zip_int64_t entries = zip_get_num_entries(archive, 0);
     for (zip_int64_t i = 0; i < entries; ++i) {
@@ -605,6 +605,8 @@ void checkArchive(zip_t* archive, std::uint64_t fileSize, const std::string& nam
         const auto slash = entry.find('/');
         if (slash != std::string::npos && entry.compare(slash, std::string::npos, "/data.pkl") == 0)
             dataPickle = i;
+        if (slash != std::string::npos && entry.compare(slash, std::string::npos, "/constants.pkl") == 0)
+            hasConstants = true;
     }
     if (hasCode) {
         if (!trustModel)
@@ -614,6 +616,11 @@ void checkArchive(zip_t* archive, std::uint64_t fileSize, const std::string& nam
     if (dataPickle >= 0) {
         // The pickle names the classes it holds: an OrderedDict of tensors is a state_dict.
         const std::string pickle = readEntry(archive, dataPickle, 1 << 16);
+        // torch.jit.save pickles TorchScript classes (__torch__.*) and writes constants.pkl; torch.save
+        // refuses script modules. Such an archive without code/ is TorchScript that lost its code.
+        if (pickle.find("c__torch__") != std::string::npos || hasConstants)
+            throw Error(name + ": a TorchScript archive (as torch.jit.save writes) without its code/ folder: damaged or "
+                        "stripped, LibTorch cannot rebuild its modules; save the model again with torch.jit.save");
         if (pickle.find("OrderedDict") != std::string::npos && pickle.find("torch.nn.modules") == std::string::npos)
             throwPickle(name, "a state_dict: the weights without the code");
         if (pickle.find("torch.nn.modules") != std::string::npos)

@@ -1,0 +1,237 @@
+#include "exportfolderdialog.h"
+
+#include "layerscope/preprocessing.h"
+
+#include <QDialogButtonBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QLocale>
+#include <QPushButton>
+#include <QStyle>
+#include <QThread>
+#include <QToolButton>
+
+#include <set>
+
+namespace layerscope::ui
+{
+
+ExportEstimate estimateExport(const RunResult& lastRun, const QStringList& checkedModules)
+{
+    ExportEstimate estimate;
+    estimate.checkedModules = int(checkedModules.size());
+    std::set<std::string> checked;
+    for (const QString& name : checkedModules)
+        checked.insert(name.toStdString());
+    auto add = [&](const Capture& capture) {
+        const auto& shape = capture.tensor.shape;
+        const std::int64_t batch = shape.empty() || shape[0] < 1 ? 1 : shape[0];
+        estimate.bytesPerImage += qint64(capture.tensor.nbytes()) / batch;
+        ++estimate.captures;
+    };
+    for (const Capture& capture : lastRun.captures) {
+        if (!capture.isInput && checked.count(capture.module))
+            add(capture);
+    }
+    for (const Capture& capture : lastRun.outputs)
+        add(capture);
+    estimate.known = !lastRun.outputs.empty();
+    return estimate;
+}
+
+QString describeEstimate(const ExportEstimate& estimate, qint64 images)
+{
+    auto count = [](qint64 n, const QString& one, const QString& many) {
+        return QString::number(n) + " " + (n == 1 ? one : many);
+    };
+    const QString modules
+        = count(estimate.checkedModules, QObject::tr("checked module"), QObject::tr("checked modules"));
+    if (!estimate.known)
+        return QObject::tr("%1; run the model once to estimate the size").arg(modules);
+    const QLocale locale;
+    QString text = QObject::tr("%1 per image (%2 and the model's output), about %3 per image")
+                       .arg(count(estimate.captures, QObject::tr("array"), QObject::tr("arrays")), modules,
+                           locale.formattedDataSize(estimate.bytesPerImage));
+    if (images >= 0)
+        text += QObject::tr(", %1 for %2")
+                    .arg(locale.formattedDataSize(estimate.bytesPerImage * images),
+                        count(images, QObject::tr("image"), QObject::tr("images")));
+    return text;
+}
+
+ExportFolderDialog::ExportFolderDialog(const QStringList& argumentNames, const QStringList& sources,
+    const ExportEstimate& estimate, const QString& outputPath, const QString& outputFilters, QWidget* parent)
+    : QDialog(parent)
+    , names_(argumentNames)
+    , output_(new QLineEdit(outputPath, this))
+    , summary_(new QLabel(this))
+    , buttons_(new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this))
+    , estimate_(estimate)
+{
+    setWindowTitle(tr("Export the checked modules for a folder"));
+    pool_.setMaxThreadCount(1);
+    auto* form = new QFormLayout(this);
+    auto* help = new QLabel(argumentNames.size() > 1
+            ? tr("One folder per forward argument (or an image or .npy shared by every sample); "
+                 "folders are paired file by file in sorted order.")
+            : tr("The folder of images to run."),
+        this);
+    help->setWordWrap(true);
+    form->addRow(help);
+    for (int i = 0; i < argumentNames.size(); ++i) {
+        auto* row = new QHBoxLayout;
+        auto* path = new QLineEdit(sources.value(i), this);
+        path->setObjectName(QStringLiteral("exportInput%1").arg(i));
+        auto* browse = new QToolButton(this);
+        browse->setIcon(style()->standardIcon(QStyle::SP_DirIcon));
+        browse->setToolTip(tr("Choose the folder of images for '%1'").arg(argumentNames[i]));
+        row->addWidget(path, 1);
+        row->addWidget(browse);
+        form->addRow(argumentNames[i] + ":", row);
+        rows_ << path;
+        connect(path, &QLineEdit::editingFinished, this, &ExportFolderDialog::recount);
+        connect(browse, &QToolButton::clicked, this, [this, path, i] {
+            const QString dir
+                = QFileDialog::getExistingDirectory(this, tr("Folder of images for '%1'").arg(names_[i]), path->text());
+            if (!dir.isEmpty())
+                setInput(i, dir);
+        });
+    }
+    auto* outputRow = new QHBoxLayout;
+    auto* chooseOutput = new QToolButton(this);
+    chooseOutput->setText(QStringLiteral("…"));
+    output_->setObjectName(QStringLiteral("exportOutput"));
+    outputRow->addWidget(output_, 1);
+    outputRow->addWidget(chooseOutput);
+    form->addRow(tr("Save to:"), outputRow);
+    connect(chooseOutput, &QToolButton::clicked, this, [this, outputFilters] {
+        const QString path
+            = QFileDialog::getSaveFileName(this, tr("Export the checked modules"), output_->text(), outputFilters);
+        if (!path.isEmpty())
+            setOutputPath(path);
+    });
+    connect(output_, &QLineEdit::textChanged, this,
+        [this] { buttons_->button(QDialogButtonBox::Ok)->setEnabled(canExport()); });
+    summary_->setWordWrap(true);
+    summary_->setObjectName(QStringLiteral("exportSummary"));
+    form->addRow(summary_);
+    buttons_->button(QDialogButtonBox::Ok)->setText(tr("Export"));
+    form->addRow(buttons_);
+    connect(buttons_, &QDialogButtonBox::accepted, this, &QDialog::accept);
+    connect(buttons_, &QDialogButtonBox::rejected, this, &QDialog::reject);
+    recount();
+}
+
+ExportFolderDialog::~ExportFolderDialog()
+{
+    ++generation_;
+    pool_.waitForDone(); // its task posts to this dialog
+}
+
+QStringList ExportFolderDialog::inputs() const
+{
+    QStringList result;
+    for (const QLineEdit* row : rows_)
+        result << row->text().trimmed();
+    return result;
+}
+
+QString ExportFolderDialog::outputPath() const
+{
+    return output_->text().trimmed();
+}
+
+void ExportFolderDialog::setInput(int row, const QString& path)
+{
+    rows_.value(row)->setText(path);
+    recount();
+}
+
+void ExportFolderDialog::setOutputPath(const QString& path)
+{
+    output_->setText(path);
+}
+
+QString ExportFolderDialog::summaryText() const
+{
+    return summary_->text();
+}
+
+bool ExportFolderDialog::canExport() const
+{
+    return images_ >= 0 && !outputPath().isEmpty();
+}
+
+// Listing folders is file-system work: a worker does it, the dialog shows the result when it comes.
+void ExportFolderDialog::recount()
+{
+    Q_ASSERT(QThread::currentThread() == thread());
+    const quint64 generation = ++generation_;
+    images_ = -1;
+    buttons_->button(QDialogButtonBox::Ok)->setEnabled(false);
+    summary_->setText(tr("Counting the images…"));
+    const QStringList paths = inputs();
+    pool_.start([this, generation, paths] {
+        QList<qint64> counts;
+        QStringList errors;
+        for (const QString& path : paths) {
+            qint64 count = -1; // -1: a file, shared by every sample
+            QString error;
+            if (path.isEmpty()) {
+                error = tr("choose a folder");
+            } else if (QFileInfo(path).isDir()) {
+                try {
+                    count = qint64(listImages(path.toStdString(), false).size());
+                } catch (const std::exception& e) {
+                    error = QString::fromUtf8(e.what());
+                }
+            } else if (!QFileInfo(path).isFile()) {
+                error = tr("%1: no such file or folder").arg(path);
+            }
+            counts << count;
+            errors << error;
+        }
+        QMetaObject::invokeMethod(
+            this, [this, generation, counts, errors] { showCounts(generation, counts, errors); }, Qt::QueuedConnection);
+    });
+}
+
+void ExportFolderDialog::showCounts(quint64 generation, const QList<qint64>& counts, const QStringList& errors)
+{
+    if (generation != generation_)
+        return; // a path changed since
+    const QStringList paths = inputs();
+    QString problem;
+    qint64 images = -1;
+    int first = -1;
+    for (int i = 0; i < counts.size() && problem.isEmpty(); ++i) {
+        if (!errors[i].isEmpty()) {
+            problem = QStringLiteral("%1: %2").arg(names_.value(i), errors[i]);
+        } else if (counts[i] == 0) {
+            problem = tr("%1 has no images").arg(paths[i]);
+        } else if (counts[i] > 0 && images >= 0 && counts[i] != images) {
+            problem = tr("%1 has %2 images but %3 has %4: the folders are paired file by file in sorted order, so they "
+                         "need as many images each")
+                          .arg(paths[i])
+                          .arg(counts[i])
+                          .arg(paths[first])
+                          .arg(images);
+        } else if (counts[i] > 0 && images < 0) {
+            images = counts[i];
+            first = i;
+        }
+    }
+    if (problem.isEmpty() && images < 0)
+        problem = tr("Choose a folder of images for at least one argument");
+    images_ = problem.isEmpty() ? images : -1;
+    summary_->setText(problem.isEmpty() ? describeEstimate(estimate_, images) : problem);
+    summary_->setStyleSheet(problem.isEmpty() ? QString() : QStringLiteral("color: #c0392b;"));
+    buttons_->button(QDialogButtonBox::Ok)->setEnabled(canExport());
+    emit counted();
+}
+
+} // namespace layerscope::ui
