@@ -47,6 +47,7 @@ bench: build
 	$(BUILD_DIR)/tests/benchmarks/bench_capture_overhead
 	QT_QPA_PLATFORM=offscreen $(BUILD_DIR)/tests/benchmarks/bench_feature_grid
 	/usr/bin/python3 tests/benchmarks/bench_extraction.py $(BUILD_DIR)
+	/usr/bin/python3 tests/benchmarks/bench_extraction_memory.py $(BUILD_DIR)
 	/usr/bin/python3 tests/benchmarks/bench_atlas.py $(BUILD_DIR)
 	QT_QPA_PLATFORM=offscreen $(BUILD_DIR)/tests/benchmarks/bench_atlas_open $(BUILD_DIR)/bench/jpegs $(BUILD_DIR)/bench
 

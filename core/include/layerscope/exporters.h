@@ -6,6 +6,7 @@
 #include "layerscope/npy.h"
 #include "layerscope/render.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,10 +51,17 @@ public:
     ExportFormat format() const;
     const std::string& path() const;
 
-    // Writes the output in its format and the manifest beside it. rowLabels (input files) name the
-    // rows in a .csv and the .png files. Returns notes for the user (captures a format could not hold).
+    // One row of the manifest's "rows" array (a JSON value), streamed to the staging folder as it
+    // comes: a run over a million images does not hold a million rows in memory. Once called (or
+    // after startManifestRows()), commit() writes the rows as the manifest's last key.
+    void startManifestRows();
+    void addManifestRow(const std::string& rowJson);
+
+    // Writes the output in its format and the manifest (a JSON object) beside it. rowLabel(r) (the
+    // row's input file) names the rows in a .csv and the .png files. Returns notes for the user
+    // (captures a format could not hold).
     std::vector<std::string> commit(const std::string& manifestJson = {},
-                                    const std::vector<std::string>& rowLabels = {});
+                                    const std::function<std::string(std::int64_t row)>& rowLabel = {});
 
     struct Impl;
 

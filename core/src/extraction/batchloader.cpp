@@ -2,6 +2,8 @@
 
 #include "layerscope/error.h"
 
+#include <algorithm>
+
 namespace layerscope::detail {
 
 BatchLoader::BatchLoader(std::int64_t sampleCount, int batchSize, int threads, int batchesAhead, LoadFunction load)
@@ -9,8 +11,10 @@ BatchLoader::BatchLoader(std::int64_t sampleCount, int batchSize, int threads, i
     , batchSize_(batchSize)
     , batchesAhead_(batchesAhead)
     , load_(std::move(load))
-    , slots_(static_cast<std::size_t>(sampleCount))
+    , ring_(static_cast<std::size_t>(std::max(1, batchesAhead + 1) * std::max(1, batchSize)))
 {
+    // A worker loads sample i only while i < nextToHand_ + batchesAhead * batchSize, so sample i and
+    // sample i + ring_.size() are never in the ring together.
     for (int i = 0; i < threads; ++i)
         workers_.emplace_back([this] { work(); });
 }
@@ -51,7 +55,7 @@ void BatchLoader::work()
         sample.index = index;
         {
             std::lock_guard<std::mutex> lock(mutex_);
-            slots_[static_cast<std::size_t>(index)] = std::move(sample);
+            ring_[static_cast<std::size_t>(index) % ring_.size()] = std::move(sample);
         }
         sampleReady_.notify_all();
     }
@@ -63,9 +67,10 @@ std::vector<LoadedSample> BatchLoader::next()
     std::unique_lock<std::mutex> lock(mutex_);
     const std::int64_t end = std::min(count_, nextToHand_ + batchSize_);
     for (std::int64_t i = nextToHand_; i < end; ++i) {
-        sampleReady_.wait(lock, [&] { return slots_[static_cast<std::size_t>(i)].has_value(); });
-        batch.push_back(std::move(*slots_[static_cast<std::size_t>(i)]));
-        slots_[static_cast<std::size_t>(i)].reset();
+        auto& slot = ring_[static_cast<std::size_t>(i) % ring_.size()];
+        sampleReady_.wait(lock, [&] { return slot.has_value(); });
+        batch.push_back(std::move(*slot));
+        slot.reset();
     }
     nextToHand_ = end;
     lock.unlock();

@@ -20,7 +20,8 @@ struct LoadedSample {
 };
 
 // Loads samples on worker threads, a few batches ahead of the consumer, and hands them out batch by
-// batch in order: decoding and preprocessing overlap the forward of the previous batch.
+// batch in order: decoding and preprocessing overlap the forward of the previous batch. The samples
+// in flight live in a ring of (batchesAhead + 1) batches: memory does not grow with the data set.
 class BatchLoader {
 public:
     using LoadFunction = std::function<LoadedSample(std::int64_t index)>;
@@ -40,7 +41,7 @@ private:
     LoadFunction load_;
     std::mutex mutex_;
     std::condition_variable workAvailable_, sampleReady_;
-    std::vector<std::optional<LoadedSample>> slots_;
+    std::vector<std::optional<LoadedSample>> ring_; // sample i in ring_[i % ring_.size()]
     std::int64_t nextToLoad_ = 0;
     std::int64_t nextToHand_ = 0;
     bool stopping_ = false;

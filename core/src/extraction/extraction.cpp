@@ -229,8 +229,11 @@ ExtractionResult extract(const std::string& modelPath, const ModelFuture& modelF
         request.inputsOf.insert(request.inputsOf.end(), request.outputsOf.begin(), request.outputsOf.end());
 
     ExtractionResult result;
-    std::vector<std::string> rowLabels;
-    Json rows = Json::array();
+    // What the end of the run needs of each row: its row in the data set (its files come from the
+    // sorted file lists). The manifest's rows go to the writer's staging folder as they come.
+    std::vector<std::int64_t> rowDatasetIndex;
+    if (writer)
+        writer->startManifestRows();
     std::future<void> pendingWrite;
     std::vector<Tensor> firstShapes; // every sample of a batch must match the first sample's shapes
     ExtractionProgress state;
@@ -311,8 +314,9 @@ ExtractionResult extract(const std::string& modelPath, const ModelFuture& modelF
                 if (folderRun)
                     entry["dataset_index"] = row;
                 entry["files"] = filesOf(row);
-                rows.push_back(entry);
-                rowLabels.push_back(filesOf(row)[0]);
+                if (writer)
+                    writer->addManifestRow(entry.dump(-1, ' ', false, Json::error_handler_t::replace));
+                rowDatasetIndex.push_back(row);
             }
         }
         state.done += std::int64_t(batch.size());
@@ -363,7 +367,6 @@ ExtractionResult extract(const std::string& modelPath, const ModelFuture& modelF
         captures.push_back(entry);
     }
     manifest["captures"] = captures;
-    manifest["rows"] = rows;
     Json skipped = Json::array();
     for (const auto& s : result.skippedInputs)
         skipped.push_back({{"files", s.files}, {"reason", s.reason}});
@@ -378,7 +381,9 @@ ExtractionResult extract(const std::string& modelPath, const ModelFuture& modelF
     manifest["timing"] = {{"forward_seconds", result.forwardSeconds}, {"input_wait_seconds", result.inputWaitSeconds},
                           {"write_wait_seconds", result.writeWaitSeconds}, {"decode_threads", decodeThreads}};
 
-    result.notes = writer->commit(manifest.dump(1), rowLabels);
+    result.notes = writer->commit(manifest.dump(1, ' ', false, Json::error_handler_t::replace), [&](std::int64_t r) {
+        return r < std::int64_t(rowDatasetIndex.size()) ? filesOf(rowDatasetIndex[std::size_t(r)])[0] : std::to_string(r);
+    });
     result.outputPath = writer->path();
     result.manifestPath = manifestPathFor(writer->path());
     return result;

@@ -132,6 +132,12 @@ struct CaptureWriter::Impl {
     std::unique_ptr<detail::StagingFolder> stagingFolder; // removed unless it becomes the output
     std::string staging;                                  // its path
     std::vector<std::unique_ptr<detail::StagedArray>> arrays;
+    // The manifest's rows, ",\n"-separated, in a hidden file beside the output (never committed:
+    // removed with the writer), buffered.
+    std::unique_ptr<detail::AtomicFile> manifestRows;
+    std::string manifestRowBuffer;
+    std::int64_t manifestRowCount = 0;
+    bool streamsRows = false;
     bool committed = false;
 
     std::string stagedFile(std::size_t index) const
@@ -142,8 +148,9 @@ struct CaptureWriter::Impl {
     void commitNpz();
     void commitMat(std::vector<CaptureSummary>& summary);
     void commitPt();
-    void commitCsv(const std::vector<std::string>& rowLabels);
-    std::vector<std::string> commitPng(const std::vector<std::string>& rowLabels);
+    void commitCsv(const std::function<std::string(std::int64_t)>& rowLabel);
+    std::vector<std::string> commitPng(const std::function<std::string(std::int64_t)>& rowLabel);
+    void writeManifest(const std::string& manifestJson);
 };
 
 CaptureWriter::CaptureWriter(const std::string& path, const ExportOptions& options)
@@ -221,7 +228,61 @@ std::vector<CaptureSummary> CaptureWriter::summary() const
     return result;
 }
 
-std::vector<std::string> CaptureWriter::commit(const std::string& manifestJson, const std::vector<std::string>& rowLabels)
+void CaptureWriter::startManifestRows()
+{
+    if (impl_->streamsRows)
+        return;
+    impl_->streamsRows = true;
+    impl_->manifestRows = std::make_unique<detail::AtomicFile>(impl_->path + ".manifest-rows");
+}
+
+void CaptureWriter::addManifestRow(const std::string& rowJson)
+{
+    startManifestRows();
+    std::string& buffer = impl_->manifestRowBuffer;
+    if (impl_->manifestRowCount++ > 0)
+        buffer += ",\n";
+    buffer += rowJson;
+    if (buffer.size() >= (1u << 16)) {
+        impl_->manifestRows->write(buffer.data(), buffer.size());
+        buffer.clear();
+    }
+}
+
+void CaptureWriter::Impl::writeManifest(const std::string& manifestJson)
+{
+    detail::AtomicFile file(manifestPathFor(path));
+    if (!streamsRows) {
+        file.write(manifestJson.data(), manifestJson.size());
+        file.commit();
+        return;
+    }
+    // The object without its closing brace, then "rows" copied from the staged file.
+    std::size_t end = manifestJson.rfind('}');
+    if (end == std::string::npos)
+        throw Error(path + ": the manifest is not a JSON object");
+    while (end > 0 && std::isspace(static_cast<unsigned char>(manifestJson[end - 1])))
+        --end;
+    const bool empty = end > 0 && manifestJson[end - 1] == '{';
+    const std::string head = manifestJson.substr(0, end) + (empty ? "\n \"rows\": [\n" : ",\n \"rows\": [\n");
+    file.write(head.data(), head.size());
+    manifestRows->write(manifestRowBuffer.data(), manifestRowBuffer.size());
+    manifestRowBuffer.clear();
+    std::ifstream rows(manifestRows->temporaryPath(), std::ios::binary);
+    std::vector<char> buffer(1 << 16);
+    while (rows) {
+        rows.read(buffer.data(), std::streamsize(buffer.size()));
+        if (rows.gcount() > 0)
+            file.write(buffer.data(), std::size_t(rows.gcount()));
+    }
+    const std::string tail = "\n ]\n}";
+    file.write(tail.data(), tail.size());
+    file.commit();
+    manifestRows.reset(); // removes the rows' file
+}
+
+std::vector<std::string> CaptureWriter::commit(const std::string& manifestJson,
+                                               const std::function<std::string(std::int64_t)>& rowLabel)
 {
     if (impl_->committed)
         throw Error(impl_->path + ": already written");
@@ -234,11 +295,11 @@ std::vector<std::string> CaptureWriter::commit(const std::string& manifestJson, 
     case ExportFormat::Npz: impl_->commitNpz(); break;
     case ExportFormat::Mat: impl_->commitMat(summary); break;
     case ExportFormat::Pt: impl_->commitPt(); break;
-    case ExportFormat::Csv: impl_->commitCsv(rowLabels); break;
-    case ExportFormat::Png: notes = impl_->commitPng(rowLabels); break;
+    case ExportFormat::Csv: impl_->commitCsv(rowLabel); break;
+    case ExportFormat::Png: notes = impl_->commitPng(rowLabel); break;
     }
     if (!manifestJson.empty())
-        writeFileAtomically(manifestPathFor(impl_->path), manifestJson.data(), manifestJson.size());
+        impl_->writeManifest(manifestJson);
     impl_->committed = true;
     return notes;
 }
@@ -310,7 +371,7 @@ void CaptureWriter::Impl::commitPt()
     writeFileAtomically(path, bytes.data(), bytes.size());
 }
 
-void CaptureWriter::Impl::commitCsv(const std::vector<std::string>& rowLabels)
+void CaptureWriter::Impl::commitCsv(const std::function<std::string(std::int64_t)>& rowLabel)
 {
     const std::int64_t rows = arrays.empty() ? 0 : arrays.front()->rows();
     for (const auto& array : arrays) {
@@ -336,7 +397,7 @@ void CaptureWriter::Impl::commitCsv(const std::vector<std::string>& rowLabels)
     }
     std::vector<char> row;
     for (std::int64_t r = 0; r < rows; ++r) {
-        line = csvField(r < std::int64_t(rowLabels.size()) ? rowLabels[r] : std::to_string(r));
+        line = csvField(rowLabel ? rowLabel(r) : std::to_string(r));
         for (std::size_t a = 0; a < arrays.size(); ++a) {
             const std::size_t bytes = arrays[a]->rowBytes(), width = elementSize(arrays[a]->dtype());
             row.resize(bytes);
@@ -351,7 +412,7 @@ void CaptureWriter::Impl::commitCsv(const std::vector<std::string>& rowLabels)
     file.commit();
 }
 
-std::vector<std::string> CaptureWriter::Impl::commitPng(const std::vector<std::string>& rowLabels)
+std::vector<std::string> CaptureWriter::Impl::commitPng(const std::function<std::string(std::int64_t)>& rowLabel)
 {
     // One grid per 4-D capture and row: out.png alone for one of each, else out.<capture>.<row>.png.
     std::vector<std::string> notes;
@@ -369,8 +430,7 @@ std::vector<std::string> CaptureWriter::Impl::commitPng(const std::vector<std::s
         for (std::int64_t r = 0; r < array->rows(); ++r) {
             std::string file = path;
             if (images > 1) {
-                std::string label = r < std::int64_t(rowLabels.size()) ? fs::path(rowLabels[r]).stem().string()
-                                                                        : std::to_string(r);
+                std::string label = rowLabel ? fs::path(rowLabel(r)).stem().string() : std::to_string(r);
                 file = (target.parent_path() / (target.stem().string() + "." + fileNameFor(array->name()) + "." + label + ".png")).string();
             }
             const auto png = encodePng(renderChannelGrid(values, r, options.grid));
