@@ -6,6 +6,7 @@ add_library(layerscope_parsers STATIC
     ${CMAKE_CURRENT_LIST_DIR}/src/model/modelfile.cpp
     ${CMAKE_CURRENT_LIST_DIR}/src/formats/npy.cpp
     ${CMAKE_CURRENT_LIST_DIR}/src/formats/staging.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/src/paths.cpp
     ${CMAKE_CURRENT_LIST_DIR}/src/tensor.cpp
 )
 target_include_directories(layerscope_parsers PUBLIC ${CMAKE_CURRENT_LIST_DIR}/include PRIVATE ${CMAKE_CURRENT_LIST_DIR}/src)

@@ -25,17 +25,6 @@ namespace {
 
 std::string fixtureFile(const QString& name) { return QDir(LAYERSCOPE_FIXTURES_DIR).filePath(name).toStdString(); }
 
-// Rows [begin, end) of an [N, ...] tensor, copied.
-Tensor rowsOf(const Tensor& tensor, std::int64_t begin, std::int64_t end)
-{
-    std::vector<std::int64_t> shape = tensor.shape;
-    shape[0] = end - begin;
-    Tensor part = Tensor::zeros(shape, tensor.dtype);
-    const std::size_t rowBytes = tensor.nbytes() / std::size_t(tensor.shape[0]);
-    std::memcpy(part.mutableData(), tensor.values<char>() + std::size_t(begin) * rowBytes, part.nbytes());
-    return part;
-}
-
 std::vector<std::string> fixtureFiles(std::int64_t count)
 {
     QFile file(QString::fromStdString(fixtureFile("dataset_files.json")));
@@ -93,7 +82,7 @@ void build(const Job& job, const std::string& out, AtlasScore score, int topK, i
         for (const auto& [key, tensor] : job.captures) {
             std::vector<Tensor> parts;
             for (std::int64_t row : rows)
-                parts.push_back(rowsOf(tensor, row, row + 1));
+                parts.push_back(rowsOf(tensor, row, 1));
             Tensor joined = Tensor::zeros([&] { auto s = tensor.shape; s[0] = std::int64_t(rows.size()); return s; }(), tensor.dtype);
             for (std::size_t i = 0; i < parts.size(); ++i)
                 std::memcpy(static_cast<char*>(joined.mutableData()) + i * parts[i].nbytes(), parts[i].data.get(), parts[i].nbytes());

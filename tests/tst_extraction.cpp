@@ -35,16 +35,6 @@ QStringList keptFiles()
     return files;
 }
 
-// Row `row` of a [N, ...] tensor as its own tensor.
-Tensor row(const Tensor& tensor, std::int64_t index)
-{
-    Tensor one = tensor;
-    one.shape[0] = 1;
-    const std::size_t bytes = tensor.nbytes() / std::size_t(tensor.shape[0]);
-    one.data = std::shared_ptr<const void>(tensor.data, static_cast<const char*>(tensor.data.get()) + index * bytes);
-    return one;
-}
-
 ExtractionJob seedJob(const QString& output)
 {
     ExtractionJob job;
@@ -66,6 +56,7 @@ private slots:
     void initTestCase() { model_ = std::make_unique<Model>(Model::load(fixturePath("seed_cnn_scripted", "model.pt"))); }
     void folderRunMatchesPythonHooks();
     void shardsSplitTheDataSet();
+    void namesOutsideAsciiAreRead();
     void cancelKeepsCompleteRows();
     void pairedFoldersFeedTwoInputs();
     void singleImageAndNpyInputs();
@@ -112,6 +103,25 @@ void TestExtraction::folderRunMatchesPythonHooks()
     QCOMPARE(captures[0].toObject()["dtype"].toString(), QString("float32"));
 }
 
+// Extensions are compared in lower case; names with bytes above 127 (UTF-8) must work too.
+void TestExtraction::namesOutsideAsciiAreRead()
+{
+    QTemporaryDir dir;
+    QVERIFY(QFile::copy(fixtures("dataset/img000.png"), dir.filePath("Ärger.PNG")));
+    QVERIFY(QFile::copy(fixtures("dataset/img001.jpg"), dir.filePath("Über.JPG")));
+    QVERIFY(QFile::copy(fixtures("seed_cnn_scripted/input0.npy"), dir.filePath("Öl.NPY")));
+    QVERIFY(isImageFile(dir.filePath("Ärger.PNG").toStdString()));
+    QVERIFY(!isImageFile(dir.filePath("x.pñg").toStdString()));
+    ExtractionJob job = seedJob(dir.filePath("out.npz"));
+    job.inputs = {dir.path().toStdString()};
+    const ExtractionResult folder = runExtraction(*model_, job);
+    QCOMPARE(folder.rows, std::int64_t(2));
+    QVERIFY(folder.skippedInputs.empty());
+    job.inputs = {dir.filePath("Öl.NPY").toStdString()};
+    job.outputPath = dir.filePath("npy.npz").toStdString();
+    QCOMPARE(runExtraction(*model_, job).rows, std::int64_t(2));
+}
+
 void TestExtraction::shardsSplitTheDataSet()
 {
     QTemporaryDir out;
@@ -132,7 +142,7 @@ void TestExtraction::shardsSplitTheDataSet()
             const QString file = entry["files"].toArray()[0].toString();
             QVERIFY(!seen.contains(file));
             seen.insert(file);
-            QVERIFY(maxAbsDifference(row(features, i), row(reference.at("linear.0"), kept.indexOf(file))) <= 1e-5);
+            QVERIFY(maxAbsDifference(sampleOf(features, i), sampleOf(reference.at("linear.0"), kept.indexOf(file))) <= 1e-5);
         }
     }
     QCOMPARE(seen.size(), kept.size());

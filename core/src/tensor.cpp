@@ -119,15 +119,23 @@ Tensor convertFloating(const Tensor& tensor, DType to)
     throw Error("cannot convert " + dtypeName(tensor.dtype) + " to " + dtypeName(to));
 }
 
+Tensor rowsOf(const Tensor& tensor, std::int64_t first, std::int64_t count)
+{
+    if (tensor.shape.empty() || first < 0 || count < 0 || first > tensor.shape[0] || count > tensor.shape[0] - first)
+        throw Error("rows " + std::to_string(first) + ".." + std::to_string(first + count - 1) + " out of range for " +
+                    shapeToString(tensor.shape));
+    Tensor rows = tensor;
+    rows.shape[0] = count;
+    const std::size_t rowBytes = tensor.shape[0] > 0 ? tensor.nbytes() / std::size_t(tensor.shape[0]) : 0;
+    rows.data = std::shared_ptr<const void>(tensor.data, static_cast<const char*>(tensor.data.get()) + std::size_t(first) * rowBytes);
+    return rows;
+}
+
 Tensor sampleOf(const Tensor& tensor, std::int64_t sample)
 {
     if (tensor.shape.empty() || sample < 0 || sample >= tensor.shape[0])
         throw Error("sample " + std::to_string(sample) + " out of range for " + shapeToString(tensor.shape));
-    Tensor one = tensor;
-    one.shape[0] = 1;
-    const std::size_t bytes = tensor.nbytes() / std::size_t(tensor.shape[0]);
-    one.data = std::shared_ptr<const void>(tensor.data, static_cast<const char*>(tensor.data.get()) + sample * bytes);
-    return one;
+    return rowsOf(tensor, sample, 1);
 }
 
 } // namespace layerscope

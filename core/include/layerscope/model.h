@@ -37,6 +37,9 @@ public:
     int findModule(const std::string& name) const;  // index into modules(), -1 if unknown
     const std::vector<ArgumentInfo>& forwardArguments() const;
     int requiredArgumentCount() const;
+    // Throws layerscope::Error naming the model, its signature and the count when `given` inputs do
+    // not fit its forward: the one check of the number of inputs (run, extraction, the GUI).
+    void checkInputCount(std::size_t given) const;
     std::string signature() const; // "forward(x: Tensor, y: Tensor) -> Tensor"
 
     // Module names closest to an unknown one, best first, for "did you mean" messages.

@@ -41,6 +41,10 @@ namespace layerscope {
 // or an integer or bool tensor as float32 or float64. Other conversions throw layerscope::Error.
 Tensor convertFloating(const Tensor& tensor, DType to);
 
+// Rows [first, first + count) of an [N, ...] tensor, sharing its buffer: [count, ...]. Throws
+// layerscope::Error when out of range. The one way to slice along the batch axis.
+Tensor rowsOf(const Tensor& tensor, std::int64_t first, std::int64_t count);
+
 // Sample `sample` of an [N, ...] tensor, sharing its buffer: [1, ...]. Throws layerscope::Error when out of range.
 Tensor sampleOf(const Tensor& tensor, std::int64_t sample);
 

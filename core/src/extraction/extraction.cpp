@@ -1,6 +1,7 @@
 #include "layerscope/extraction.h"
 
 #include "extraction/batchloader_p.h"
+#include "paths_p.h"
 #include "model/modelfile_p.h"
 #include "layerscope/error.h"
 #include "layerscope/npy.h"
@@ -43,9 +44,7 @@ Source openSource(const std::string& path, bool recursive, const Preprocessing& 
                         + std::string(recursive ? "" : "; --recursive looks in subfolders"));
         return source;
     }
-    std::string extension = fs::path(path).extension().string();
-    std::transform(extension.begin(), extension.end(), extension.begin(), ::tolower);
-    if (extension == ".npy")
+    if (detail::lowerExtension(path) == ".npy")
         return {SourceKind::Tensor, path, {}, readNpy(path)};
     if (isImageFile(path)) {
         loadImage(path, preprocessing); // fail now, with the file's name, rather than inside a batch
@@ -54,16 +53,6 @@ Source openSource(const std::string& path, bool recursive, const Preprocessing& 
     if (!fs::exists(path, ec))
         throw Error(path + ": no such file or folder");
     throw Error(path + ": not an input LayerScope reads (an image, a folder of images, or an .npy tensor)");
-}
-
-// Rows [first, first + count) of a tensor, sharing its buffer.
-Tensor rowsOf(const Tensor& tensor, std::int64_t first, std::int64_t count)
-{
-    Tensor rows = tensor;
-    rows.shape[0] = count;
-    const std::size_t rowBytes = tensor.numel() ? tensor.nbytes() / static_cast<std::size_t>(tensor.shape[0]) : 0;
-    rows.data = std::shared_ptr<const void>(tensor.data, static_cast<const char*>(tensor.data.get()) + first * rowBytes);
-    return rows;
 }
 
 Tensor stack(const std::vector<const Tensor*>& samples)
@@ -213,11 +202,7 @@ ExtractionResult extract(const std::string& modelPath, const ModelFuture& modelF
 
     // The first batches decode while the model loads.
     const Model& model = *modelFuture.get();
-    const int required = model.requiredArgumentCount(), accepted = int(model.forwardArguments().size());
-    if (int(job.inputs.size()) < required || int(job.inputs.size()) > accepted)
-        throw Error(model.path() + ": the model takes " + std::to_string(required)
-                    + (required == 1 ? " input, " : " inputs, ") + model.signature() + ", but "
-                    + std::to_string(job.inputs.size()) + (job.inputs.size() == 1 ? " was" : " were") + " given");
+    model.checkInputCount(job.inputs.size());
     CaptureRequest request = job.request;
     if (job.allModules) {
         for (const auto& m : model.modules()) {

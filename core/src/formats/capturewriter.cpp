@@ -6,6 +6,7 @@
 #include "formats/stagedarray_p.h"
 #include "libtorch/torchsave_p.h"
 #include "formats/staging_p.h"
+#include "paths_p.h"
 
 #include <zip.h>
 
@@ -24,13 +25,6 @@ namespace layerscope {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string lowerExtension(const std::string& path)
-{
-    std::string extension = fs::path(path).extension().string();
-    std::transform(extension.begin(), extension.end(), extension.begin(), [](unsigned char c) { return std::tolower(c); });
-    return extension;
-}
 
 // Capture names as file names: '/' is the only character Linux refuses.
 std::string fileNameFor(const std::string& name)
@@ -81,7 +75,7 @@ std::string csvField(const std::string& text)
 
 ExportFormat exportFormatFor(const std::string& path)
 {
-    const std::string extension = lowerExtension(path);
+    const std::string extension = detail::lowerExtension(path);
     std::error_code ec;
     if (extension.empty() || fs::is_directory(path, ec) || path.back() == '/')
         return ExportFormat::NpyFolder;

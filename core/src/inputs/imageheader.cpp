@@ -294,14 +294,6 @@ std::string errnoText(int error)
 
 } // namespace
 
-std::string lowerExtension(const std::string& path)
-{
-    std::string extension = std::filesystem::path(path).extension().string();
-    std::transform(extension.begin(), extension.end(), extension.begin(),
-                   [](unsigned char c) { return char(std::tolower(c)); });
-    return extension;
-}
-
 const char* imageFormatName(ImageFormat format)
 {
     switch (format) {

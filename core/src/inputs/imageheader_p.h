@@ -1,4 +1,6 @@
 #pragma once
+
+#include "paths_p.h" // lowerExtension
 // The first look at an image file, before any decoder sees it: which supported format its leading
 // bytes are (by content, not by name) and the width and height its header declares, read by small
 // bounds-checked readers. OpenCV picks a decoder by signature among many more formats (DICOM, EXR,
@@ -26,7 +28,6 @@ struct ImageHeader {
 };
 
 const char* imageFormatName(ImageFormat format); // "PNG", "JPEG", "BMP", "TIFF", "WebP"
-std::string lowerExtension(const std::string& path);  // ".jpg" for "a/B.JPG"
 
 // The longest side any header may declare: OpenCV refuses longer ones (OPENCV_IO_MAX_IMAGE_WIDTH).
 constexpr std::int64_t kMaxImageSide = std::int64_t(1) << 20;

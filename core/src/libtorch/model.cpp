@@ -276,6 +276,19 @@ std::string Model::signature() const
     return text + ") -> " + impl_->returnType;
 }
 
+void Model::checkInputCount(std::size_t given) const
+{
+    const int required = requiredArgumentCount();
+    const auto accepted = impl_->arguments.size();
+    if (given >= std::size_t(required) && given <= accepted)
+        return;
+    std::ostringstream message;
+    message << impl_->path << ": the model takes " << (std::size_t(required) == accepted ? "" : "at least ") << required
+            << (required == 1 ? " input" : " inputs") << ", " << signature() << ", but " << given
+            << (given == 1 ? " was" : " were") << " given";
+    throw Error(message.str());
+}
+
 std::vector<std::string> Model::closestModuleNames(const std::string& name, std::size_t count) const
 {
     return detail::closestNames(name, impl_->moduleNames, count);
@@ -308,16 +321,7 @@ RunResult Model::run(const std::vector<Tensor>& inputs, const CaptureRequest& re
     select(request.outputsOf, captureOutputs);
     select(request.inputsOf, captureInputs);
 
-    const int required = requiredArgumentCount();
-    const int accepted = static_cast<int>(impl_->arguments.size());
-    const int given = static_cast<int>(inputs.size());
-    if (given < required || given > accepted) {
-        std::ostringstream message;
-        message << impl_->path << ": the model takes " << (required == accepted ? "" : "at least ") << required
-                << (required == 1 ? " input" : " inputs") << ", " << signature() << ", but " << given
-                << (given == 1 ? " was" : " were") << " given";
-        throw Error(message.str());
-    }
+    checkInputCount(inputs.size());
 
     c10::InferenceMode inferenceMode;
     std::vector<c10::IValue> arguments;
