@@ -57,6 +57,8 @@ private slots:
     void folderRunMatchesPythonHooks();
     void shardsSplitTheDataSet();
     void namesOutsideAsciiAreRead();
+    void jobCancelledBetweenBatchesOrInAForward_data();
+    void jobCancelledBetweenBatchesOrInAForward();
     void cancelKeepsCompleteRows();
     void pairedFoldersFeedTwoInputs();
     void singleImageAndNpyInputs();
@@ -101,6 +103,55 @@ void TestExtraction::folderRunMatchesPythonHooks()
     QCOMPARE(captures[0].toObject()["name"].toString(), QString("cnn.3"));
     QCOMPARE(captures[0].toObject()["shape"].toArray()[0].toInt(), int(kept.size()));
     QCOMPARE(captures[0].toObject()["dtype"].toString(), QString("float32"));
+}
+
+void TestExtraction::jobCancelledBetweenBatchesOrInAForward_data()
+{
+    QTest::addColumn<QString>("when");
+    QTest::addColumn<int>("rows");
+    QTest::newRow("before it starts") << "before" << -1;
+    QTest::newRow("after the first batch") << "batch" << 5;
+    QTest::newRow("inside the second batch's forward") << "forward" << 5;
+}
+
+void TestExtraction::jobCancelledBetweenBatchesOrInAForward()
+{
+    QFETCH(QString, when);
+    QFETCH(int, rows);
+    QTemporaryDir out;
+    const ExtractionJob job = seedJob(out.filePath("cancelled.npz")); // batches of 5
+    JobControl control;
+    std::int64_t imagesDone = 0;
+    QStringList forwardSteps;
+    control.progress = [&](const JobProgress& p) {
+        if (p.step == "images") {
+            imagesDone = p.done;
+            if (when == "batch")
+                control.cancel.cancel();
+        } else if (when == "forward" && imagesDone >= 5) {
+            forwardSteps << QString::fromStdString(p.step);
+            if (forwardSteps.size() == 3) // a few modules into the second batch's forward
+                control.cancel.cancel();
+        }
+    };
+    if (when == "before") {
+        control.cancel.cancel();
+        QVERIFY_THROWS_EXCEPTION(Cancelled, runExtraction(*model_, job, control));
+        QVERIFY(!QFileInfo::exists(out.filePath("cancelled.npz")));
+        return;
+    }
+    const ExtractionResult result = runExtraction(*model_, job, control);
+    QVERIFY(result.cancelled);
+    QCOMPARE(result.rows, std::int64_t(rows));
+    if (when == "forward")
+        QCOMPARE(forwardSteps.size(), 3); // the forward stopped there: no module after the third reported
+    // What was written is complete, valid and equal to Python's hooks for those images.
+    const auto written = readNpzAsMap(out.filePath("cancelled.npz").toStdString());
+    const auto reference = readNpzAsMap(fixtures("dataset_reference.npz").toStdString());
+    QCOMPARE(written.at("linear.0").shape[0], std::int64_t(rows));
+    QVERIFY(maxAbsDifference(written.at("linear.0"), rowsOf(reference.at("linear.0"), 0, rows)) <= 1e-5);
+    QVERIFY(readJson(result.manifestPath)["cancelled"].toBool());
+    QCOMPARE(readJson(result.manifestPath)["rows"].toArray().size(), rows);
 }
 
 // Extensions are compared in lower case; names with bytes above 127 (UTF-8) must work too.

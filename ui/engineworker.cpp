@@ -96,11 +96,12 @@ void EngineWorker::extract(const JobControl& job, std::shared_ptr<const Model> m
 {
     Q_ASSERT(QThread::currentThread() == thread());
     guarded(this, job, [&] {
-        auto result = std::make_shared<ExtractionResult>(
-            runExtraction(*model, extraction, [&](const ExtractionProgress& p) {
+        JobControl control = job; // the same token; progress in images, as the window shows it
+        control.progress = [&](const JobProgress& p) {
+            if (p.step == "images")
                 emit progress(job.id, p.done, p.total);
-                return !job.cancel.cancelled();
-            }));
+        };
+        auto result = std::make_shared<ExtractionResult>(runExtraction(*model, extraction, control));
         emit extractionFinished(job.id, result);
     });
 }

@@ -5,6 +5,7 @@
 
 #include "layerscope/capture.h"
 #include "layerscope/exporters.h"
+#include "layerscope/job.h"
 #include "layerscope/model.h"
 #include "layerscope/preprocessing.h"
 
@@ -80,6 +81,12 @@ using ProgressCallback = std::function<bool(const ExtractionProgress&)>;
 // Throws layerscope::Error for bad inputs, a failing forward or an unwritable output; nothing is
 // left under the output's name then.
 ExtractionResult runExtraction(const Model& model, const ExtractionJob& job, const ProgressCallback& progress = {});
+
+// The same as a job of the engine (job.h): its token is checked between batches and inside each
+// forward, between modules; a run cancelled after it started keeps what it wrote, complete and valid
+// (result.cancelled), one cancelled before it started throws Cancelled. Progress is reported as
+// images done ("images"), and the forward's modules as Model::run reports them.
+ExtractionResult runExtraction(const Model& model, const ExtractionJob& job, const JobControl& control);
 
 // The same, loading the model from a file while the first images are decoded (what the CLI does).
 ExtractionResult runExtraction(const std::string& modelPath, const ExtractionJob& job,

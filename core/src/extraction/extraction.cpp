@@ -118,8 +118,9 @@ using ModelFuture = std::shared_future<std::shared_ptr<const Model>>;
 
 namespace {
 
+// `control`, when given, also stops a forward between its modules (a big batch need not finish).
 ExtractionResult extract(const std::string& modelPath, const ModelFuture& modelFuture, const ExtractionJob& job,
-                         const ProgressCallback& progress)
+                         const ProgressCallback& progress, const JobControl* control = nullptr)
 {
     const auto started = std::chrono::steady_clock::now();
     auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
@@ -272,7 +273,12 @@ ExtractionResult extract(const std::string& modelPath, const ModelFuture& modelF
             for (std::size_t a = 0; a < inputs.size(); ++a) // numpy saves float64 by default, pixels as uint8
                 inputs[a] = prepareArrayInput(model, inputs[a], a < job.inputs.size() ? job.inputs[a] : std::string());
             RunResult run;
-            timed(result.forwardSeconds, [&] { run = model.run(inputs, request); });
+            try {
+                timed(result.forwardSeconds, [&] { run = model.run(inputs, request, control); });
+            } catch (const Cancelled&) {
+                result.cancelled = true; // what was written stays complete: this batch is not
+                break;
+            }
             if (result.rows == 0) {
                 result.notExecuted = run.notExecuted;
                 result.skippedValues = run.skipped;
@@ -381,6 +387,18 @@ ExtractionResult runExtraction(const Model& model, const ExtractionJob& job, con
     std::promise<std::shared_ptr<const Model>> ready;
     ready.set_value(std::shared_ptr<const Model>(&model, [](const Model*) {})); // borrowed, not owned
     return extract(model.path(), ready.get_future().share(), job, progress);
+}
+
+ExtractionResult runExtraction(const Model& model, const ExtractionJob& job, const JobControl& control)
+{
+    control.cancel.throwIfCancelled(); // cancelled before it started: nothing to keep
+    std::promise<std::shared_ptr<const Model>> ready;
+    ready.set_value(std::shared_ptr<const Model>(&model, [](const Model*) {}));
+    const ProgressCallback progress = [&control](const ExtractionProgress& p) {
+        control.report(p.done, p.total, "images");
+        return !control.cancel.cancelled();
+    };
+    return extract(model.path(), ready.get_future().share(), job, progress, &control);
 }
 
 ExtractionResult runExtraction(const std::string& modelPath, const ExtractionJob& job, const ProgressCallback& progress)
