@@ -170,7 +170,10 @@ void TestExtraction::namesOutsideAsciiAreRead()
     QVERIFY(folder.skippedInputs.empty());
     job.inputs = {dir.filePath("Öl.NPY").toStdString()};
     job.outputPath = dir.filePath("npy.npz").toStdString();
-    QCOMPARE(runExtraction(*model_, job).rows, std::int64_t(2));
+    const ExtractionResult array = runExtraction(*model_, job);
+    QCOMPARE(array.rows, std::int64_t(2));
+    // An .npy is taken as it is: the manifest records no image preprocessing for it.
+    QVERIFY(readJson(array.manifestPath)["preprocessing"].isNull());
 }
 
 void TestExtraction::shardsSplitTheDataSet()

@@ -1,5 +1,7 @@
 #include "engineworker.h"
 
+#include "layerscope/inputs.h"
+
 #include "layerscope/error.h"
 #include "layerscope/npy.h"
 #include "layerscope/preprocessing.h"
@@ -70,18 +72,11 @@ void EngineWorker::runInputs(const JobControl& job, std::shared_ptr<const Model>
     guarded(this, job, [&] {
         auto outcome = std::make_shared<RunOutcome>();
         outcome->inputs = inputs;
-        for (const auto& input : inputs) {
-            const std::string path = input.toStdString();
-            Tensor tensor;
-            if (QFileInfo(input).suffix().compare("npy", Qt::CaseInsensitive) == 0) {
-                tensor = prepareArrayInput(*model, readNpy(path), path);
-            } else {
-                tensor = loadImage(path, preprocessing);
-                tensor.shape.insert(tensor.shape.begin(), 1); // a batch of one
-            }
-            outcome->modelInputs.push_back(tensor);
-            job.cancel.throwIfCancelled();
-        }
+        std::vector<std::string> paths;
+        for (const QString& input : inputs)
+            paths.push_back(input.toStdString());
+        outcome->modelInputs = InputSet(paths, preprocessing, false).loadForModel(*model); // as the CLI reads them
+        job.cancel.throwIfCancelled();
         CaptureRequest everything; // every module: clicking any of them shows it at once
         for (const auto& m : model->modules()) {
             if (!m.name.empty() && m.hasForward)
