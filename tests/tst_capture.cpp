@@ -300,6 +300,11 @@ void TestCapture::concurrentRunsKeepTheirOwnCaptures()
     QCOMPARE(second.captures.size(), std::size_t(2));
     QCOMPARE(second.captures[0].key, std::string("cnn.3"));
     QCOMPARE(second.captures[1].key, std::string("linear.2"));
+    // Each thread's values are its own and equal Python's forward hooks: no capture crossed over.
+    const auto reference = readNpzAsMap(fixturePath("seed_cnn_scripted", "reference.npz"));
+    QVERIFY(maxAbsDifference(first.captures[0].tensor, reference.at("cnn.0")) <= 1e-5);
+    QVERIFY(maxAbsDifference(second.captures[0].tensor, reference.at("cnn.3")) <= 1e-5);
+    QVERIFY(maxAbsDifference(second.captures[1].tensor, reference.at("linear.2")) <= 1e-5);
 }
 
 void TestCapture::cancelledBeforeStartRunsNothing()

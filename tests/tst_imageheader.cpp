@@ -294,7 +294,8 @@ void TestImageHeader::fifoFailsAtOnce()
     QTemporaryDir dir;
     const QString path = dir.filePath("stream.png");
     QCOMPARE(::mkfifo(QFile::encodeName(path).constData(), 0600), 0);
-    // Should the open block (the bug), a writer comes after 5 s so that the test fails instead of hanging.
+    // Should the open block (the bug), a writer comes after 5 s so that the test ends instead of hanging;
+    // the reader then sees an empty stream, not "a named pipe", and the message check below fails.
     std::mutex mutex;
     std::condition_variable wake;
     bool done = false;
@@ -306,18 +307,14 @@ void TestImageHeader::fifoFailsAtOnce()
                 ::close(fd);
         }
     });
-    QElapsedTimer timer;
-    timer.start();
     const QString loading = errorOf([&] { loadImage(path.toStdString(), Preprocessing()); });
     const QString checking = errorOf([&] { checkImageFile(path.toStdString()); });
-    const qint64 elapsed = timer.elapsed();
     {
         std::lock_guard<std::mutex> lock(mutex);
         done = true;
     }
     wake.notify_one();
     unblocker.join();
-    QVERIFY2(elapsed < 2000, qPrintable(QString("%1 ms").arg(elapsed)));
     QCOMPARE(loading, path + ": is a named pipe (FIFO), not an image file");
     QCOMPARE(checking, loading);
 }
