@@ -5,6 +5,7 @@
 #   make bench  the benchmarks, which print figures
 #   make asan   the whole test suite built with AddressSanitizer and UBSan (build-asan/)
 #   make fuzz   the fuzz targets (tests/fuzz) with clang's libFuzzer, FUZZ_SECONDS each (build-fuzz/)
+#   make format the C++ sources formatted by .clang-format; make format-check only checks
 
 BUILD_DIR ?= build
 JOBS ?= 2
@@ -17,14 +18,17 @@ PACKAGES := g++ cmake ninja-build pkg-config ccache make \
             python3-opencv python3-pil python3-skimage python3-matplotlib dataset-fashion-mnist
 # Only for `make fuzz`.
 FUZZ_PACKAGES := clang libclang-rt-14-dev
+# Only for `make format` and `make format-check`.
+FORMAT_PACKAGES := clang-format
+FORMATTED = $(shell git ls-files 'app/*.cpp' 'app/*.h' 'core/*.cpp' 'core/*.h' 'ui/*.cpp' 'ui/*.h' 'tests/*.cpp' 'tests/*.h' | grep -v '^tests/fuzz/regressions/')
 FUZZ_SECONDS ?= 60
 SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
-.PHONY: deps fuzz-deps build run test bench asan fuzz clean
+.PHONY: deps fuzz-deps format-deps build run test bench asan fuzz format format-check clean
 
 # Idempotent and quick when everything is present: apt-get runs only for what is missing.
-deps fuzz-deps: WANTED = $(if $(filter fuzz-deps,$@),$(FUZZ_PACKAGES),$(PACKAGES))
-deps fuzz-deps:
+deps fuzz-deps format-deps: WANTED = $(if $(filter fuzz-deps,$@),$(FUZZ_PACKAGES),$(if $(filter format-deps,$@),$(FORMAT_PACKAGES),$(PACKAGES)))
+deps fuzz-deps format-deps:
 	@missing=$$(for p in $(WANTED); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -50,6 +54,13 @@ bench: build
 	/usr/bin/python3 tests/benchmarks/bench_extraction_memory.py $(BUILD_DIR)
 	/usr/bin/python3 tests/benchmarks/bench_atlas.py $(BUILD_DIR)
 	QT_QPA_PLATFORM=offscreen $(BUILD_DIR)/tests/benchmarks/bench_atlas_open $(BUILD_DIR)/bench/jpegs $(BUILD_DIR)/bench
+
+# The C++ sources formatted as .clang-format says (clang-format 14, Debian 12).
+format: format-deps
+	clang-format -i --style=file $(FORMATTED)
+
+format-check: format-deps
+	clang-format --dry-run --Werror --style=file $(FORMATTED)
 
 # tcmalloc and ASan's allocator exclude each other. Leak checking is off: LibTorch and Qt keep
 # process-lifetime allocations on purpose.
