@@ -11,6 +11,8 @@
 #include <QIcon>
 #include <QTimer>
 
+#include <cstdio>
+
 int main(int argc, char** argv)
 {
     QApplication app(argc, argv);
@@ -28,7 +30,8 @@ int main(int argc, char** argv)
     parser.addPositionalArgument("inputs", "An image or .npy per forward argument", "[IMAGE...]");
     QCommandLineOption screenshot("screenshot", "Save a screenshot of the window to FILE once the first run is shown, then quit.", "FILE");
     parser.addOption(screenshot);
-    QCommandLineOption module("module", "Show this module (its qualified name) once the model has run.", "NAME");
+    QCommandLineOption module("module", "Show this module once the model has run: its qualified name or any capture key "
+                                        "(feature_model:1 for its second call, enc[0] inside a tuple).", "NAME");
     parser.addOption(module);
     QCommandLineOption atlas("atlas", "Open this atlas (made by Build Atlas or layerscope-cli atlas) in the Atlas dock.", "ATLAS");
     parser.addOption(atlas);
@@ -45,6 +48,10 @@ int main(int argc, char** argv)
     else
         window.openModel(arguments.first(), arguments.mid(1));
 
+    // Errors also go to the terminal the window was started from (a mistyped --module names its neighbours).
+    QObject::connect(&window, &layerscope::ui::MainWindow::errorShown, &window, [](const QString& message) {
+        std::fprintf(stderr, "layerscope: %s\n", qPrintable(message));
+    });
     if (parser.isSet(atlas))
         window.atlasDock()->openAtlas(parser.value(atlas));
 

@@ -33,6 +33,7 @@ public:
     QCustomPlot* histogramPlot() const { return histogramPlot_; }
     QCustomPlot* detailPlot() const { return detailPlot_; }
     QString cursorText() const; // what is under the mouse in the detail plot
+    const Tensor& activation() const { return capture_; } // the whole capture, every sample
 
 signals:
     void hovered(const QString& text);

@@ -1,6 +1,7 @@
 #include "mainwindow.h"
 
 #include "activationplots.h"
+#include "callselector.h"
 #include "channeldialog.h"
 #include "exportfolderdialog.h"
 #include "featuremapview.h"
@@ -176,6 +177,12 @@ void MainWindow::createCentralView()
     orderBox_->setToolTip(tr("Sort the channels, largest first"));
     colorScale_ = new QLabel(page);
     controls->addWidget(sampleBox_);
+    callBox_ = new CallSelector(page);
+    connect(callBox_, &CallSelector::captureChosen, this, [this](const QString& key) {
+        shownModule_ = key;
+        refreshCentralView();
+    });
+    controls->addWidget(callBox_);
     controls->addWidget(colormapBox_);
     controls->addWidget(normalizationBox_);
     controls->addWidget(orderBox_);
@@ -518,11 +525,21 @@ void MainWindow::onRunFinished(quint64 job, std::shared_ptr<const RunOutcome> ou
     showModelOutput();
     setIdle(tr("Ran %1: %2 captures").arg(QFileInfo(outcome_->inputs.value(0)).fileName()).arg(captures_.size()));
     if (!pendingModule_.isEmpty()) {
-        const QModelIndex index = filter_->mapFromSource(treeModel_->indexOfModule(pendingModule_));
+        // A module's name or any capture key of it (feature_model:1, fc>in, enc[0]).
+        const QString key = pendingModule_;
+        const QModelIndex index = filter_->mapFromSource(treeModel_->indexOfModule(moduleOfCaptureKey(key)));
         pendingModule_.clear();
         if (index.isValid()) {
-            treeView_->setCurrentIndex(index); // shows it
+            treeView_->setCurrentIndex(index); // shows the module
             treeView_->scrollTo(index);
+            if (key != moduleOfCaptureKey(key))
+                showModule(key);
+        } else {
+            QString message = tr("no module '%1' in %2").arg(moduleOfCaptureKey(key), QFileInfo(currentModelPath()).fileName());
+            const auto close = model_->closestModuleNames(moduleOfCaptureKey(key).toStdString());
+            for (std::size_t i = 0; i < close.size(); ++i)
+                message += (i ? QStringLiteral(", '") : tr("; did you mean '")) + QString::fromStdString(close[i]) + "'";
+            showError(message + (close.empty() ? QString() : QStringLiteral("?")));
         }
     }
     if (shownModule_.isEmpty()) {
@@ -590,6 +607,15 @@ void MainWindow::refreshCentralView()
         statistics_->showMessage(name, why);
         return;
     }
+    QStringList calls; // the shown module's captures, for the call selector
+    const QString module = moduleOfCaptureKey(it->first);
+    for (const auto* list : {&outcome_->result.captures, &outcome_->result.outputs})
+        for (const Capture& capture : *list) {
+            const QString key = QString::fromStdString(capture.key);
+            if (moduleOfCaptureKey(key) == module && !key.contains('>'))
+                calls << key;
+        }
+    callBox_->setCaptures(calls, it->first);
     Tensor tensor = it->second->tensor;
     // [N, C, 1, 1] (after a global pooling) is a vector of C values, not C one-pixel tiles.
     if (tensor.shape.size() == 4 && tensor.shape[2] == 1 && tensor.shape[3] == 1)

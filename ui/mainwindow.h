@@ -25,6 +25,7 @@ namespace layerscope::ui {
 
 class ActivationPlots;
 class AtlasDock;
+class CallSelector;
 class FeatureMapView;
 class InputPanel;
 class ModuleFilterProxy;
@@ -59,6 +60,8 @@ public:
     ModuleTreeModel* moduleModel() const { return treeModel_; }
     JobTracker* jobTracker() const { return jobs_; }
     QSpinBox* sampleBox() const { return sampleBox_; }
+    CallSelector* callSelector() const { return callBox_; }
+    QString shownCapture() const { return shownModule_; }
     QString statusText() const;
     EngineWorker* engineWorker() const { return worker_; }
     QTreeView* moduleView() const { return treeView_; }
@@ -144,6 +147,7 @@ private:
     QLabel* errorBar_ = nullptr;
     QLabel* colorScale_ = nullptr;
     QSpinBox* sampleBox_ = nullptr;
+    CallSelector* callBox_ = nullptr;
     QComboBox* colormapBox_ = nullptr;
     QComboBox* normalizationBox_ = nullptr;
     QComboBox* orderBox_ = nullptr;

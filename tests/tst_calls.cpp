@@ -1,0 +1,68 @@
+// Repeated calls in the window: the seed's two-input model runs `feature_model` on each input; both
+// calls can be shown (the call selector, `--module feature_model:1`), and each equals Python's
+// forward hooks. A mistyped module name is an error that names its neighbours.
+
+#include "activationplots.h"
+#include "callselector.h"
+#include "layerscope/npy.h"
+#include "mainwindow.h"
+#include "testsupport.h"
+
+#include <QSignalSpy>
+#include <QtTest>
+
+using namespace layerscope;
+using namespace layerscope::test;
+using layerscope::ui::MainWindow;
+
+namespace {
+
+QString fixture(const QString& file) { return QString::fromStdString(fixturePath("nested_scripted", file)); }
+
+} // namespace
+
+class TestCalls : public QObject {
+    Q_OBJECT
+
+private slots:
+    void secondCallIsShownAndExact()
+    {
+        MainWindow window;
+        window.show();
+        QSignalSpy ran(&window, &MainWindow::runReady);
+        window.selectAfterFirstRun("feature_model:1");
+        window.openModel(fixture("model.pt"), {fixture("input0.npy"), fixture("input1.npy")});
+        QVERIFY(ran.wait(60000));
+        QCOMPARE(window.shownCapture(), QString("feature_model:1"));
+        const auto reference = readNpzAsMap(fixturePath("nested_scripted", "reference.npz"));
+        // [2, 64]: drawn as values; the plot holds exactly the second call's output.
+        QCOMPARE(maxAbsDifference(window.activationPlots()->activation(), reference.at("feature_model:1")), 0.0);
+        ui::CallSelector* calls = window.callSelector();
+        QVERIFY(calls->isVisibleTo(&window));
+        QCOMPARE(calls->count(), 2);
+        QCOMPARE(calls->currentData().toString(), QString("feature_model:1"));
+
+        emit calls->activated(0); // the first call, as a click in the selector
+        QCOMPARE(window.shownCapture(), QString("feature_model"));
+        QVERIFY(maxAbsDifference(window.activationPlots()->activation(), reference.at("feature_model")) <= 1e-5);
+        QVERIFY(maxAbsDifference(reference.at("feature_model"), reference.at("feature_model:1")) > 1e-3); // two inputs, two outputs
+    }
+
+    void unknownModuleNamesItsNeighbours()
+    {
+        MainWindow window;
+        QSignalSpy ran(&window, &MainWindow::runReady);
+        QSignalSpy errors(&window, &MainWindow::errorShown);
+        window.selectAfterFirstRun("feature_modle:1");
+        window.openModel(fixture("model.pt"), {fixture("input0.npy"), fixture("input1.npy")});
+        QVERIFY(ran.wait(60000));
+        QVERIFY(!errors.isEmpty());
+        const QString message = errors.last().at(0).toString();
+        QVERIFY2(message.contains("no module 'feature_modle'") && message.contains("did you mean 'feature_model'"),
+                 qPrintable(message));
+        QCOMPARE(window.errorText(), message);
+    }
+};
+
+QTEST_MAIN(TestCalls)
+#include "tst_calls.moc"
