@@ -4,6 +4,7 @@
 
 #include "activationplots.h"
 #include "callselector.h"
+#include "featuremapview.h"
 #include "layerscope/npy.h"
 #include "mainwindow.h"
 #include "testsupport.h"
@@ -41,6 +42,18 @@ private slots:
         QVERIFY(calls->isVisibleTo(&window));
         QCOMPARE(calls->count(), 2);
         QCOMPARE(calls->currentData().toString(), QString("feature_model:1"));
+
+        // The header says what is on screen.
+        QVERIFY2(window.viewHeader().contains("<b>feature_model:1</b>") && window.viewHeader().contains("call 1") &&
+                     window.viewHeader().contains("[2, 64] float32"),
+                 qPrintable(window.viewHeader()));
+
+        // A 4-D module is drawn once per click, not once for the sample and again for the activation.
+        const int before = window.featureMapView()->redraws();
+        window.showModule("feature_model.cnn.0");
+        QCOMPARE(window.featureMapView()->redraws(), before + 1);
+        QVERIFY(window.viewHeader().contains("[2, 16, 48, 48] float32"));
+        window.showModule("feature_model:1");
 
         emit calls->activated(0); // the first call, as a click in the selector
         QCOMPARE(window.shownCapture(), QString("feature_model"));

@@ -32,6 +32,12 @@ void FeatureMapView::setActivation(const Tensor& capture)
     redraw();
 }
 
+void FeatureMapView::setActivation(const Tensor& capture, int sample)
+{
+    sample_ = std::max(0, sample);
+    setActivation(capture);
+}
+
 void FeatureMapView::clear()
 {
     capture_ = {};
@@ -71,6 +77,7 @@ void FeatureMapView::redraw()
         return;
     }
     sample_ = std::min<int>(sample_, int(capture_.shape[0]) - 1);
+    ++redraws_;
     options_.channelOrder = sortChannels(capture_, sample_, order_);
     const QColor gap = palette().color(QPalette::Window); // light or dark, as the system is
     options_.gapColor = {std::uint8_t(gap.red()), std::uint8_t(gap.green()), std::uint8_t(gap.blue())};

@@ -18,6 +18,8 @@ public:
     explicit FeatureMapView(QWidget* parent = nullptr);
 
     void setActivation(const Tensor& capture); // [N, C, H, W]
+    void setActivation(const Tensor& capture, int sample); // both, drawn once (a click)
+    int redraws() const { return redraws_; } // grids drawn so far
     void clear();
     void setSample(int sample);
     void setColormap(Colormap colormap);
@@ -49,6 +51,7 @@ protected:
 
 private:
     void redraw();
+    int redraws_ = 0;
     int channelAt(const QPoint& viewPosition, int* x, int* y) const;
 
     Tensor capture_;

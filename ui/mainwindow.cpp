@@ -161,6 +161,14 @@ void MainWindow::createCentralView()
     errorBar_->hide();
     layout->addWidget(errorBar_);
 
+    // What the view shows, and its numbers, without switching to the Statistics tab.
+    viewHeader_ = new QLabel(page);
+    viewHeader_->setTextFormat(Qt::RichText);
+    viewHeader_->setWordWrap(true);
+    viewHeader_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    viewHeader_->setToolTip(tr("The capture on screen: module, type, call, shape and dtype; statistics of the shown sample"));
+    layout->addWidget(viewHeader_);
+
     auto* controls = new QHBoxLayout;
     sampleBox_ = new QSpinBox(page);
     sampleBox_->setPrefix(tr("sample "));
@@ -587,6 +595,8 @@ void MainWindow::showModule(const QString& qualifiedName)
     refreshCentralView();
 }
 
+QString MainWindow::viewHeader() const { return viewHeader_->text(); }
+
 QString MainWindow::centralMessage() const
 {
     return central_->currentWidget() == message_ ? message_->text() : QString();
@@ -602,6 +612,7 @@ void MainWindow::refreshCentralView()
         it = captures_.find(name + "[0]");
     if (it == captures_.end()) {
         const QString why = notRunReason(*model_, outcome_->result, name);
+        viewHeader_->setText(QStringLiteral("<b>%1</b>").arg(name.toHtmlEscaped()));
         message_->setText(why);
         central_->setCurrentWidget(message_);
         statistics_->showMessage(name, why);
@@ -624,8 +635,7 @@ void MainWindow::refreshCentralView()
     for (QWidget* control : std::initializer_list<QWidget*>{colormapBox_, normalizationBox_, orderBox_, colorScale_})
         control->setVisible(tensor.shape.size() == 4); // feature-map controls only with feature maps
     if (tensor.shape.size() == 4) {
-        featureMaps_->setSample(sample);
-        featureMaps_->setActivation(tensor);
+        featureMaps_->setActivation(tensor, sample); // one drawing per click
         central_->setCurrentWidget(featureMaps_);
     } else if (!tensor.shape.empty()) {
         plots_->setHistogramOnly(false);
@@ -635,7 +645,30 @@ void MainWindow::refreshCentralView()
         message_->setText(tr("'%1' is a scalar: %2").arg(name).arg(valuesAsDoubles(tensor).front()));
         central_->setCurrentWidget(message_);
     }
-    statistics_->show(it->first, tensor.shape.empty() ? tensor : sampleOf(tensor, sample));
+    const Tensor shownSample = tensor.shape.empty() ? tensor : sampleOf(tensor, sample);
+    statistics_->show(it->first, shownSample);
+    viewHeader_->setText(viewHeaderText(it->first, *it->second, shownSample));
+}
+
+QString MainWindow::viewHeaderText(const QString& key, const Capture& capture, const Tensor& sample) const
+{
+    const int index = model_->findModule(capture.module);
+    const QString type = index >= 0 ? QString::fromStdString(model_->modules()[std::size_t(index)].typeName) : tr("model output");
+    const TensorStatistics s = computeStatistics(sample);
+    QString text = tr("<b>%1</b> %2 · call %3 · %4 %5 · sample %6: min %7, max %8, mean %9, std %10")
+                       .arg(key.toHtmlEscaped(), type.toHtmlEscaped())
+                       .arg(capture.call)
+                       .arg(QString::fromStdString(shapeToString(capture.tensor.shape)),
+                            QString::fromStdString(dtypeName(capture.tensor.dtype)))
+                       .arg(sampleBox_->value())
+                       .arg(s.min, 0, 'g', 4)
+                       .arg(s.max, 0, 'g', 4)
+                       .arg(s.mean, 0, 'g', 4)
+                       .arg(s.std, 0, 'g', 4);
+    text += tr(", zeros %1%").arg(100 * s.zeroFraction, 0, 'f', 1);
+    if (s.nanCount || s.infCount)
+        text += tr(" · <span style='color:#e74c3c'>%1 NaN, %2 Inf</span>").arg(s.nanCount).arg(s.infCount);
+    return text;
 }
 
 void MainWindow::showChannel(int channel)

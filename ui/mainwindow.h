@@ -78,6 +78,7 @@ public:
     QString errorText() const;
     QString currentModelPath() const;
     QString centralMessage() const;
+    QString viewHeader() const; // the line over the view: capture, type, call, shape, dtype, statistics
     bool isBusy() const;
 
 signals:
@@ -110,6 +111,7 @@ private:
     void onCancelled(quint64 job);
     void onUntrusted(quint64 job, const UntrustedModelError::Finding& finding);
     void refreshCentralView();
+    QString viewHeaderText(const QString& key, const Capture& capture, const Tensor& sample) const;
     void showModelOutput();
     QString defaultModule() const;
     QString lastFolder() const;
@@ -145,6 +147,7 @@ private:
     ActivationPlots* plots_ = nullptr;
     QLabel* message_ = nullptr;
     QLabel* errorBar_ = nullptr;
+    QLabel* viewHeader_ = nullptr;
     QLabel* colorScale_ = nullptr;
     QSpinBox* sampleBox_ = nullptr;
     CallSelector* callBox_ = nullptr;
