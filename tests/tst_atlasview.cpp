@@ -251,6 +251,57 @@ private slots:
                  qPrintable(dialogs.front()->windowTitle()));
     }
 
+    void exportsWhatIsShown()
+    {
+        ui::AtlasDock dock;
+        dock.resize(900, 700);
+        dock.show();
+        QSignalSpy opened(&dock, &ui::AtlasDock::opened);
+        QSignalSpy projected(dock.projector(), &ui::AtlasProjector::projected);
+        QSignalSpy shown(dock.view(), &ui::AtlasView::patchesShown);
+        dock.openAtlas(QString::fromStdString(path_));
+        QVERIFY(opened.wait());
+        QVERIFY(projected.count() > 0 || projected.wait());
+        QVERIFY(shown.count() > 0 || shown.wait());
+        const Atlas atlas = Atlas::open(path_);
+        const AtlasLayer& layer = atlas.layer("cnn.3");
+
+        const QString statistics = dir_.filePath("channels.csv");
+        QVERIFY(dock.exportStatistics(statistics));
+        QFile csv(statistics);
+        QVERIFY(csv.open(QIODevice::ReadOnly));
+        const QStringList lines = QString::fromUtf8(csv.readAll()).split('\n', Qt::SkipEmptyParts);
+        QCOMPARE(lines.size(), 129);
+        QCOMPARE(lines[0], QString("channel,mean,std,min,max,active,nan,inf,dead"));
+        for (int c = 0; c < 128; ++c) {
+            const QStringList f = lines[c + 1].split(',');
+            const ChannelStatistics& s = layer.statistics[std::size_t(c)];
+            QCOMPARE(f[0].toInt(), c);
+            QCOMPARE(f[1].toDouble(), s.mean); // 17 digits: read back exactly
+            QCOMPARE(f[2].toDouble(), s.std());
+            QCOMPARE(f[8].toInt(), s.dead() ? 1 : 0);
+        }
+
+        const QString coordinates = dir_.filePath("projector.csv");
+        QVERIFY(dock.exportCoordinates(coordinates));
+        QFile points(coordinates);
+        QVERIFY(points.open(QIODevice::ReadOnly));
+        const QStringList rows = QString::fromUtf8(points.readAll()).split('\n', Qt::SkipEmptyParts);
+        QCOMPARE(rows.size(), 23);
+        const Projection projection = projectPooled(atlas.pooled("cnn.3"));
+        QCOMPARE(rows[3].split(',')[0].toStdString(), atlas.files()[2]);
+        QCOMPARE(rows[3].split(',')[1].toFloat(), projection.x[2]);
+
+        const QString patches = dir_.filePath("patches.png");
+        QVERIFY(dock.exportPatches(patches));
+        const QImage picture(patches);
+        QVERIFY(!picture.isNull() && picture.width() >= 5 * 112);
+        const QString svg = dir_.filePath("projector.svg");
+        QVERIFY(dock.exportProjector(svg));
+        QFile svgFile(svg);
+        QVERIFY(svgFile.open(QIODevice::ReadOnly) && svgFile.readAll().contains("<svg"));
+    }
+
     void buildingWithoutAModelSaysWhy()
     {
         ui::MainWindow window;

@@ -1,9 +1,16 @@
 #include "atlasdock.h"
 
+#include "atlasexport.h"
 #include "atlasprojector.h"
+#include "viewexport.h"
 #include "atlasview.h"
 
 #include <QApplication>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QListWidget>
+#include <QMenu>
+#include <QToolButton>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPointer>
@@ -32,8 +39,19 @@ AtlasDock::AtlasDock(QWidget* parent)
     progress_->setVisible(false);
     cancel_->setVisible(false);
     cancel_->setToolTip(tr("Stop building the atlas; nothing is written"));
+    auto* exportButton = new QToolButton;
+    exportButton->setText(tr("Export"));
+    exportButton->setToolTip(tr("The channel's images, the statistics, the projector or its coordinates as files"));
+    exportButton->setPopupMode(QToolButton::InstantPopup);
+    auto* exportMenu = new QMenu(exportButton);
+    exportMenu->addAction(tr("Channel's Images as PNG…"), this, [this] { exportDialog(0); });
+    exportMenu->addAction(tr("Channel Statistics as CSV…"), this, [this] { exportDialog(1); });
+    exportMenu->addAction(tr("Projector as PNG, PDF or SVG…"), this, [this] { exportDialog(2); });
+    exportMenu->addAction(tr("Projector Coordinates as CSV…"), this, [this] { exportDialog(3); });
+    exportButton->setMenu(exportMenu);
     auto* bar = new QHBoxLayout;
     bar->addWidget(status_, 1);
+    bar->addWidget(exportButton);
     bar->addWidget(progress_);
     bar->addWidget(cancel_);
     auto* content = new QWidget;
@@ -123,6 +141,45 @@ void AtlasDock::build(const AtlasJob& job, std::shared_ptr<const Model> model)
             }
         });
     });
+}
+
+bool AtlasDock::exportStatistics(const QString& path) const
+{
+    const Atlas* atlas = view_->atlas();
+    return atlas && writeChannelStatisticsCsv(atlas->layer(view_->capture().toStdString()), path);
+}
+
+bool AtlasDock::exportPatches(const QString& path) const
+{
+    return view_->atlas() && savePatchGrid(*view_->patchList(),
+                                           tr("%1, channel %2: %3 images").arg(view_->capture()).arg(view_->channel())
+                                               .arg(view_->patchList()->count()),
+                                           path);
+}
+
+bool AtlasDock::exportProjector(const QString& path) const { return view_->atlas() && savePlot(projector_->plot(), path); }
+
+bool AtlasDock::exportCoordinates(const QString& path) const
+{
+    return view_->atlas() && writeProjectionCsv(*view_->atlas(), projector_->projection(), path);
+}
+
+void AtlasDock::exportDialog(int what)
+{
+    if (!view_->atlas()) {
+        status_->setText(tr("Open an atlas first"));
+        return;
+    }
+    const QString base = QFileInfo(path_).completeBaseName() + "-" + view_->capture();
+    const QString names[] = {base + QString("-channel%1.png").arg(view_->channel()), base + "-channels.csv",
+                             base + "-projector.png", base + "-projector.csv"};
+    const QString filters[] = {tr("PNG (*.png)"), tr("CSV (*.csv)"), tr("Pictures (*.png *.pdf *.svg)"), tr("CSV (*.csv)")};
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export"), QFileInfo(path_).dir().filePath(names[what]), filters[what]);
+    if (path.isEmpty())
+        return;
+    const bool written = what == 0 ? exportPatches(path) : what == 1 ? exportStatistics(path)
+                       : what == 2 ? exportProjector(path) : exportCoordinates(path);
+    status_->setText(written ? tr("Wrote %1").arg(path) : tr("%1: cannot be written").arg(path));
 }
 
 void AtlasDock::cancelBuild()

@@ -34,6 +34,12 @@ public:
     bool isBuilding() const { return building_; }
     QString atlasPath() const { return path_; }
 
+    // The views as files (false when the file cannot be written or nothing is open).
+    bool exportStatistics(const QString& path) const;   // the shown capture's channels, CSV
+    bool exportPatches(const QString& path) const;      // the shown channel's images, PNG
+    bool exportProjector(const QString& path) const;    // the projector, PNG, PDF or SVG
+    bool exportCoordinates(const QString& path) const;  // the projector's points, CSV
+
     AtlasView* view() const { return view_; }
     AtlasProjector* projector() const { return projector_; }
 
@@ -45,6 +51,8 @@ signals:
     void imageActivated(const QString& file, const QString& capture, int channel);
 
 private:
+    void exportDialog(int what);
+
     AtlasView* view_;
     AtlasProjector* projector_;
     QTabWidget* tabs_;

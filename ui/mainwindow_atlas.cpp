@@ -5,6 +5,8 @@
 
 #include "atlasbuilddialog.h"
 #include "atlasdock.h"
+#include "atlasview.h"
+#include "featuremapview.h"
 #include "inputpanel.h"
 #include "moduletreemodel.h"
 
@@ -22,6 +24,13 @@ void MainWindow::addAtlasActions(QMenu* fileMenu)
     atlasDock_->hide();
     connect(atlasDock_, &AtlasDock::imageActivated, this, &MainWindow::openAtlasImage);
     connect(atlasDock_, &AtlasDock::failed, this, &MainWindow::showError);
+    // A channel opened in the grid is also shown in the atlas, when the atlas has this capture.
+    connect(featureMaps_, &FeatureMapView::channelActivated, this, [this](int channel) {
+        if (atlasDock_->view()->atlas() && atlasDock_->view()->selectCapture(shownModule_)) {
+            atlasDock_->view()->selectChannel(channel);
+            atlasDock_->show();
+        }
+    });
 
     auto* open = fileMenu->addAction(tr("Open &Atlas…"), this, [this] {
         const QString path = QFileDialog::getExistingDirectory(this, tr("Open Atlas (a folder made by Build Atlas or layerscope-cli atlas)"), lastFolder());
