@@ -38,7 +38,8 @@ int buildAtlasCommand(AtlasOptions& options)
     job.score = options.score == "mean" ? AtlasScore::Mean : AtlasScore::Max;
     job.topK = options.top;
     ProgressReport report(options.run.quiet);
-    const AtlasResult result = buildAtlas(options.run.model, job, [&](const ExtractionProgress& p) { return report(p); });
+    const AtlasResult result
+        = buildAtlas(options.run.model, job, [&](const ExtractionProgress& p) { return report(p); });
     report.finish();
     for (const auto& skipped : result.skippedInputs)
         std::cerr << "skipped: " << skipped.reason << "\n";
@@ -74,8 +75,8 @@ int showAtlas(const AtlasShowOptions& options)
         return 0;
     }
     if (options.channel >= layer.channels())
-        throw Error("--channel " + std::to_string(options.channel) + ": '" + layer.capture + "' has " +
-                    std::to_string(layer.channels()) + " channels (0.." + std::to_string(layer.channels() - 1) + ")");
+        throw Error("--channel " + std::to_string(options.channel) + ": '" + layer.capture + "' has "
+                    + std::to_string(layer.channels()) + " channels (0.." + std::to_string(layer.channels() - 1) + ")");
     const auto& ranking = (options.bottom ? layer.bottom : layer.top)[std::size_t(options.channel)];
     for (std::size_t rank = 0; rank < ranking.size(); ++rank) {
         const AtlasEntry& entry = ranking[rank];

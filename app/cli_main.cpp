@@ -3,11 +3,11 @@
 
 #include "atlascommands.h"
 #include "cliarguments.h"
-#include "progressreport.h"
-#include "layerscope/runtime.h"
 #include "layerscope/error.h"
 #include "layerscope/extraction.h"
 #include "layerscope/model.h"
+#include "layerscope/runtime.h"
+#include "progressreport.h"
 
 #include "layerscope/preprocessing.h"
 
@@ -82,7 +82,8 @@ int extract(cli::ExtractOptions& options)
     job.withInputs = options.withInputs;
 
     cli::ProgressReport report(options.quiet);
-    const ExtractionResult result = runExtraction(options.model, job, [&](const ExtractionProgress& p) { return report(p); });
+    const ExtractionResult result
+        = runExtraction(options.model, job, [&](const ExtractionProgress& p) { return report(p); });
     report.finish();
 
     for (const auto& skipped : result.skippedInputs)
@@ -106,8 +107,8 @@ int extract(cli::ExtractOptions& options)
               << (result.rows == 1 ? " row of " : " rows of ") << result.captures.size() << " arrays ("
               << humanSize(bytes) << ") to " << job.outputPath << " in " << cli::formatSeconds(result.seconds)
               << (result.skippedInputs.empty() ? ""
-                  : ", " + std::to_string(result.skippedInputs.size())
-                        + (result.skippedInputs.size() == 1 ? " input skipped" : " inputs skipped"))
+                                               : ", " + std::to_string(result.skippedInputs.size())
+                          + (result.skippedInputs.size() == 1 ? " input skipped" : " inputs skipped"))
               << "; manifest " << result.manifestPath << "\n";
     return result.cancelled ? 130 : 0;
 }
@@ -116,7 +117,7 @@ int extract(cli::ExtractOptions& options)
 
 int main(int argc, char** argv)
 {
-    CLI::App app{"LayerScope: list a TorchScript model's modules and capture their activations."};
+    CLI::App app {"LayerScope: list a TorchScript model's modules and capture their activations."};
     cli::CommandLine line;
     cli::declareCommandLine(app, line);
     try {

@@ -118,14 +118,17 @@ void declareRunOptions(CLI::App* command, ExtractOptions& options, const char* t
         ->add_option("--input,-i", options.job.inputs,
                      "An image, a folder of images, or an .npy tensor per forward argument, in order")
         ->required();
-    command->add_option("--layer,-l", options.layers,
-                        "Qualified module name as named_modules() gives it, or a capture key: name:1, name>in (repeatable)");
+    command->add_option(
+        "--layer,-l", options.layers,
+        "Qualified module name as named_modules() gives it, or a capture key: name:1, name>in (repeatable)");
     command->add_flag("--recursive,-r", options.job.recursive, "Look for images in subfolders too");
-    command->add_option("--batch-size,-b", options.job.batchSize, "Images per forward (1..4096)")->capture_default_str();
+    command->add_option("--batch-size,-b", options.job.batchSize, "Images per forward (1..4096)")
+        ->capture_default_str();
     command->add_option("--shard", options.shard, "I/N: only every N-th image, starting at I (0-based)");
     command->add_flag("--quiet,-q", options.quiet, "No progress output");
     command->add_flag("--trust-model", options.job.trustModel, trustHelp);
-    command->add_option("--threads", options.threads, "Threads for the forward (default: every core; at most 4 per core)");
+    command->add_option("--threads", options.threads,
+                        "Threads for the forward (default: every core; at most 4 per core)");
     command->add_option("--max-pixels", options.maxPixels,
                         "Refuse images with more pixels than this, before decoding (default 178956970, as PIL)");
     auto* images = command->add_option_group("Image preprocessing", "Applied in this order");
@@ -134,7 +137,8 @@ void declareRunOptions(CLI::App* command, ExtractOptions& options, const char* t
     images->add_option("--resize", options.resize, "Resize to WxH (or N for NxN)");
     images->add_option("--resize-shorter", options.resizeShorter, "Resize so that the shorter side is N");
     images->add_option("--crop", options.crop, "Center crop WxH (or N)");
-    images->add_option("--color", options.color, "gray, rgb (default) or bgr")->check(CLI::IsMember({"gray", "rgb", "bgr"}));
+    images->add_option("--color", options.color, "gray, rgb (default) or bgr")
+        ->check(CLI::IsMember({"gray", "rgb", "bgr"}));
     images->add_flag("--no-scale", options.noScale, "Keep pixel values (0..255) instead of scaling to [0,1]");
     images->add_option("--mean", options.mean, "Per-channel mean to subtract: 0.485,0.456,0.406");
     images->add_option("--std", options.std, "Per-channel std to divide by: 0.229,0.224,0.225");
@@ -153,10 +157,7 @@ ExtractOptions* CommandLine::runOptions()
     return nullptr;
 }
 
-int maxThreads()
-{
-    return 4 * std::max(1u, std::thread::hardware_concurrency());
-}
+int maxThreads() { return 4 * std::max(1u, std::thread::hardware_concurrency()); }
 
 void declareCommandLine(CLI::App& app, CommandLine& line)
 {
@@ -170,16 +171,18 @@ void declareCommandLine(CLI::App& app, CommandLine& line)
     line.modules->add_flag("--trust-model", line.modulesLoad.trustModel, trustHelp);
 
     ExtractOptions& options = line.extraction;
-    CLI::App* extract = line.extract = app.add_subcommand(
-        "extract", "Run the model on images, folders of images or .npy tensors and write the chosen modules' "
-                   "activations (.npz, .mat, .pt, .csv, .png, or a folder of .npy files).");
+    CLI::App* extract = line.extract
+        = app.add_subcommand("extract",
+                             "Run the model on images, folders of images or .npy tensors and write the chosen modules' "
+                             "activations (.npz, .mat, .pt, .csv, .png, or a folder of .npy files).");
     declareRunOptions(extract, options, trustHelp);
     auto* all = extract->add_flag("--all", options.all, "Every module except the root");
     extract->get_option("--layer")->excludes(all);
     extract->add_flag("--with-inputs", options.withInputs, "Also save each chosen module's inputs ('name>in')");
     extract
-        ->add_option("--out,-o", options.job.outputPath,
-                     "Output: .npz, .mat, .pt, .csv, .png, or a folder (one .npy per capture); a manifest goes beside it")
+        ->add_option(
+            "--out,-o", options.job.outputPath,
+            "Output: .npz, .mat, .pt, .csv, .png, or a folder (one .npy per capture); a manifest goes beside it")
         ->required();
     auto* png = extract->add_option_group("PNG output");
     png->add_option("--colormap", options.colormap, "viridis, gray, magma, inferno, plasma, jet, turbo, diverging")
@@ -190,22 +193,25 @@ void declareCommandLine(CLI::App& app, CommandLine& line)
 
     AtlasOptions& atlas = line.atlasBuild;
     line.atlas = app.add_subcommand(
-        "atlas", "One pass over a folder of images: for every channel of the chosen captures, the images that "
-                 "score highest and lowest, and statistics; per image, pooled vectors and the predicted class.");
+        "atlas",
+        "One pass over a folder of images: for every channel of the chosen captures, the images that "
+        "score highest and lowest, and statistics; per image, pooled vectors and the predicted class.");
     declareRunOptions(line.atlas, atlas.run, trustHelp);
     line.atlas->get_option("--layer")->required();
-    line.atlas->add_option("--top,-k", atlas.top, "Images kept per channel, top and bottom (1..10000)")->capture_default_str();
+    line.atlas->add_option("--top,-k", atlas.top, "Images kept per channel, top and bottom (1..10000)")
+        ->capture_default_str();
     line.atlas->add_option("--score", atlas.score, "max (the channel's maximum over its map) or mean")
         ->check(CLI::IsMember({"max", "mean"}))
         ->capture_default_str();
     line.atlas->add_option("--out,-o", atlas.run.job.outputPath, "The atlas (a folder)")->required();
 
     AtlasShowOptions& show = line.atlasShowing;
-    line.atlasShow = app.add_subcommand("atlas-show", "Print an atlas's rankings or statistics as tab-separated lines.");
+    line.atlasShow
+        = app.add_subcommand("atlas-show", "Print an atlas's rankings or statistics as tab-separated lines.");
     line.atlasShow->add_option("ATLAS", show.atlas, "An atlas written by `atlas` or `atlas-merge`")->required();
     line.atlasShow->add_option("--layer,-l", show.layer, "A capture of the atlas")->required();
     auto* channel = line.atlasShow->add_option("--channel,-c", show.channel,
-                                                "rank, file, score, y, x of the channel's top images");
+                                               "rank, file, score, y, x of the channel's top images");
     line.atlasShow->add_flag("--bottom", show.bottom, "The lowest-scoring images instead")->needs(channel);
     auto* stats = line.atlasShow->add_flag("--stats", show.stats, "channel, mean, std, min, max, active, nan, inf");
     auto* dead = line.atlasShow->add_flag("--dead", show.dead, "The channels whose score is never above zero");
@@ -213,7 +219,8 @@ void declareCommandLine(CLI::App& app, CommandLine& line)
     stats->excludes(dead);
 
     AtlasMergeOptions& merge = line.atlasMerging;
-    line.atlasMerge = app.add_subcommand("atlas-merge", "Merge the atlases of one job's shards (--shard I/N) into one.");
+    line.atlasMerge
+        = app.add_subcommand("atlas-merge", "Merge the atlases of one job's shards (--shard I/N) into one.");
     line.atlasMerge->add_option("SHARD", merge.shards, "Every shard's atlas")->required();
     line.atlasMerge->add_option("--out,-o", merge.out, "The merged atlas")->required();
 }
@@ -232,8 +239,8 @@ void checkCommandLine(CommandLine& line)
 {
     if (line.atlas && *line.atlas && (line.atlasBuild.top < 1 || line.atlasBuild.top > 10000))
         throw Error("--top: " + std::to_string(line.atlasBuild.top) + " is outside 1..10000");
-    if (line.atlasShow && *line.atlasShow && !line.atlasShowing.stats && !line.atlasShowing.dead &&
-        line.atlasShowing.channel < 0)
+    if (line.atlasShow && *line.atlasShow && !line.atlasShowing.stats && !line.atlasShowing.dead
+        && line.atlasShowing.channel < 0)
         throw Error("atlas-show: choose --channel C (0 or more), --stats or --dead");
     ExtractOptions* run = line.runOptions();
     if (!run)
@@ -244,12 +251,14 @@ void checkCommandLine(CommandLine& line)
         throw Error("--threads: " + std::to_string(options.threads) + " is outside 1.." + std::to_string(maxThreads())
                     + " (4 per core)");
     if (job.batchSize < 1 || job.batchSize > kMaxBatchSize)
-        throw Error("--batch-size: " + std::to_string(job.batchSize) + " is outside 1.." + std::to_string(kMaxBatchSize));
+        throw Error("--batch-size: " + std::to_string(job.batchSize) + " is outside 1.."
+                    + std::to_string(kMaxBatchSize));
     if (options.maxPixels < 0)
         throw Error("--max-pixels: " + std::to_string(options.maxPixels) + " is not a number of pixels");
     if (!options.shard.empty()) {
         const auto slash = options.shard.find('/');
-        const std::string index = options.shard.substr(0, slash), count = slash == std::string::npos ? "" : options.shard.substr(slash + 1);
+        const std::string index = options.shard.substr(0, slash),
+                          count = slash == std::string::npos ? "" : options.shard.substr(slash + 1);
         auto isCount = [](const std::string& text) {
             return !text.empty() && text.size() <= 9 && text.find_first_not_of("0123456789") == std::string::npos;
         };

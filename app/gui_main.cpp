@@ -26,14 +26,19 @@ int main(int argc, char** argv)
     parser.setApplicationDescription("Explore the activations of PyTorch (TorchScript) models.");
     parser.addHelpOption();
     parser.addVersionOption();
-    parser.addPositionalArgument("model", "TorchScript model (torch.jit.script or torch.jit.trace, then save)", "[MODEL]");
+    parser.addPositionalArgument("model", "TorchScript model (torch.jit.script or torch.jit.trace, then save)",
+                                 "[MODEL]");
     parser.addPositionalArgument("inputs", "An image or .npy per forward argument", "[IMAGE...]");
-    QCommandLineOption screenshot("screenshot", "Save a screenshot of the window to FILE once the first run is shown, then quit.", "FILE");
+    QCommandLineOption screenshot(
+        "screenshot", "Save a screenshot of the window to FILE once the first run is shown, then quit.", "FILE");
     parser.addOption(screenshot);
-    QCommandLineOption module("module", "Show this module once the model has run: its qualified name or any capture key "
-                                        "(feature_model:1 for its second call, enc[0] inside a tuple).", "NAME");
+    QCommandLineOption module("module",
+                              "Show this module once the model has run: its qualified name or any capture key "
+                              "(feature_model:1 for its second call, enc[0] inside a tuple).",
+                              "NAME");
     parser.addOption(module);
-    QCommandLineOption atlas("atlas", "Open this atlas (made by Build Atlas or layerscope-cli atlas) in the Atlas dock.", "ATLAS");
+    QCommandLineOption atlas(
+        "atlas", "Open this atlas (made by Build Atlas or layerscope-cli atlas) in the Atlas dock.", "ATLAS");
     parser.addOption(atlas);
     parser.process(app);
 
@@ -49,9 +54,8 @@ int main(int argc, char** argv)
         window.openModel(arguments.first(), arguments.mid(1));
 
     // Errors also go to the terminal the window was started from (a mistyped --module names its neighbours).
-    QObject::connect(&window, &layerscope::ui::MainWindow::errorShown, &window, [](const QString& message) {
-        std::fprintf(stderr, "layerscope: %s\n", qPrintable(message));
-    });
+    QObject::connect(&window, &layerscope::ui::MainWindow::errorShown, &window,
+                     [](const QString& message) { std::fprintf(stderr, "layerscope: %s\n", qPrintable(message)); });
     if (parser.isSet(atlas))
         window.atlasDock()->openAtlas(parser.value(atlas));
 

@@ -9,7 +9,7 @@ namespace layerscope::cli {
 
 namespace {
 
-std::atomic<bool> interrupted{false};
+std::atomic<bool> interrupted {false};
 
 extern "C" void onInterrupt(int)
 {
@@ -23,7 +23,8 @@ void drawBar(const ExtractionProgress& p)
     const int width = 30, filled = p.total ? int(width * p.done / p.total) : width;
     std::fprintf(stderr, "\r[%s%s] %lld/%lld images, %.1f images/s, ETA %s%s", std::string(filled, '#').c_str(),
                  std::string(width - filled, '.').c_str(), static_cast<long long>(p.done),
-                 static_cast<long long>(p.total), rate, rate > 0 ? formatSeconds((p.total - p.done) / rate).c_str() : "?",
+                 static_cast<long long>(p.total), rate,
+                 rate > 0 ? formatSeconds((p.total - p.done) / rate).c_str() : "?",
                  p.skipped ? (", " + std::to_string(p.skipped) + " skipped").c_str() : "");
     std::fflush(stderr);
 }
@@ -51,7 +52,8 @@ bool ProgressReport::operator()(const ExtractionProgress& p)
         drawBar(p);
     const std::int64_t percent = p.total ? 100 * p.done / p.total : 100;
     if (printLines_ && p.total > 1 && percent != lastPercent_) {
-        std::fprintf(stderr, "progress: %lld/%lld images\n", static_cast<long long>(p.done), static_cast<long long>(p.total));
+        std::fprintf(stderr, "progress: %lld/%lld images\n", static_cast<long long>(p.done),
+                     static_cast<long long>(p.total));
         lastPercent_ = percent;
     }
     return !interrupted.load();

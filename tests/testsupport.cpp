@@ -11,9 +11,9 @@ namespace layerscope::test {
 
 QStringList fixtureCases()
 {
-    return {"seed_cnn_scripted", "seed_cnn_traced", "nested_scripted", "nested_traced", "resnet18_scripted",
-            "resnet18_traced",   "tuple_scripted",  "inplace_scripted", "inplace_traced", "forked_scripted",
-            "forked_traced"};
+    return {"seed_cnn_scripted", "seed_cnn_traced", "nested_scripted", "nested_traced",
+            "resnet18_scripted", "resnet18_traced", "tuple_scripted",  "inplace_scripted",
+            "inplace_traced",    "forked_scripted", "forked_traced"};
 }
 
 std::string fixturePath(const QString& caseName, const QString& file)

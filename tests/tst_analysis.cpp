@@ -45,8 +45,8 @@ Tensor edgeValues()
 
 Tensor statisticsRow(const TensorStatistics& s)
 {
-    return vectorTensor(std::vector<double>{double(s.count), double(s.finite), double(s.nanCount), double(s.infCount), s.min,
-                                            s.max, s.mean, s.std, s.zeroFraction},
+    return vectorTensor(std::vector<double> {double(s.count), double(s.finite), double(s.nanCount), double(s.infCount),
+                                             s.min, s.max, s.mean, s.std, s.zeroFraction},
                         {9}, DType::Float64);
 }
 
@@ -66,19 +66,24 @@ private slots:
         QTemporaryDir dir;
         const auto reference = readNpzAsMap(fixturePath("resnet18_scripted", "reference.npz"));
         std::vector<NamedTensor> results;
-        for (const auto& [name, x] : {std::pair<std::string, Tensor>{"real", reference.at("layer1.0.conv1")}, {"edge", edgeValues()}}) {
+        for (const auto& [name, x] :
+             {std::pair<std::string, Tensor> {"real", reference.at("layer1.0.conv1")}, {"edge", edgeValues()}}) {
             results.push_back({name, x});
             results.push_back({name + "_statistics", statisticsRow(computeStatistics(x))});
             const Histogram histogram = computeHistogram(x, 16);
             results.push_back({name + "_histogram", vectorTensor(histogram.counts, {16}, DType::Int64)});
-            results.push_back({name + "_histogram_range", vectorTensor(std::vector<double>{histogram.low, histogram.high}, {2}, DType::Float64)});
-            const std::pair<const char*, ChannelOrder> orders[] = {
-                {"mean", ChannelOrder::Mean}, {"max", ChannelOrder::Max}, {"std", ChannelOrder::Std}, {"zeros", ChannelOrder::ZeroFraction}};
+            results.push_back({name + "_histogram_range",
+                               vectorTensor(std::vector<double> {histogram.low, histogram.high}, {2}, DType::Float64)});
+            const std::pair<const char*, ChannelOrder> orders[] = {{"mean", ChannelOrder::Mean},
+                                                                   {"max", ChannelOrder::Max},
+                                                                   {"std", ChannelOrder::Std},
+                                                                   {"zeros", ChannelOrder::ZeroFraction}};
             for (std::int64_t sample = 0; sample < x.shape[0]; ++sample)
                 for (const auto& [order, which] : orders) {
                     const std::vector<int> sorted = sortChannels(x, sample, which);
                     results.push_back({name + "_order_" + order + "_" + std::to_string(sample),
-                                       vectorTensor(std::vector<std::int64_t>(sorted.begin(), sorted.end()), {std::int64_t(sorted.size())}, DType::Int64)});
+                                       vectorTensor(std::vector<std::int64_t>(sorted.begin(), sorted.end()),
+                                                    {std::int64_t(sorted.size())}, DType::Int64)});
                 }
             GridOptions options;
             results.push_back({name + "_grid_channel", gridArray(renderChannelGrid(x, 0, options))});
@@ -95,15 +100,16 @@ private slots:
         }
         const std::string file = dir.filePath("analysis.npz").toStdString();
         writeNpz(file, results);
-        const ProcessOutcome check = runProgram(LAYERSCOPE_PYTHON, {QString(LAYERSCOPE_TESTS_SOURCE_DIR) + "/interop/check_analysis.py",
-                                                                    QString::fromStdString(file)});
+        const ProcessOutcome check = runProgram(
+            LAYERSCOPE_PYTHON,
+            {QString(LAYERSCOPE_TESTS_SOURCE_DIR) + "/interop/check_analysis.py", QString::fromStdString(file)});
         QVERIFY2(check.exitCode == 0, qPrintable(check.out + check.err));
     }
 
     void knownValues()
     {
         // 1, 2, 3, 4, NaN, Inf, 0: over the five finite values mean 2, population std sqrt(2).
-        const Tensor x = vectorTensor(std::vector<float>{1, 2, 3, 4, std::nanf(""), INFINITY, 0}, {7}, DType::Float32);
+        const Tensor x = vectorTensor(std::vector<float> {1, 2, 3, 4, std::nanf(""), INFINITY, 0}, {7}, DType::Float32);
         const TensorStatistics s = computeStatistics(x);
         QCOMPARE(s.count, std::int64_t(7));
         QCOMPARE(s.finite, std::int64_t(5));
@@ -116,14 +122,14 @@ private slots:
         QCOMPARE(s.zeroFraction, 1.0 / 7.0);
         // Four bins over 0..4: [0,1) [1,2) [2,3) [3,4], the maximum in the last bin.
         const Histogram h = computeHistogram(x, 4);
-        QCOMPARE(h.counts, (std::vector<std::int64_t>{1, 1, 1, 2}));
+        QCOMPARE(h.counts, (std::vector<std::int64_t> {1, 1, 1, 2}));
         // One value: one bin around it.
-        const Histogram one = computeHistogram(vectorTensor(std::vector<float>{3, 3}, {2}, DType::Float32), 10);
-        QCOMPARE(one.counts, (std::vector<std::int64_t>{2}));
+        const Histogram one = computeHistogram(vectorTensor(std::vector<float> {3, 3}, {2}, DType::Float32), 10);
+        QCOMPARE(one.counts, (std::vector<std::int64_t> {2}));
         QCOMPARE(one.low, 2.5);
         // The published ends of viridis.
-        QCOMPARE(colormapColor(Colormap::Viridis, 0.0), (std::array<std::uint8_t, 3>{0x44, 0x01, 0x54}));
-        QCOMPARE(colormapColor(Colormap::Viridis, 1.0), (std::array<std::uint8_t, 3>{0xfd, 0xe7, 0x25}));
+        QCOMPARE(colormapColor(Colormap::Viridis, 0.0), (std::array<std::uint8_t, 3> {0x44, 0x01, 0x54}));
+        QCOMPARE(colormapColor(Colormap::Viridis, 1.0), (std::array<std::uint8_t, 3> {0xfd, 0xe7, 0x25}));
         // Tiles: 6 channels of 4x5 in 3 columns and 2 rows, a pixel of gap; tileAt finds them.
         const GridLayout layout = gridLayout(6, 5, 4, GridOptions());
         QCOMPARE(layout.columns, 3);

@@ -83,9 +83,16 @@ void build(const Job& job, const std::string& out, AtlasScore score, int topK, i
             std::vector<Tensor> parts;
             for (std::int64_t row : rows)
                 parts.push_back(rowsOf(tensor, row, 1));
-            Tensor joined = Tensor::zeros([&] { auto s = tensor.shape; s[0] = std::int64_t(rows.size()); return s; }(), tensor.dtype);
+            Tensor joined = Tensor::zeros(
+                [&] {
+                    auto s = tensor.shape;
+                    s[0] = std::int64_t(rows.size());
+                    return s;
+                }(),
+                tensor.dtype);
             for (std::size_t i = 0; i < parts.size(); ++i)
-                std::memcpy(static_cast<char*>(joined.mutableData()) + i * parts[i].nbytes(), parts[i].data.get(), parts[i].nbytes());
+                std::memcpy(static_cast<char*>(joined.mutableData()) + i * parts[i].nbytes(), parts[i].data.get(),
+                            parts[i].nbytes());
             captures[key] = joined;
         }
         for (std::int64_t row : rows)
@@ -98,9 +105,10 @@ void build(const Job& job, const std::string& out, AtlasScore score, int topK, i
 
 void expectNumpyAgrees(const std::string& atlas, const std::string& npz, const char* score, int topK)
 {
-    const ProcessOutcome result = runProgram(LAYERSCOPE_PYTHON,
-        {QString(LAYERSCOPE_TESTS_SOURCE_DIR) + "/interop/check_atlas.py", QString::fromStdString(atlas),
-         QString::fromStdString(npz), "--score", score, "--top", QString::number(topK)});
+    const ProcessOutcome result
+        = runProgram(LAYERSCOPE_PYTHON,
+                     {QString(LAYERSCOPE_TESTS_SOURCE_DIR) + "/interop/check_atlas.py", QString::fromStdString(atlas),
+                      QString::fromStdString(npz), "--score", score, "--top", QString::number(topK)});
     QVERIFY2(result.exitCode == 0, qPrintable(result.out + result.err));
 }
 
@@ -126,7 +134,8 @@ private slots:
         real_ = fixtureFile("dataset_reference.npz");
         edge_ = dir_.filePath("edge.npz").toStdString();
         const ProcessOutcome made = runProgram(LAYERSCOPE_PYTHON,
-            {QString(LAYERSCOPE_TESTS_SOURCE_DIR) + "/interop/check_atlas.py", "--make-edge-cases", QString::fromStdString(edge_)});
+                                               {QString(LAYERSCOPE_TESTS_SOURCE_DIR) + "/interop/check_atlas.py",
+                                                "--make-edge-cases", QString::fromStdString(edge_)});
         QVERIFY2(made.exitCode == 0, qPrintable(made.out + made.err));
     }
 
@@ -150,7 +159,8 @@ private slots:
         QFETCH(int, topK);
         QFETCH(int, batch);
         const std::string npz = edgeCases ? edge_ : real_;
-        const std::string out = dir_.filePath(QString("atlas-%1").arg(QTest::currentDataTag()).replace(' ', '_')).toStdString();
+        const std::string out
+            = dir_.filePath(QString("atlas-%1").arg(QTest::currentDataTag()).replace(' ', '_')).toStdString();
         build(jobFrom(npz), out, score == "mean" ? AtlasScore::Mean : AtlasScore::Max, topK, batch);
         expectNumpyAgrees(out, npz, qPrintable(score), topK);
 
@@ -159,11 +169,11 @@ private slots:
         QCOMPARE(atlas.fileOfRow(0), fixtureFiles(1).front());
         if (edgeCases) {
             const AtlasLayer& maps = atlas.layer("maps");
-            QVERIFY(maps.statistics[3].dead());   // never above zero
+            QVERIFY(maps.statistics[3].dead()); // never above zero
             QVERIFY(!maps.statistics[5].dead());
             QCOMPARE(maps.statistics[1].nan, std::int64_t(11 * 4 * 5));
-            QVERIFY(maps.top[1].empty());         // all NaN: no image ranks
-            if (score == "max") { // three images tie at 9.0: lowest rows first
+            QVERIFY(maps.top[1].empty()); // all NaN: no image ranks
+            if (score == "max") {         // three images tie at 9.0: lowest rows first
                 QCOMPARE(maps.top[5][0].row, std::int64_t(2));
                 QCOMPARE(maps.top[5][1].row, std::int64_t(7));
             }
@@ -220,9 +230,12 @@ private slots:
         build(job, other, AtlasScore::Max, 4, 8, 2, 3);
         const std::string out = dir_.filePath("merged-bad").toStdString();
         QVERIFY(errorOf([&] { mergeAtlases({shards[0], shards[2]}, out); }).contains("missing shard 1 of 3"));
-        QVERIFY(errorOf([&] { mergeAtlases({shards[0], shards[1], shards[1], shards[2]}, out); }).contains("given twice"));
+        QVERIFY(errorOf([&] {
+                    mergeAtlases({shards[0], shards[1], shards[1], shards[2]}, out);
+                }).contains("given twice"));
         const QString difference = errorOf([&] { mergeAtlases({shards[0], shards[1], other}, out); });
-        QVERIFY2(difference.contains("--top differs (3 vs 4)") && difference.contains("other-k"), qPrintable(difference));
+        QVERIFY2(difference.contains("--top differs (3 vs 4)") && difference.contains("other-k"),
+                 qPrintable(difference));
         QVERIFY(!std::filesystem::exists(out));
     }
 
@@ -234,11 +247,16 @@ private slots:
             AtlasInfo info;
             info.captures = job.keys;
             AtlasBuilder builder(out, info);
-            builder.add({0}, {"a.png"}, {{"cnn.3", rowsOf(job.captures.at("cnn.3"), 0, 1)},
-                                          {"linear.0", rowsOf(job.captures.at("linear.0"), 0, 1)}}, Tensor());
+            builder.add({0}, {"a.png"},
+                        {{"cnn.3", rowsOf(job.captures.at("cnn.3"), 0, 1)},
+                         {"linear.0", rowsOf(job.captures.at("linear.0"), 0, 1)}},
+                        Tensor());
         } // destroyed before finish(): an error or a cancel
         QVERIFY(!std::filesystem::exists(out));
-        QVERIFY(QDir(dir_.path()).entryList(QDir::Hidden | QDir::AllEntries | QDir::NoDotAndDotDot).filter("unfinished").isEmpty());
+        QVERIFY(QDir(dir_.path())
+                    .entryList(QDir::Hidden | QDir::AllEntries | QDir::NoDotAndDotDot)
+                    .filter("unfinished")
+                    .isEmpty());
 
         const QString notAnAtlas = dir_.filePath("photos");
         QVERIFY(QDir().mkpath(notAnAtlas));
@@ -259,7 +277,8 @@ private slots:
         QTest::addColumn<QByteArray>("content");
         QTest::addColumn<QString>("expected");
         QTest::newRow("no atlas.json") << "atlas.json" << QByteArray() << "not an atlas (no atlas.json)";
-        QTest::newRow("atlas.json not JSON") << "atlas.json" << QByteArray("{\"format\": ") << "not a LayerScope atlas description";
+        QTest::newRow("atlas.json not JSON")
+            << "atlas.json" << QByteArray("{\"format\": ") << "not a LayerScope atlas description";
         QTest::newRow("rows.npy truncated") << "rows.npy" << QByteArray("\x93NUMPY\x01\x00", 8) << "rows.npy";
         QTest::newRow("an image line missing") << "images.jsonl" << QByteArray("\"a.png\"\n") << "lines for";
         QTest::newRow("a top row outside the atlas") << "capture_0/top_rows.npy" << QByteArray("row") << "top_rows.npy";
@@ -311,7 +330,8 @@ private slots:
             for (std::int64_t i = 0; i < pooled.shape[0]; ++i)
                 for (std::int64_t c = 0, k = 0; c < pooled.shape[1]; ++c)
                     if (c != 1)
-                        static_cast<float*>(kept.mutableData())[i * kept.shape[1] + k++] = pooled.values<float>()[i * pooled.shape[1] + c];
+                        static_cast<float*>(kept.mutableData())[i * kept.shape[1] + k++]
+                            = pooled.values<float>()[i * pooled.shape[1] + c];
             static_cast<float*>(kept.mutableData())[3 * kept.shape[1]] = std::nanf("");
             pooled = kept;
         }
@@ -319,7 +339,8 @@ private slots:
         const std::int64_t row = 5; // in the edge cases, rows 3, 4 and 6 hold NaN or Inf
         const std::vector<Neighbour> neighbours = nearestByCosine(pooled, row, 5);
         QCOMPARE(neighbours.size(), std::size_t(5));
-        Tensor x = Tensor::zeros({pooled.shape[0]}, DType::Float32), y = Tensor::zeros({pooled.shape[0]}, DType::Float32);
+        Tensor x = Tensor::zeros({pooled.shape[0]}, DType::Float32),
+               y = Tensor::zeros({pooled.shape[0]}, DType::Float32);
         std::copy(projection.x.begin(), projection.x.end(), static_cast<float*>(x.mutableData()));
         std::copy(projection.y.begin(), projection.y.end(), static_cast<float*>(y.mutableData()));
         Tensor explained = Tensor::zeros({2}, DType::Float64), rowTensor = Tensor::zeros({}, DType::Int64);
@@ -332,11 +353,17 @@ private slots:
         }
         const std::string pooledFile = out + "-pooled.npy", result = out + "-result.npz";
         writeNpy(pooledFile, pooled);
-        writeNpz(result, {{"x", x}, {"y", y}, {"explained", explained}, {"row", rowTensor}, {"neighbours", indices},
-                          {"similarities", similarities}});
-        const ProcessOutcome check = runProgram(LAYERSCOPE_PYTHON, {QString(LAYERSCOPE_TESTS_SOURCE_DIR) + "/interop/check_atlas.py",
-                                                                    "--check-projection", QString::fromStdString(pooledFile),
-                                                                    QString::fromStdString(result)});
+        writeNpz(result,
+                 {{"x", x},
+                  {"y", y},
+                  {"explained", explained},
+                  {"row", rowTensor},
+                  {"neighbours", indices},
+                  {"similarities", similarities}});
+        const ProcessOutcome check
+            = runProgram(LAYERSCOPE_PYTHON,
+                         {QString(LAYERSCOPE_TESTS_SOURCE_DIR) + "/interop/check_atlas.py", "--check-projection",
+                          QString::fromStdString(pooledFile), QString::fromStdString(result)});
         QVERIFY2(check.exitCode == 0, qPrintable(check.out + check.err));
     }
 
@@ -354,8 +381,10 @@ private slots:
     {
         QTest::addColumn<QString>("score");
         QTest::addColumn<QString>("batch");
-        QTest::newRow("max, batches of 5") << "max" << "5";
-        QTest::newRow("mean, batches of 16") << "mean" << "16";
+        QTest::newRow("max, batches of 5") << "max"
+                                           << "5";
+        QTest::newRow("mean, batches of 16") << "mean"
+                                             << "16";
     }
 
     void cliAtlasMatchesPythonHooks()
@@ -363,9 +392,10 @@ private slots:
         QFETCH(QString, score);
         QFETCH(QString, batch);
         const QString out = dir_.filePath("cli-" + score);
-        const ProcessOutcome run = runCli({"atlas", model(), "--input", dataset(), "-r", "--preset", "gray", "--resize",
-                                           "101x101", "--layer", "cnn.3", "--layer", "linear.0", "--top", "6", "--score",
-                                           score, "--batch-size", batch, "--out", out});
+        const ProcessOutcome run
+            = runCli({"atlas",    model(),   "--input", dataset(),      "-r",      "--preset", "gray",
+                      "--resize", "101x101", "--layer", "cnn.3",        "--layer", "linear.0", "--top",
+                      "6",        "--score", score,     "--batch-size", batch,     "--out",    out});
         QVERIFY2(run.exitCode == 0, qPrintable(run.err));
         QVERIFY2(run.err.contains("atlas of 22 images"), qPrintable(run.err));
         QVERIFY2(run.err.contains("skipped: ") && run.err.contains("img005_truncated.jpg"), qPrintable(run.err));
@@ -379,28 +409,32 @@ private slots:
     void cliShardsMergeToOneRun()
     {
         const QString whole = dir_.filePath("cli-whole");
-        QStringList common = {model(), "--input", dataset(), "-r", "--preset", "gray", "--resize", "101x101",
-                              "--layer", "cnn.3", "--layer", "linear.0", "--top", "4", "-q"};
-        QCOMPARE(runCli(QStringList{"atlas"} + common + QStringList{"--out", whole}).exitCode, 0);
+        QStringList common = {model(),   "--input", dataset(), "-r",       "--preset", "gray", "--resize", "101x101",
+                              "--layer", "cnn.3",   "--layer", "linear.0", "--top",    "4",    "-q"};
+        QCOMPARE(runCli(QStringList {"atlas"} + common + QStringList {"--out", whole}).exitCode, 0);
         QStringList shards;
         for (int i = 0; i < 4; ++i) {
             shards << dir_.filePath(QString("cli-shard%1").arg(i));
-            const ProcessOutcome part = runCli(QStringList{"atlas"} + common + QStringList{"--shard", QString("%1/4").arg(i), "--out", shards.back()});
+            const ProcessOutcome part
+                = runCli(QStringList {"atlas"} + common
+                         + QStringList {"--shard", QString("%1/4").arg(i), "--out", shards.back()});
             QVERIFY2(part.exitCode == 0, qPrintable(part.err));
         }
         const QString merged = dir_.filePath("cli-merged");
-        const ProcessOutcome merge = runCli(QStringList{"atlas-merge"} + shards + QStringList{"--out", merged});
+        const ProcessOutcome merge = runCli(QStringList {"atlas-merge"} + shards + QStringList {"--out", merged});
         QVERIFY2(merge.exitCode == 0 && merge.err.contains("merged 4 shards (22 images)"), qPrintable(merge.err));
         expectHooksAgree(merged, "max", "4");
         for (const char* layer : {"cnn.3", "linear.0"}) {
-            for (const QStringList& view : {QStringList{"--channel", "7"}, QStringList{"--channel", "7", "--bottom"}, QStringList{"--dead"}}) {
-                const ProcessOutcome a = runCli(QStringList{"atlas-show", whole, "--layer", layer} + view);
-                const ProcessOutcome b = runCli(QStringList{"atlas-show", merged, "--layer", layer} + view);
+            for (const QStringList& view :
+                 {QStringList {"--channel", "7"}, QStringList {"--channel", "7", "--bottom"}, QStringList {"--dead"}}) {
+                const ProcessOutcome a = runCli(QStringList {"atlas-show", whole, "--layer", layer} + view);
+                const ProcessOutcome b = runCli(QStringList {"atlas-show", merged, "--layer", layer} + view);
                 QCOMPARE(a.exitCode, 0);
                 QCOMPARE(b.out, a.out);
             }
         }
-        const ProcessOutcome missing = runCli({"atlas-merge", shards[0], shards[1], shards[3], "--out", dir_.filePath("cli-bad")});
+        const ProcessOutcome missing
+            = runCli({"atlas-merge", shards[0], shards[1], shards[3], "--out", dir_.filePath("cli-bad")});
         QCOMPARE(missing.exitCode, 1);
         QVERIFY2(missing.err.contains("missing shard 2 of 4"), qPrintable(missing.err));
     }
@@ -410,32 +444,38 @@ private slots:
         const QString out = dir_.filePath("cli-show");
         // A relative --input: files are printed as given, joined with their path inside the folder.
         const QDir fixtures(LAYERSCOPE_FIXTURES_DIR);
-        const ProcessOutcome run = runCliIn(fixtures.path(), {"atlas", model(), "--input", "dataset", "-r", "--preset", "gray",
-                                                            "--resize", "101x101", "--layer", "cnn.3", "--layer", "linear.0",
-                                                            "--layer", "output", "-q", "--out", out});
+        const ProcessOutcome run
+            = runCliIn(fixtures.path(),
+                       {"atlas", model(), "--input", "dataset", "-r", "--preset", "gray", "--resize", "101x101",
+                        "--layer", "cnn.3", "--layer", "linear.0", "--layer", "output", "-q", "--out", out});
         QVERIFY2(run.exitCode == 0, qPrintable(run.err));
         const Atlas atlas = Atlas::open(out.toStdString());
 
-        const QStringList top = runCli({"atlas-show", out, "--layer", "cnn.3", "--channel", "12"}).out.split('\n', Qt::SkipEmptyParts);
+        const QStringList top
+            = runCli({"atlas-show", out, "--layer", "cnn.3", "--channel", "12"}).out.split('\n', Qt::SkipEmptyParts);
         QCOMPARE(top.size(), 9); // --top defaults to 9
         const auto& entries = atlas.layer("cnn.3").top[12];
         for (int i = 0; i < top.size(); ++i) {
             const QStringList fields = top[i].split('\t');
             QCOMPARE(fields.size(), 5);
             QCOMPARE(fields[0], QString::number(i + 1));
-            QVERIFY2(fields[1].startsWith("dataset/img") || fields[1].startsWith("dataset/sub/img"), qPrintable(fields[1]));
+            QVERIFY2(fields[1].startsWith("dataset/img") || fields[1].startsWith("dataset/sub/img"),
+                     qPrintable(fields[1]));
             QCOMPARE(fields[2].toFloat(), entries[std::size_t(i)].score); // shortest text, read back exactly
             QCOMPARE(fields[3], QString::number(entries[std::size_t(i)].y));
             QCOMPARE(fields[4], QString::number(entries[std::size_t(i)].x));
         }
-        const QStringList vector = runCli({"atlas-show", out, "--layer", "linear.0", "--channel", "3"}).out.split('\n', Qt::SkipEmptyParts);
+        const QStringList vector
+            = runCli({"atlas-show", out, "--layer", "linear.0", "--channel", "3"}).out.split('\n', Qt::SkipEmptyParts);
         QVERIFY(vector.front().endsWith("\t\t")); // no position in a vector
-        const QStringList stats = runCli({"atlas-show", out, "--layer", "cnn.3", "--stats"}).out.split('\n', Qt::SkipEmptyParts);
+        const QStringList stats
+            = runCli({"atlas-show", out, "--layer", "cnn.3", "--stats"}).out.split('\n', Qt::SkipEmptyParts);
         QCOMPARE(stats.size(), 128);
         QCOMPARE(stats[5].split('\t').size(), 8);
         QCOMPARE(stats[5].split('\t')[0], QString("5"));
         QCOMPARE(stats[5].split('\t')[1].toDouble(), atlas.layer("cnn.3").statistics[5].mean);
-        const QStringList dead = runCli({"atlas-show", out, "--layer", "cnn.3", "--dead"}).out.split('\n', Qt::SkipEmptyParts);
+        const QStringList dead
+            = runCli({"atlas-show", out, "--layer", "cnn.3", "--dead"}).out.split('\n', Qt::SkipEmptyParts);
         int expectedDead = 0;
         for (const ChannelStatistics& s : atlas.layer("cnn.3").statistics)
             expectedDead += s.dead() ? 1 : 0;
@@ -453,12 +493,14 @@ private slots:
 
     void cliAtlasRefusesWhatItCannotScore()
     {
-        const ProcessOutcome unknown = runCli({"atlas", model(), "--input", dataset(), "-r", "--preset", "gray", "--resize",
-                                              "101x101", "--layer", "cnn.33", "--out", dir_.filePath("cli-unknown")});
+        const ProcessOutcome unknown
+            = runCli({"atlas", model(), "--input", dataset(), "-r", "--preset", "gray", "--resize", "101x101",
+                      "--layer", "cnn.33", "--out", dir_.filePath("cli-unknown")});
         QCOMPARE(unknown.exitCode, 1);
         QVERIFY2(unknown.err.contains("cnn.3") && unknown.err.count('\n') == 1, qPrintable(unknown.err));
         QVERIFY(!QFileInfo::exists(dir_.filePath("cli-unknown")));
-        const ProcessOutcome noLayer = runCli({"atlas", model(), "--input", dataset(), "--out", dir_.filePath("cli-none")});
+        const ProcessOutcome noLayer
+            = runCli({"atlas", model(), "--input", dataset(), "--out", dir_.filePath("cli-none")});
         QVERIFY(noLayer.exitCode != 0 && noLayer.err.contains("--layer"));
     }
 
@@ -472,11 +514,15 @@ private slots:
         job.run.outputPath = dir_.filePath("cancelled").toStdString();
         job.captures = {"cnn.3"};
         int batches = 0;
-        const AtlasResult result = buildAtlas(model().toStdString(), job, [&](const ExtractionProgress&) { return ++batches < 2; });
+        const AtlasResult result
+            = buildAtlas(model().toStdString(), job, [&](const ExtractionProgress&) { return ++batches < 2; });
         QVERIFY(result.cancelled);
         QCOMPARE(result.images, std::int64_t(7)); // two batches of 4 files, one of them a truncated JPEG
         QVERIFY(!QFileInfo::exists(dir_.filePath("cancelled")));
-        QVERIFY(QDir(dir_.path()).entryList(QDir::Hidden | QDir::AllEntries | QDir::NoDotAndDotDot).filter("cancelled").isEmpty());
+        QVERIFY(QDir(dir_.path())
+                    .entryList(QDir::Hidden | QDir::AllEntries | QDir::NoDotAndDotDot)
+                    .filter("cancelled")
+                    .isEmpty());
     }
 
 private:
@@ -493,9 +539,11 @@ private:
     }
     void expectHooksAgree(const QString& atlas, const QString& score, const QString& top = "6")
     {
-        const ProcessOutcome check = runProgram(LAYERSCOPE_PYTHON,
-            {QString(LAYERSCOPE_TESTS_SOURCE_DIR) + "/interop/check_atlas.py", atlas, QString::fromStdString(real_),
-             "--score", score, "--top", top, "--files", QString::fromStdString(fixtureFile("dataset_files.json")), "--rtol", "1e-5"});
+        const ProcessOutcome check
+            = runProgram(LAYERSCOPE_PYTHON,
+                         {QString(LAYERSCOPE_TESTS_SOURCE_DIR) + "/interop/check_atlas.py", atlas,
+                          QString::fromStdString(real_), "--score", score, "--top", top, "--files",
+                          QString::fromStdString(fixtureFile("dataset_files.json")), "--rtol", "1e-5"});
         QVERIFY2(check.exitCode == 0, qPrintable(check.out + check.err));
     }
 

@@ -2,13 +2,13 @@
 // images as patches cut around the maximum, and reports a double-click. The atlas is built from the
 // seed CNN's forward-hook captures of the fixture data set, whose images the patches are cut from.
 
+#include "atlasdock.h"
 #include "atlaspatch.h"
 #include "atlasprojector.h"
-#include "atlasdock.h"
 #include "atlasview.h"
-#include "mainwindow.h"
 #include "layerscope/atlas.h"
 #include "layerscope/preprocessing.h"
+#include "mainwindow.h"
 #include "testsupport.h"
 
 #include "channeldialog.h"
@@ -61,7 +61,8 @@ std::string buildAtlas(const QString& folder)
     AtlasBuilder builder(path, info);
     std::vector<std::int64_t> rows(files.size());
     std::iota(rows.begin(), rows.end(), 0);
-    builder.add(rows, files, {{"cnn.3", captures.at("cnn.3")}, {"linear.0", captures.at("linear.0")}}, captures.at("output"));
+    builder.add(rows, files, {{"cnn.3", captures.at("cnn.3")}, {"linear.0", captures.at("linear.0")}},
+                captures.at("output"));
     builder.finish();
     return path;
 }
@@ -100,7 +101,8 @@ private slots:
         view.openAtlas(QString::fromStdString(path_));
         QVERIFY(opened.wait());
         QVERIFY(view.isEnabled());
-        QVERIFY2(view.summary().contains("128 channels") && view.summary().contains("over 22 images"), qPrintable(view.summary()));
+        QVERIFY2(view.summary().contains("128 channels") && view.summary().contains("over 22 images"),
+                 qPrintable(view.summary()));
 
         const Atlas atlas = Atlas::open(path_);
         const AtlasLayer& layer = atlas.layer("cnn.3");
@@ -126,7 +128,8 @@ private slots:
         view.setBottom(true);
         QVERIFY(shown.wait());
         const auto& bottom = layer.bottom[std::size_t(order[3])];
-        QCOMPARE(view.patchList()->item(0)->data(Qt::UserRole).toString().toStdString(), atlas.fileOfRow(bottom[0].row));
+        QCOMPARE(view.patchList()->item(0)->data(Qt::UserRole).toString().toStdString(),
+                 atlas.fileOfRow(bottom[0].row));
 
         QSignalSpy activated(&view, &AtlasView::imageActivated);
         emit view.patchList()->itemActivated(view.patchList()->item(1));
@@ -146,10 +149,11 @@ private slots:
         const auto& order = view.channelOrder();
         QCOMPARE(order.size(), std::size_t(256));
         for (std::size_t i = 1; i < order.size(); ++i)
-            QVERIFY(layer.statistics[std::size_t(order[i - 1])].activeFraction() >=
-                    layer.statistics[std::size_t(order[i])].activeFraction());
+            QVERIFY(layer.statistics[std::size_t(order[i - 1])].activeFraction()
+                    >= layer.statistics[std::size_t(order[i])].activeFraction());
         // Dead channels rank last.
-        const auto firstDead = std::find_if(order.begin(), order.end(), [&](int c) { return layer.statistics[std::size_t(c)].dead(); });
+        const auto firstDead
+            = std::find_if(order.begin(), order.end(), [&](int c) { return layer.statistics[std::size_t(c)].dead(); });
         QVERIFY(std::all_of(firstDead, order.end(), [&](int c) { return layer.statistics[std::size_t(c)].dead(); }));
         QVERIFY(!view.selectCapture("nope"));
     }
@@ -177,8 +181,10 @@ private slots:
         QVERIFY(projected.wait());
         // The data set's files sit at the top level and in sub/: two groups.
         QCOMPARE(projector.groupCount(), 2);
-        QCOMPARE(ui::subfolderOf(QString::fromStdString(fixtureFile("dataset/sub/img018.png")), atlas->info().inputs), QString("sub"));
-        QCOMPARE(ui::subfolderOf(QString::fromStdString(fixtureFile("dataset/img001.jpg")), atlas->info().inputs), QString());
+        QCOMPARE(ui::subfolderOf(QString::fromStdString(fixtureFile("dataset/sub/img018.png")), atlas->info().inputs),
+                 QString("sub"));
+        QCOMPARE(ui::subfolderOf(QString::fromStdString(fixtureFile("dataset/img001.jpg")), atlas->info().inputs),
+                 QString());
         const Projection expected = projectPooled(atlas->pooled("cnn.3"));
         QVERIFY(projector.projection().x == expected.x);
 
@@ -201,7 +207,8 @@ private slots:
         QVERIFY(shown.wait());
         const auto neighbours = nearestByCosine(atlas->pooled("cnn.3"), 6, 12);
         QCOMPARE(projector.strip()->count(), 13);
-        QCOMPARE(projector.strip()->item(1)->data(Qt::UserRole).toString().toStdString(), atlas->files()[std::size_t(neighbours[0].index)]);
+        QCOMPARE(projector.strip()->item(1)->data(Qt::UserRole).toString().toStdString(),
+                 atlas->files()[std::size_t(neighbours[0].index)]);
         QVERIFY(!projector.strip()->item(1)->icon().isNull());
 
         projector.selectInside(QRectF(QPointF(-1e9, -1e9), QPointF(1e9, 1e9)));
@@ -213,7 +220,8 @@ private slots:
         ui::MainWindow window;
         window.show();
         QSignalSpy ready(&window, &ui::MainWindow::modelReady);
-        window.openModel(QString::fromStdString(fixtureFile("seed_cnn_scripted/model.pt")), {}, Preprocessing::gray(101, 101));
+        window.openModel(QString::fromStdString(fixtureFile("seed_cnn_scripted/model.pt")), {},
+                         Preprocessing::gray(101, 101));
         QVERIFY(ready.wait(60000));
 
         AtlasJob job;
@@ -242,9 +250,9 @@ private slots:
         const QString file = view->patchList()->item(0)->data(Qt::UserRole).toString();
         emit view->patchList()->itemActivated(view->patchList()->item(0));
         QVERIFY(run.wait(60000));
-        QCOMPARE(window.inputPanel()->inputs(), QStringList{file});
+        QCOMPARE(window.inputPanel()->inputs(), QStringList {file});
         // cnn.3 of this image on screen, and the channel in its own window.
-        QCOMPARE(window.featureMapView()->activation().shape, (std::vector<std::int64_t>{1, 128, 3, 3}));
+        QCOMPARE(window.featureMapView()->activation().shape, (std::vector<std::int64_t> {1, 128, 3, 3}));
         const auto dialogs = window.findChildren<ui::ChannelDialog*>();
         QCOMPARE(dialogs.size(), 1);
         QVERIFY2(dialogs.front()->windowTitle().contains(QString("channel %1").arg(view->channelOrder()[1])),

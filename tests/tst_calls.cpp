@@ -44,8 +44,8 @@ private slots:
         QCOMPARE(calls->currentData().toString(), QString("feature_model:1"));
 
         // The header says what is on screen.
-        QVERIFY2(window.viewHeader().contains("<b>feature_model:1</b>") && window.viewHeader().contains("call 1") &&
-                     window.viewHeader().contains("[2, 64] float32"),
+        QVERIFY2(window.viewHeader().contains("<b>feature_model:1</b>") && window.viewHeader().contains("call 1")
+                     && window.viewHeader().contains("[2, 64] float32"),
                  qPrintable(window.viewHeader()));
 
         // A 4-D module is drawn once per click, not once for the sample and again for the activation.
@@ -58,7 +58,8 @@ private slots:
         emit calls->activated(0); // the first call, as a click in the selector
         QCOMPARE(window.shownCapture(), QString("feature_model"));
         QVERIFY(maxAbsDifference(window.activationPlots()->activation(), reference.at("feature_model")) <= 1e-5);
-        QVERIFY(maxAbsDifference(reference.at("feature_model"), reference.at("feature_model:1")) > 1e-3); // two inputs, two outputs
+        QVERIFY(maxAbsDifference(reference.at("feature_model"), reference.at("feature_model:1"))
+                > 1e-3); // two inputs, two outputs
     }
 
     void unknownModuleNamesItsNeighbours()

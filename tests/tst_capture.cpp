@@ -197,12 +197,13 @@ void TestCapture::selectionChangesWithoutReload()
 void TestCapture::repeatedCallsAreNumbered()
 {
     const Model model = Model::load(fixturePath("nested_scripted", "model.pt"));
-    const RunResult result = model.run(fixtureInputs("nested_scripted"), {{"feature_model", "feature_model.cnn.3"}, {}});
+    const RunResult result
+        = model.run(fixtureInputs("nested_scripted"), {{"feature_model", "feature_model.cnn.3"}, {}});
     QStringList keys;
     for (const auto& c : result.captures)
         keys << QString::fromStdString(c.key) + "#" + QString::number(c.call);
-    QCOMPARE(keys, QStringList({"feature_model.cnn.3#0", "feature_model#0", "feature_model.cnn.3:1#1",
-                                "feature_model:1#1"}));
+    QCOMPARE(keys,
+             QStringList({"feature_model.cnn.3#0", "feature_model#0", "feature_model.cnn.3:1#1", "feature_model:1#1"}));
     // Two different inputs: the two calls must differ.
     QVERIFY(maxAbsDifference(result.captures[1].tensor, result.captures[3].tensor) > 1e-3);
 }
@@ -210,12 +211,14 @@ void TestCapture::repeatedCallsAreNumbered()
 void TestCapture::tupleListAndDictOutputsAreSplit()
 {
     const Model model = Model::load(fixturePath("tuple_scripted", "model.pt"));
-    const RunResult result = model.run(fixtureInputs("tuple_scripted"), {{"stats", "counted", "halves", "lstm", "rare"}, {}});
+    const RunResult result
+        = model.run(fixtureInputs("tuple_scripted"), {{"stats", "counted", "halves", "lstm", "rare"}, {}});
     QStringList keys;
     for (const auto& c : result.captures)
         keys << QString::fromStdString(c.key);
-    QCOMPARE(keys, QStringList({"stats[0]", "stats[1]", "counted[0]", "halves[low]", "halves[high]", "lstm[0]",
-                                "lstm[1][0]", "lstm[1][1]"}));
+    QCOMPARE(keys,
+             QStringList({"stats[0]", "stats[1]", "counted[0]", "halves[low]", "halves[high]", "lstm[0]", "lstm[1][0]",
+                          "lstm[1][1]"}));
     QCOMPARE(result.skipped.size(), std::size_t(1));
     QCOMPARE(result.skipped[0].key, std::string("counted[1]"));
     QCOMPARE(result.skipped[0].typeName, std::string("int"));
@@ -240,8 +243,9 @@ void TestCapture::inplaceReluDoesNotAlterCapturedConvOutput()
 void TestCapture::unknownModuleSuggestsClosestNames()
 {
     const Model model = Model::load(fixturePath("resnet18_scripted", "model.pt"));
-    const std::string message =
-        messageOf([&] { model.run(fixtureInputs("resnet18_scripted"), {{"layer1.0.conv"}, {}}); });
+    const std::string message = messageOf([&] {
+        model.run(fixtureInputs("resnet18_scripted"), {{"layer1.0.conv"}, {}});
+    });
     QVERIFY2(message.find("no module named 'layer1.0.conv'") != std::string::npos, message.c_str());
     QVERIFY2(message.find("did you mean 'layer1.0.conv1'") != std::string::npos, message.c_str());
 }

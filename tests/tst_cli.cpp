@@ -4,9 +4,9 @@
 
 #include <QProcess>
 
-#include <csignal>
 #include <QTemporaryDir>
 #include <QtTest>
+#include <csignal>
 
 using namespace layerscope::test;
 
@@ -68,14 +68,14 @@ void TestCli::extractAllWritesWhatNumpyReadsBack()
 {
     QTemporaryDir dir;
     const QString out = dir.filePath("nested.npz");
-    const Outcome result = cli({"extract", fixture("nested_scripted", "model.pt"), "--input",
-                                fixture("nested_scripted", "input0.npy"), "--input",
-                                fixture("nested_scripted", "input1.npy"), "--all", "--with-inputs", "--out", out});
+    const Outcome result
+        = cli({"extract", fixture("nested_scripted", "model.pt"), "--input", fixture("nested_scripted", "input0.npy"),
+               "--input", fixture("nested_scripted", "input1.npy"), "--all", "--with-inputs", "--out", out});
     QVERIFY2(result.exitCode == 0, qPrintable(result.err));
     QVERIFY2(result.err.contains("not executed: encoder.linear1"), qPrintable(result.err));
-    const Outcome numpy = runProgram(LAYERSCOPE_PYTHON, {"-c", kCompareWithNumpy, out,
-                                                         fixture("nested_scripted", "reference.npz"),
-                                                         fixture("nested_scripted", "reference_inputs.npz")});
+    const Outcome numpy = runProgram(LAYERSCOPE_PYTHON,
+                                     {"-c", kCompareWithNumpy, out, fixture("nested_scripted", "reference.npz"),
+                                      fixture("nested_scripted", "reference_inputs.npz")});
     QVERIFY2(numpy.exitCode == 0, qPrintable(numpy.err));
 }
 
@@ -83,12 +83,12 @@ void TestCli::extractChosenLayersOnly()
 {
     QTemporaryDir dir;
     const QString out = dir.filePath("resnet.npz");
-    const Outcome result = cli({"extract", fixture("resnet18_traced", "model.pt"), "-i",
-                                fixture("resnet18_traced", "input0.npy"), "--layer", "layer1", "--layer", "avgpool",
-                                "--layer", "layer1.0.relu", "-o", out});
+    const Outcome result
+        = cli({"extract", fixture("resnet18_traced", "model.pt"), "-i", fixture("resnet18_traced", "input0.npy"),
+               "--layer", "layer1", "--layer", "avgpool", "--layer", "layer1.0.relu", "-o", out});
     QVERIFY2(result.exitCode == 0, qPrintable(result.err));
-    const Outcome keys = runProgram(LAYERSCOPE_PYTHON,
-                                    {"-c", "import sys, numpy as np; print(' '.join(sorted(np.load(sys.argv[1]).files)))", out});
+    const Outcome keys = runProgram(
+        LAYERSCOPE_PYTHON, {"-c", "import sys, numpy as np; print(' '.join(sorted(np.load(sys.argv[1]).files)))", out});
     QCOMPARE(keys.out.trimmed(), QString("avgpool layer1 layer1.0.relu layer1.0.relu:1 output"));
 }
 
@@ -96,10 +96,10 @@ void TestCli::extractFolderWithShardAndPreprocessing()
 {
     QTemporaryDir dir;
     const QString out = dir.filePath("features");
-    const Outcome result = cli({"extract", fixture("seed_cnn_scripted", "model.pt"), "--input",
-                                QString(LAYERSCOPE_FIXTURES_DIR) + "/dataset", "--recursive", "--preset", "gray",
-                                "--resize", "101", "--batch-size", "4", "--shard", "1/2", "--layer", "linear.0", "--out",
-                                out});
+    const Outcome result
+        = cli({"extract", fixture("seed_cnn_scripted", "model.pt"), "--input",
+               QString(LAYERSCOPE_FIXTURES_DIR) + "/dataset", "--recursive", "--preset", "gray", "--resize", "101",
+               "--batch-size", "4", "--shard", "1/2", "--layer", "linear.0", "--out", out});
     QVERIFY2(result.exitCode == 0, qPrintable(result.err));
     // 24 files, every second from index 1: 12, of which img007_fake.png (index 9) is unreadable.
     QVERIFY2(result.err.contains("wrote 11 rows of 2 arrays"), qPrintable(result.err));
@@ -110,7 +110,8 @@ void TestCli::extractFolderWithShardAndPreprocessing()
         {"-c",
          "import sys, json, numpy as np; m = json.load(open(sys.argv[1] + '/manifest.json')); "
          "a = np.load(sys.argv[1] + '/linear.0.npy'); assert a.shape == (11, 256) and a.dtype == np.float32; "
-         "assert [r['dataset_index'] % 2 for r in m['rows']] == [1] * 11; assert m['shard'] == {'index': 1, 'count': 2, "
+         "assert [r['dataset_index'] % 2 for r in m['rows']] == [1] * 11; assert m['shard'] == {'index': 1, 'count': "
+         "2, "
          "'dataset_size': 24}; assert len(m['skipped_inputs']) == 1; print('ok')",
          out});
     QVERIFY2(numpy.exitCode == 0, qPrintable(numpy.err));
@@ -122,11 +123,13 @@ void TestCli::ctrlCKeepsCompleteRows()
     QTemporaryDir dir;
     QDir().mkpath(dir.filePath("many"));
     for (int i = 0; i < 200; ++i)
-        QFile::link(QString(LAYERSCOPE_FIXTURES_DIR) + "/images/photo.jpg", dir.filePath(QString("many/%1.jpg").arg(i, 3, 10, QChar('0'))));
+        QFile::link(QString(LAYERSCOPE_FIXTURES_DIR) + "/images/photo.jpg",
+                    dir.filePath(QString("many/%1.jpg").arg(i, 3, 10, QChar('0'))));
     const QString out = dir.filePath("part.npz");
     QProcess process;
-    process.start(LAYERSCOPE_CLI, {"extract", fixture("resnet18_scripted", "model.pt"), "-i", dir.filePath("many"),
-                                   "--preset", "imagenet", "-l", "layer4", "-l", "avgpool", "-b", "2", "-o", out});
+    process.start(LAYERSCOPE_CLI,
+                  {"extract", fixture("resnet18_scripted", "model.pt"), "-i", dir.filePath("many"), "--preset",
+                   "imagenet", "-l", "layer4", "-l", "avgpool", "-b", "2", "-o", out});
     process.setReadChannel(QProcess::StandardError);
     QVERIFY(process.waitForStarted());
     // Ctrl-C once the first rows are through: the CLI prints a progress line per percent when its
@@ -143,15 +146,16 @@ void TestCli::ctrlCKeepsCompleteRows()
     QCOMPARE(process.exitCode(), 130);
     QVERIFY2(err.contains("interrupted: wrote"), qPrintable(err));
     // What was written is complete and valid for the rows done, and the manifest says so.
-    const Outcome numpy = runProgram(
-        LAYERSCOPE_PYTHON,
-        {"-c",
-         "import sys, json, numpy as np; d = np.load(sys.argv[1]); m = json.load(open(sys.argv[2])); "
-         "n = len(m['rows']); assert m['cancelled'] and 0 < n < 200, n; "
-         "assert d['layer4'].shape == (n, 512, 7, 7) and d['avgpool'].shape == (n, 512, 1, 1); print(n)",
-         out, dir.filePath("part.npz.manifest.json")});
+    const Outcome numpy
+        = runProgram(LAYERSCOPE_PYTHON,
+                     {"-c",
+                      "import sys, json, numpy as np; d = np.load(sys.argv[1]); m = json.load(open(sys.argv[2])); "
+                      "n = len(m['rows']); assert m['cancelled'] and 0 < n < 200, n; "
+                      "assert d['layer4'].shape == (n, 512, 7, 7) and d['avgpool'].shape == (n, 512, 1, 1); print(n)",
+                      out, dir.filePath("part.npz.manifest.json")});
     QVERIFY2(numpy.exitCode == 0, qPrintable(numpy.err));
-    QVERIFY(QDir(dir.path()).entryList(QDir::Hidden | QDir::AllEntries | QDir::NoDotAndDotDot).filter("partial").isEmpty());
+    QVERIFY(
+        QDir(dir.path()).entryList(QDir::Hidden | QDir::AllEntries | QDir::NoDotAndDotDot).filter("partial").isEmpty());
 }
 
 void TestCli::fullDiskLeavesNoFile()
@@ -180,41 +184,47 @@ void TestCli::errorsAreOneLineAndNonZero_data()
     const QString seed = fixture("seed_cnn_scripted", "model.pt");
     const QString seedInput = fixture("seed_cnn_scripted", "input0.npy");
     const QString out = QDir::temp().filePath("layerscope-tst-cli-never-written.npz");
-    QTest::newRow("unknown layer") << QStringList{"extract", seed, "-i", seedInput, "-l", "cnn.0.O", "-o", out}
+    QTest::newRow("unknown layer") << QStringList {"extract", seed, "-i", seedInput, "-l", "cnn.0.O", "-o", out}
                                    << "no module named 'cnn.0.O'";
     QTest::newRow("wrong number of inputs")
-        << QStringList{"extract", seed, "-i", seedInput, "-i", seedInput, "-l", "cnn.0", "-o", out}
+        << QStringList {"extract", seed, "-i", seedInput, "-i", seedInput, "-l", "cnn.0", "-o", out}
         << "takes 1 input, forward(x: Tensor) -> Tensor, but 2 were given";
-    QTest::newRow("shape mismatch")
-        << QStringList{"extract", seed, "-i", fixture("resnet18_scripted", "input0.npy"), "-l", "cnn.0", "-o", out}
-        << "forward failed in module 'cnn.0.0' (Conv2d) on input of shape [2, 3, 112, 112]";
-    QTest::newRow("unreadable npy") << QStringList{"extract", seed, "-i", fixture("bad", "not_numpy.npy"), "-l",
-                                                   "cnn.0", "-o", out}
+    QTest::newRow("shape mismatch") << QStringList {"extract", seed,
+                                                    "-i",      fixture("resnet18_scripted", "input0.npy"),
+                                                    "-l",      "cnn.0",
+                                                    "-o",      out}
+                                    << "forward failed in module 'cnn.0.0' (Conv2d) on input of shape [2, 3, 112, 112]";
+    QTest::newRow("unreadable npy") << QStringList {"extract", seed,    "-i", fixture("bad", "not_numpy.npy"),
+                                                    "-l",      "cnn.0", "-o", out}
                                     << "not_numpy.npy: not a .npy file";
-    QTest::newRow("not an input") << QStringList{"extract", seed, "-i", seed, "-l", "cnn.0", "-o", out}
+    QTest::newRow("not an input") << QStringList {"extract", seed, "-i", seed, "-l", "cnn.0", "-o", out}
                                   << "not an input LayerScope reads";
-    QTest::newRow("unwritable output")
-        << QStringList{"extract", seed, "-i", seedInput, "-l", "cnn.0", "-o", "/nonexistent/folder/out.npz"}
-        << "/nonexistent/folder/out.npz: cannot write";
-    QTest::newRow("state_dict") << QStringList{"modules", fixture("bad", "state_dict.pt")} << "torch.save pickle";
-    QTest::newRow("no layers") << QStringList{"extract", seed, "-i", seedInput, "-o", out}
+    QTest::newRow("unwritable output") << QStringList {"extract", seed,    "-i", seedInput,
+                                                       "-l",      "cnn.0", "-o", "/nonexistent/folder/out.npz"}
+                                       << "/nonexistent/folder/out.npz: cannot write";
+    QTest::newRow("state_dict") << QStringList {"modules", fixture("bad", "state_dict.pt")} << "torch.save pickle";
+    QTest::newRow("no layers") << QStringList {"extract", seed, "-i", seedInput, "-o", out}
                                << "choose modules with --layer NAME or --all";
     // Values that used to hang, overflow into OpenCV assertions or produce NaN output with exit 0.
-    const QStringList base{"extract", seed, "-i", seedInput, "-l", "cnn.0", "-o", out};
-    QTest::newRow("--threads 1000") << (base + QStringList{"--threads", "1000"}) << "--threads: 1000 is outside 1..";
-    QTest::newRow("--threads -2") << (base + QStringList{"--threads", "-2"}) << "--threads: -2 is outside 1..";
-    QTest::newRow("--resize-shorter 2000000000") << (base + QStringList{"--resize-shorter", "2000000000"})
+    const QStringList base {"extract", seed, "-i", seedInput, "-l", "cnn.0", "-o", out};
+    QTest::newRow("--threads 1000") << (base + QStringList {"--threads", "1000"}) << "--threads: 1000 is outside 1..";
+    QTest::newRow("--threads -2") << (base + QStringList {"--threads", "-2"}) << "--threads: -2 is outside 1..";
+    QTest::newRow("--resize-shorter 2000000000") << (base + QStringList {"--resize-shorter", "2000000000"})
                                                  << "--resize-shorter: 2000000000 is outside 1..16384 pixels";
-    QTest::newRow("--crop huge") << (base + QStringList{"--crop", "99999999x2"}) << "--crop: '99999999x2' is not a size";
-    QTest::newRow("--resize 0") << (base + QStringList{"--resize", "0x5"}) << "--resize: 0 is outside 1..16384";
-    QTest::newRow("--mean nan") << (base + QStringList{"--color", "gray", "--mean", "nan"}) << "--mean: 'nan' is not a finite number";
-    QTest::newRow("--mean 1e40") << (base + QStringList{"--color", "gray", "--mean", "1e40"}) << "--mean: '1e40' is not a number";
-    QTest::newRow("--std 0") << (base + QStringList{"--color", "gray", "--std", "0"}) << "--std: a standard deviation of 0";
-    QTest::newRow("--mean count") << (base + QStringList{"--mean", "0.5,0.5"}) << "--mean: 2 values for 3 channels";
-    QTest::newRow("--batch-size 0") << (base + QStringList{"-b", "0"}) << "--batch-size: 0 is outside 1..4096";
-    QTest::newRow("--shard 4/4") << (base + QStringList{"--shard", "4/4"}) << "--shard: 4/4 does not exist";
-    QTest::newRow("--shard junk") << (base + QStringList{"--shard", "-1/4"}) << "--shard: '-1/4' is not I/N";
-    QTest::newRow("--max-pixels -1") << (base + QStringList{"--max-pixels", "-1"}) << "--max-pixels: -1";
+    QTest::newRow("--crop huge") << (base + QStringList {"--crop", "99999999x2"})
+                                 << "--crop: '99999999x2' is not a size";
+    QTest::newRow("--resize 0") << (base + QStringList {"--resize", "0x5"}) << "--resize: 0 is outside 1..16384";
+    QTest::newRow("--mean nan") << (base + QStringList {"--color", "gray", "--mean", "nan"})
+                                << "--mean: 'nan' is not a finite number";
+    QTest::newRow("--mean 1e40") << (base + QStringList {"--color", "gray", "--mean", "1e40"})
+                                 << "--mean: '1e40' is not a number";
+    QTest::newRow("--std 0") << (base + QStringList {"--color", "gray", "--std", "0"})
+                             << "--std: a standard deviation of 0";
+    QTest::newRow("--mean count") << (base + QStringList {"--mean", "0.5,0.5"}) << "--mean: 2 values for 3 channels";
+    QTest::newRow("--batch-size 0") << (base + QStringList {"-b", "0"}) << "--batch-size: 0 is outside 1..4096";
+    QTest::newRow("--shard 4/4") << (base + QStringList {"--shard", "4/4"}) << "--shard: 4/4 does not exist";
+    QTest::newRow("--shard junk") << (base + QStringList {"--shard", "-1/4"}) << "--shard: '-1/4' is not I/N";
+    QTest::newRow("--max-pixels -1") << (base + QStringList {"--max-pixels", "-1"}) << "--max-pixels: -1";
 }
 
 void TestCli::errorsAreOneLineAndNonZero()
@@ -240,8 +250,8 @@ void TestCli::untrustedModelNeedsTrustModel()
     const QString refusal = "layerscope-cli: error: " + model
         + ": the model calls torch.from_file in method __setstate__ of __torch__.fixture_models.FromFileInSetstate: "
           "it can read or write files; open it only if you trust it (--trust-model)\n";
-    const QStringList extract{"extract", model, "-i", fixture("seed_cnn_scripted", "input0.npy"), "--all", "-o", out};
-    for (const QStringList& arguments : {QStringList{"modules", model}, extract}) {
+    const QStringList extract {"extract", model, "-i", fixture("seed_cnn_scripted", "input0.npy"), "--all", "-o", out};
+    for (const QStringList& arguments : {QStringList {"modules", model}, extract}) {
         const Outcome refused = cli(arguments);
         QVERIFY(refused.exitCode != 0);
         QCOMPARE(refused.err, refusal);
@@ -254,7 +264,7 @@ void TestCli::untrustedModelNeedsTrustModel()
     QVERIFY2(listed.out.startsWith(model + ": forward(x: Tensor) -> Tensor"), qPrintable(listed.out));
     QVERIFY(QFile::exists(target)); // what trusting it allowed
     QFile::remove(target);
-    const Outcome extracted = cli(extract + QStringList{"--trust-model"});
+    const Outcome extracted = cli(extract + QStringList {"--trust-model"});
     QVERIFY2(extracted.exitCode == 0, qPrintable(extracted.err));
     QVERIFY(QFile::exists(out));
     QFile::remove(target);

@@ -82,11 +82,16 @@ void TestExporters::pythonReadsBackEveryFormat_data()
 {
     QTest::addColumn<QString>("file");
     QTest::addColumn<QString>("kind");
-    QTest::newRow("npz") << "all.npz" << "npz";
-    QTest::newRow("folder of npy") << "all" << "folder";
-    QTest::newRow("MATLAB") << "all.mat" << "mat";
-    QTest::newRow("PyTorch") << "all.pt" << "pt";
-    QTest::newRow("CSV") << "all.csv" << "csv";
+    QTest::newRow("npz") << "all.npz"
+                         << "npz";
+    QTest::newRow("folder of npy") << "all"
+                                   << "folder";
+    QTest::newRow("MATLAB") << "all.mat"
+                            << "mat";
+    QTest::newRow("PyTorch") << "all.pt"
+                             << "pt";
+    QTest::newRow("CSV") << "all.csv"
+                         << "csv";
 }
 
 void TestExporters::pythonReadsBackEveryFormat()
@@ -131,9 +136,9 @@ void TestExporters::pngDrawsOneTilePerChannel()
     const auto reference = readNpzAsMap(fixturePath("seed_cnn_scripted", "reference.npz"));
     ExportOptions options;
     options.grid.gap = 1;
-    const auto notes = writeCaptures(out.filePath("maps.png").toStdString(),
-                                     {{"cnn.0.0", reference.at("cnn.0.0")}, {"linear.0", reference.at("linear.0")}},
-                                     options);
+    const auto notes
+        = writeCaptures(out.filePath("maps.png").toStdString(),
+                        {{"cnn.0.0", reference.at("cnn.0.0")}, {"linear.0", reference.at("linear.0")}}, options);
     // cnn.0.0 is [2, 16, 97, 97]: 2 samples, a 4x4 grid of 97-pixel tiles with 1-pixel gaps.
     QStringList pngs = QDir(out.path()).entryList({"*.png"});
     QCOMPARE(pngs, QStringList({"maps.cnn.0.0.0.png", "maps.cnn.0.0.1.png"}));

@@ -196,7 +196,8 @@ void TestExtraction::shardsSplitTheDataSet()
             const QString file = entry["files"].toArray()[0].toString();
             QVERIFY(!seen.contains(file));
             seen.insert(file);
-            QVERIFY(maxAbsDifference(sampleOf(features, i), sampleOf(reference.at("linear.0"), kept.indexOf(file))) <= 1e-5);
+            QVERIFY(maxAbsDifference(sampleOf(features, i), sampleOf(reference.at("linear.0"), kept.indexOf(file)))
+                    <= 1e-5);
         }
     }
     QCOMPARE(seen.size(), kept.size());
@@ -207,11 +208,11 @@ void TestExtraction::cancelKeepsCompleteRows()
     QTemporaryDir out;
     int calls = 0;
     ExtractionProgress last;
-    const ExtractionResult result = runExtraction(*model_, seedJob(out.filePath("part.npz")),
-                                                  [&](const ExtractionProgress& p) {
-                                                      last = p;
-                                                      return ++calls < 2; // stop after the second batch
-                                                  });
+    const ExtractionResult result
+        = runExtraction(*model_, seedJob(out.filePath("part.npz")), [&](const ExtractionProgress& p) {
+              last = p;
+              return ++calls < 2; // stop after the second batch
+          });
     QCOMPARE(last.total, std::int64_t(24));
     QCOMPARE(last.done, std::int64_t(10));
     QVERIFY(result.cancelled);
@@ -297,8 +298,8 @@ void TestExtraction::imagesOfDifferentSizesNeedResize()
     const ExtractionResult result = runExtraction(resnet, job);
     QCOMPARE(result.rows, std::int64_t(1));
     QCOMPARE(result.skippedInputs.size(), std::size_t(1));
-    QVERIFY2(QString::fromStdString(result.skippedInputs[0].reason).contains("b.jpg: preprocessed to") &&
-                 QString::fromStdString(result.skippedInputs[0].reason).contains("give --resize"),
+    QVERIFY2(QString::fromStdString(result.skippedInputs[0].reason).contains("b.jpg: preprocessed to")
+                 && QString::fromStdString(result.skippedInputs[0].reason).contains("give --resize"),
              result.skippedInputs[0].reason.c_str());
     Tensor first = loadImage(dir.filePath("photos/a.png").toStdString(), job.preprocessing);
     first.shape.insert(first.shape.begin(), 1);

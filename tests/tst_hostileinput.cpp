@@ -32,10 +32,7 @@ private slots:
 
 namespace {
 
-Tensor rows(std::int64_t count)
-{
-    return Tensor::zeros({count, 16}, DType::Float32);
-}
+Tensor rows(std::int64_t count) { return Tensor::zeros({count, 16}, DType::Float32); }
 
 QStringList stagingEntries(const QString& folder)
 {
@@ -92,7 +89,7 @@ void TestHostileInput::stagingOfAKilledRunIsRemovedByTheNextRun()
         next.commit();
     }
     QCOMPARE(stagingEntries(dir.path()), QStringList());
-    QCOMPARE(readNpz(output.toStdString()).front().tensor.shape, (std::vector<std::int64_t>{3, 16}));
+    QCOMPARE(readNpz(output.toStdString()).front().tensor.shape, (std::vector<std::int64_t> {3, 16}));
 }
 
 void TestHostileInput::liveStagingAndForeignFilesAreKept()
@@ -156,7 +153,7 @@ void TestHostileInput::regressionInputs()
             std::vector<std::string> arguments;
             for (const QByteArray& argument : lines)
                 arguments.push_back(argument.toStdString());
-            CLI::App app{"layerscope-cli"};
+            CLI::App app {"layerscope-cli"};
             cli::CommandLine line;
             cli::declareCommandLine(app, line);
             try {

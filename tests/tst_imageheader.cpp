@@ -162,8 +162,8 @@ void TestImageHeader::headerSizesAreWhatPilReports_data()
     for (auto it = variants.begin(); it != variants.end(); ++it) {
         const QJsonArray size = it.value().toObject()["size"].toArray();
         const QJsonArray upright = it.value().toObject()["upright"].toArray();
-        QTest::newRow(qPrintable(it.key())) << it.key() << size[0].toInt() << size[1].toInt() << upright[0].toInt()
-                                             << upright[1].toInt();
+        QTest::newRow(qPrintable(it.key()))
+            << it.key() << size[0].toInt() << size[1].toInt() << upright[0].toInt() << upright[1].toInt();
         formats << formatOfName(it.key());
     }
     formats.removeDuplicates();
@@ -185,7 +185,7 @@ void TestImageHeader::headerSizesAreWhatPilReports()
     QCOMPARE(info.height, std::int64_t(height));
     // And what the decoder then makes of it: the same size, turned as EXIF says.
     const Tensor image = loadImage(path, Preprocessing());
-    QCOMPARE(image.shape, (std::vector<std::int64_t>{3, uprightHeight, uprightWidth}));
+    QCOMPARE(image.shape, (std::vector<std::int64_t> {3, uprightHeight, uprightWidth}));
 }
 
 void TestImageHeader::hostileFilesAreRefusedBeforeDecoding_data()
@@ -211,15 +211,14 @@ void TestImageHeader::hostileFilesAreRefusedBeforeDecoding_data()
     QTest::newRow("empty") << "empty.png" << QByteArray() << "the file is empty";
     QTest::newRow("EXR named .png") << "light.png" << QByteArray("\x76\x2F\x31\x01\x02\x00\x00\x00", 8)
                                     << "not a PNG image";
-    QTest::newRow("JPEG 2000 named .jpg") << "j2k.jpg" << QByteArray("\xFF\x4F\xFF\x51\x00\x2F", 6)
-                                          << "not a JPEG image";
+    QTest::newRow("JPEG 2000 named .jpg")
+        << "j2k.jpg" << QByteArray("\xFF\x4F\xFF\x51\x00\x2F", 6) << "not a JPEG image";
     QTest::newRow("PFM named .bmp") << "depth.bmp" << QByteArray("Pf\n4 4\n-1\n") << "not a BMP image";
-    QTest::newRow("Sun raster named .webp") << "x.webp" << QByteArray("\x59\xA6\x6A\x95", 4) + QByteArray(28, '\0')
-                                            << "not a WebP image";
+    QTest::newRow("Sun raster named .webp")
+        << "x.webp" << QByteArray("\x59\xA6\x6A\x95", 4) + QByteArray(28, '\0') << "not a WebP image";
     QTest::newRow("PNG cut in its IHDR") << "cut.png" << pngDeclaring(10, 10).left(20) << "truncated PNG";
-    QTest::newRow("PNG without IHDR first") << "noihdr.png"
-                                            << QByteArray("\x89PNG\r\n\x1a\n", 8) + pngChunk("IDAT", QByteArray(13, 0))
-                                            << "not IHDR";
+    QTest::newRow("PNG without IHDR first")
+        << "noihdr.png" << QByteArray("\x89PNG\r\n\x1a\n", 8) + pngChunk("IDAT", QByteArray(13, 0)) << "not IHDR";
     QTest::newRow("PNG of height 0") << "flat.png" << pngDeclaring(10, 0) << "declares 10x0 pixels";
     QTest::newRow("PNG of 2^31 pixels wide") << "wide.png" << pngDeclaring(0x80000000u, 1) << "corrupt PNG header";
     QTest::newRow("PNG of 2^21 x 1") << "line.png" << pngDeclaring(1u << 21, 1) << "a side longer than 1048576";
@@ -227,27 +226,25 @@ void TestImageHeader::hostileFilesAreRefusedBeforeDecoding_data()
     QTest::newRow("JPEG without frame header")
         << "noframe.jpg" << QByteArray("\xFF\xD8\xFF\xE0\x00\x04\x00\x00\xFF\xD9", 10)
         << "end of image before any frame header";
-    QTest::newRow("JPEG segment past the end") << "long.jpg" << QByteArray("\xFF\xD8\xFF\xE1\xFF\xFF\x00\x00", 8)
-                                               << "truncated JPEG";
-    QTest::newRow("JPEG segment length 1") << "short.jpg" << QByteArray("\xFF\xD8\xFF\xE1\x00\x01\x00\x00", 8)
-                                           << "a segment length of 1";
-    QTest::newRow("BMP with a 20-byte header") << "odd.bmp" << QByteArray("BM", 2) + QByteArray(12, '\0') + le32(20)
-                                                   + QByteArray(20, '\0')
-                                               << "a bitmap header of 20 bytes";
+    QTest::newRow("JPEG segment past the end")
+        << "long.jpg" << QByteArray("\xFF\xD8\xFF\xE1\xFF\xFF\x00\x00", 8) << "truncated JPEG";
+    QTest::newRow("JPEG segment length 1")
+        << "short.jpg" << QByteArray("\xFF\xD8\xFF\xE1\x00\x01\x00\x00", 8) << "a segment length of 1";
+    QTest::newRow("BMP with a 20-byte header")
+        << "odd.bmp" << QByteArray("BM", 2) + QByteArray(12, '\0') + le32(20) + QByteArray(20, '\0')
+        << "a bitmap header of 20 bytes";
     QTest::newRow("BMP 40000 x -40000") << "tall.bmp"
                                         << QByteArray("BM", 2) + QByteArray(12, '\0') + le32(40) + le32(40000)
-                                               + le32(quint32(-40000)) + QByteArray(32, '\0')
+            + le32(quint32(-40000)) + QByteArray(32, '\0')
                                         << "40000x40000 pixels (1600.0 megapixels) exceeds";
-    QTest::newRow("TIFF without a height") << "nolength.tif" << tiffDeclaring(tiffEntry(256, 3, 1, 8), 1)
-                                           << "no image height";
-    QTest::newRow("TIFF with two widths") << "twice.tif"
-                                          << tiffDeclaring(tiffEntry(256, 3, 1, 8) + tiffEntry(257, 3, 1, 8)
-                                                               + tiffEntry(256, 4, 1, 90000),
-                                                           3)
-                                          << "two different image widths";
-    QTest::newRow("TIFF width as a RATIONAL") << "ratio.tif"
-                                              << tiffDeclaring(tiffEntry(256, 5, 1, 8) + tiffEntry(257, 3, 1, 8), 2)
-                                              << "stored as type 5";
+    QTest::newRow("TIFF without a height")
+        << "nolength.tif" << tiffDeclaring(tiffEntry(256, 3, 1, 8), 1) << "no image height";
+    QTest::newRow("TIFF with two widths")
+        << "twice.tif"
+        << tiffDeclaring(tiffEntry(256, 3, 1, 8) + tiffEntry(257, 3, 1, 8) + tiffEntry(256, 4, 1, 90000), 3)
+        << "two different image widths";
+    QTest::newRow("TIFF width as a RATIONAL")
+        << "ratio.tif" << tiffDeclaring(tiffEntry(256, 5, 1, 8) + tiffEntry(257, 3, 1, 8), 2) << "stored as type 5";
     QTest::newRow("TIFF 65535 x 65535") << "huge.tif"
                                         << tiffDeclaring(tiffEntry(256, 4, 1, 65535) + tiffEntry(257, 3, 1, 65535), 2)
                                         << "65535x65535 pixels (4294.8 megapixels) exceeds";
@@ -264,14 +261,14 @@ void TestImageHeader::hostileFilesAreRefusedBeforeDecoding_data()
                              + tiffEntry(323, 3, 1, 256),
                          4)
         << "a TIFF tile of 1048576x256 pixels (268.4 megapixels) exceeds the limit of 179.0 megapixels";
-    QTest::newRow("TIFF directory past the end") << "far.tif" << QByteArray("MM\0*", 4) + be32(4000) + QByteArray(8, 0)
-                                                 << "truncated TIFF";
+    QTest::newRow("TIFF directory past the end")
+        << "far.tif" << QByteArray("MM\0*", 4) + be32(4000) + QByteArray(8, 0) << "truncated TIFF";
     QTest::newRow("BigTIFF") << "big.tif" << QByteArray("II+\0\x08\0\0\0", 8) + QByteArray(16, 0) << "BigTIFF";
     QTest::newRow("WebP with an unknown chunk")
         << "x.webp" << QByteArray("RIFF\x20\0\0\0WEBPABCD", 16) + QByteArray(20, 0) << "a first chunk 'ABCD'";
     QTest::newRow("WebP VP8X 16384 x 16384") << "x.webp"
                                              << QByteArray("RIFF\x20\0\0\0WEBPVP8X\x0A\0\0\0\0\0\0\0", 24)
-                                                    + QByteArray("\xFF\x3F\x00\xFF\x3F\x00", 6) + QByteArray(8, 0)
+            + QByteArray("\xFF\x3F\x00\xFF\x3F\x00", 6) + QByteArray(8, 0)
                                              << "16384x16384 pixels (268.4 megapixels) exceeds";
 }
 
@@ -336,8 +333,10 @@ void TestImageHeader::misnamedFilesAreDecodedByTheirContent()
         const char* original;
         const char* misnamed;
         const char* format;
-    } cases[] = {{"rgb8.png", "rgb8.jpg", "PNG"}, {"baseline.jpg", "baseline.png", "JPEG"},
-                 {"exif_rotated.jpg", "exif_rotated.tif", "JPEG"}, {"lossy.webp", "lossy.bmp", "WebP"},
+    } cases[] = {{"rgb8.png", "rgb8.jpg", "PNG"},
+                 {"baseline.jpg", "baseline.png", "JPEG"},
+                 {"exif_rotated.jpg", "exif_rotated.tif", "JPEG"},
+                 {"lossy.webp", "lossy.bmp", "WebP"},
                  {"little_endian.tif", "little_endian.webp", "TIFF"}};
     for (const auto& c : cases) {
         const QString original = fixtures(QString("header_variants/") + c.original);
@@ -365,9 +364,9 @@ void TestImageHeader::pixelLimitIsConfigurable()
     setMaxImagePixels(9999);
     QVERIFY(errorOf([&] { loadImage(path, Preprocessing()); }).contains("exceeds the limit of 9999 pixels"));
     setMaxImagePixels(10000); // the limit itself is allowed
-    QCOMPARE(loadImage(path, Preprocessing()).shape, (std::vector<std::int64_t>{3, 100, 100}));
+    QCOMPARE(loadImage(path, Preprocessing()).shape, (std::vector<std::int64_t> {3, 100, 100}));
     setMaxImagePixels(kDefaultMaxImagePixels);
-    QCOMPARE(loadImage(path, Preprocessing()).shape, (std::vector<std::int64_t>{3, 100, 100}));
+    QCOMPARE(loadImage(path, Preprocessing()).shape, (std::vector<std::int64_t> {3, 100, 100}));
     QCOMPARE(checkImageFile(path).width, std::int64_t(100));
 }
 

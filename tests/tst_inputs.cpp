@@ -39,8 +39,7 @@ using layerscope::ui::MainWindow;
 using layerscope::ui::PreprocessingEditor;
 using layerscope::ui::ThumbnailLoader;
 
-namespace
-{
+namespace {
 
 QString writeImage(const QString& path, int width, int height, bool noise)
 {
@@ -71,8 +70,8 @@ Tensor rowOf(const Tensor& tensor, std::int64_t row)
     Tensor one = tensor;
     one.shape[0] = 1;
     const std::size_t bytes = one.nbytes();
-    one.data = std::shared_ptr<const void>(
-        tensor.data, static_cast<const char*>(tensor.data.get()) + std::size_t(row) * bytes);
+    one.data = std::shared_ptr<const void>(tensor.data,
+                                           static_cast<const char*>(tensor.data.get()) + std::size_t(row) * bytes);
     return one;
 }
 
@@ -80,8 +79,7 @@ const QString kDemoDir = QStringLiteral(LAYERSCOPE_SOURCE_DIR "/resources/demo")
 
 } // namespace
 
-class TestInputs : public QObject
-{
+class TestInputs : public QObject {
     Q_OBJECT
 
 private slots:
@@ -106,12 +104,12 @@ void TestInputs::fixedSizeModelGetsTheSizeOffered()
     window.show();
     QSignalSpy errors(&window, &MainWindow::errorShown);
     QSignalSpy ran(&window, &MainWindow::runReady);
-    window.openModel(
-        QString::fromStdString(fixturePath("seed_cnn_scripted", "model.pt")), { photo }, Preprocessing::gray());
+    window.openModel(QString::fromStdString(fixturePath("seed_cnn_scripted", "model.pt")), {photo},
+                     Preprocessing::gray());
     QVERIFY(errors.wait(30000));
     const QString error = window.errorText();
-    QVERIFY2(
-        error.contains("the model expects 1x92x92 inputs (up to 1x107x107); set Resize to 100x100"), qPrintable(error));
+    QVERIFY2(error.contains("the model expects 1x92x92 inputs (up to 1x107x107); set Resize to 100x100"),
+             qPrintable(error));
     QVERIFY2(!error.contains("mat1") && !error.contains('\n'), qPrintable(error));
     QPushButton* suggestion = window.inputPanel()->preprocessingEditor()->suggestionButton();
     QVERIFY(suggestion->isVisible());
@@ -146,7 +144,7 @@ void TestInputs::typingInASpinBoxRunsOnce()
     width->setFocus();
     QTest::keyClick(width, Qt::Key_A, Qt::ControlModifier);
     QSignalSpy started(window.jobTracker(), &ui::JobTracker::changed);
-    for (const char key : { '2', '6' }) {
+    for (const char key : {'2', '6'}) {
         QTest::keyClick(width, key);
         QVERIFY(!window.isBusy());
     }
@@ -180,7 +178,7 @@ void TestInputs::thumbnailsAreDecodedOffTheGuiThread()
 
     InputPanel panel;
     panel.show();
-    panel.setArguments({ { "x", "Tensor", false } });
+    panel.setArguments({{"x", "Tensor", false}});
     QSignalSpy listed(panel.thumbnailLoader(), &ThumbnailLoader::listed);
     QSignalSpy ready(panel.thumbnailLoader(), &ThumbnailLoader::thumbnailReady);
     QSignalSpy finished(panel.thumbnailLoader(), &ThumbnailLoader::finished);
@@ -188,10 +186,10 @@ void TestInputs::thumbnailsAreDecodedOffTheGuiThread()
 
     QElapsedTimer clock;
     clock.start();
-    panel.setInputs({ dir.path() });
+    panel.setInputs({dir.path()});
     const qint64 callMs = clock.elapsed();
-    QCOMPARE(panel.thumbnails()->count(), 0); // nothing listed or decoded on this thread
-    QCOMPARE(panel.inputs(), QStringList { QString() }); // no image to run until the list arrives
+    QCOMPARE(panel.thumbnails()->count(), 0);          // nothing listed or decoded on this thread
+    QCOMPARE(panel.inputs(), QStringList {QString()}); // no image to run until the list arrives
 
     qint64 longestGapMs = 0, last = clock.elapsed();
     QTimer ticker;
@@ -219,7 +217,7 @@ void TestInputs::thumbnailsAreDecodedOffTheGuiThread()
     QCOMPARE(panel.thumbnails()->item(photos)->toolTip(), reason);
     QVERIFY(panel.inputs().first().endsWith("photo00.png"));
     qInfo("setInputs: %lld ms; all thumbnails: %lld ms; longest wait of the event loop: %lld ms", callMs, allMs,
-        longestGapMs);
+          longestGapMs);
     QVERIFY2(callMs * 10 < allMs, "the folder call returns long before decoding is done");
     QVERIFY2(longestGapMs * 4 < allMs, "the event loop kept running while thumbnails were decoded");
 }
@@ -232,11 +230,11 @@ void TestInputs::anotherFolderDropsTheFirstOnesThumbnails()
     writeImage(second.filePath("a.png"), 40, 30, false);
     writeImage(second.filePath("b.png"), 40, 30, false);
     InputPanel panel;
-    panel.setArguments({ { "x", "Tensor", false } });
+    panel.setArguments({{"x", "Tensor", false}});
     QSignalSpy ready(panel.thumbnailLoader(), &ThumbnailLoader::thumbnailReady);
     QSignalSpy finished(panel.thumbnailLoader(), &ThumbnailLoader::finished);
-    panel.setInputs({ first.path() });
-    panel.setInputs({ second.path() });
+    panel.setInputs({first.path()});
+    panel.setInputs({second.path()});
     QVERIFY(finished.wait(60000));
     QCOMPARE(finished.count(), 1);
     QCOMPARE(ready.count(), 2); // none of the first folder's
@@ -256,7 +254,7 @@ void TestInputs::folderExportShowsWhatItWillWrite()
     QSignalSpy ran(&window, &MainWindow::runReady);
     window.openDemo();
     QVERIFY(ran.wait(30000));
-    window.inputPanel()->setInputs({ kDemoDir + "/images" });
+    window.inputPanel()->setInputs({kDemoDir + "/images"});
     QVERIFY(ran.wait(30000));
     QSignalSpy errors(&window, &MainWindow::errorShown);
     window.moduleModel()->setCheckedModules({});
@@ -264,11 +262,11 @@ void TestInputs::folderExportShowsWhatItWillWrite()
     QCOMPARE(errors.count(), 1); // nothing checked: said before any dialog
     QVERIFY(!window.findChild<ExportFolderDialog*>());
 
-    window.moduleModel()->setCheckedModules({ "features.0" });
+    window.moduleModel()->setCheckedModules({"features.0"});
     folderExportAction(window)->trigger();
     auto* dialog = window.findChild<ExportFolderDialog*>("exportFolderDialog");
     QVERIFY(dialog);
-    QCOMPARE(dialog->inputs(), QStringList { kDemoDir + "/images" }); // the Inputs row's folder
+    QCOMPARE(dialog->inputs(), QStringList {kDemoDir + "/images"}); // the Inputs row's folder
     QSignalSpy counted(dialog, &ExportFolderDialog::counted);
     QVERIFY(counted.wait(30000));
     QCOMPARE(dialog->imageCount(), qint64(10));
@@ -283,12 +281,12 @@ void TestInputs::folderExportShowsWhatItWillWrite()
 
     // The numbers themselves, for two modules and a batch of two.
     RunResult run;
-    run.captures.push_back({ "a", "a", 0, false, Tensor::zeros({ 2, 8, 4, 4 }, DType::Float32) });
-    run.captures.push_back({ "a:1", "a", 1, false, Tensor::zeros({ 2, 8, 4, 4 }, DType::Float32) });
-    run.captures.push_back({ "b[0]", "b", 0, false, Tensor::zeros({ 2, 5 }, DType::Float64) });
-    run.captures.push_back({ "c", "c", 0, false, Tensor::zeros({ 2, 100 }, DType::Float32) }); // not checked
-    run.outputs.push_back({ "output", "", 0, false, Tensor::zeros({ 2, 3 }, DType::Int64) });
-    const ui::ExportEstimate estimate = ui::estimateExport(run, { "a", "b" });
+    run.captures.push_back({"a", "a", 0, false, Tensor::zeros({2, 8, 4, 4}, DType::Float32)});
+    run.captures.push_back({"a:1", "a", 1, false, Tensor::zeros({2, 8, 4, 4}, DType::Float32)});
+    run.captures.push_back({"b[0]", "b", 0, false, Tensor::zeros({2, 5}, DType::Float64)});
+    run.captures.push_back({"c", "c", 0, false, Tensor::zeros({2, 100}, DType::Float32)}); // not checked
+    run.outputs.push_back({"output", "", 0, false, Tensor::zeros({2, 3}, DType::Int64)});
+    const ui::ExportEstimate estimate = ui::estimateExport(run, {"a", "b"});
     QCOMPARE(estimate.captures, 4);
     QCOMPARE(estimate.bytesPerImage, qint64(2 * 8 * 4 * 4 * 4 + 5 * 8 + 3 * 8));
 }
@@ -298,7 +296,7 @@ void TestInputs::folderExportShowsWhatItWillWrite()
 void TestInputs::twoInputFolderExportPairsTheFolders()
 {
     QTemporaryDir dir;
-    for (const char* folder : { "x", "y", "short" })
+    for (const char* folder : {"x", "y", "short"})
         QVERIFY(QDir(dir.path()).mkpath(folder));
     const int pairs = 3;
     for (int i = 0; i < pairs; ++i) {
@@ -312,9 +310,9 @@ void TestInputs::twoInputFolderExportPairsTheFolders()
     MainWindow window;
     window.show();
     QSignalSpy ran(&window, &MainWindow::runReady);
-    window.openModel(modelPath, { dir.filePath("x/0.png"), dir.filePath("y/0.png") }, gray);
+    window.openModel(modelPath, {dir.filePath("x/0.png"), dir.filePath("y/0.png")}, gray);
     QVERIFY(ran.wait(30000));
-    window.moduleModel()->setCheckedModules({ "feature_model" });
+    window.moduleModel()->setCheckedModules({"feature_model"});
     folderExportAction(window)->trigger();
     auto* dialog = window.findChild<ExportFolderDialog*>("exportFolderDialog");
     QVERIFY(dialog);
@@ -332,28 +330,28 @@ void TestInputs::twoInputFolderExportPairsTheFolders()
 
     dialog->setInput(1, dir.filePath("y"));
     QTRY_VERIFY_WITH_TIMEOUT(dialog->imageCount() == pairs, 30000);
-    QVERIFY2(
-        dialog->summaryText().startsWith("3 arrays per image (1 checked module"), qPrintable(dialog->summaryText()));
+    QVERIFY2(dialog->summaryText().startsWith("3 arrays per image (1 checked module"),
+             qPrintable(dialog->summaryText()));
     const QString out = dir.filePath("features.npz");
     dialog->setOutputPath(out);
     QSignalSpy exported(&window, &MainWindow::exportFinished);
     dialog->findChild<QDialogButtonBox*>()->button(QDialogButtonBox::Ok)->click();
     QVERIFY(exported.wait(60000));
     QVERIFY2(exported.first().first().toString().startsWith("Wrote 3 rows"),
-        qPrintable(exported.first().first().toString()));
+             qPrintable(exported.first().first().toString()));
 
     const auto arrays = readNpzAsMap(out.toStdString());
     const Model model = Model::load(modelPath.toStdString());
     for (int i = 0; i < pairs; ++i) {
         std::vector<Tensor> inputs;
-        for (const char* folder : { "x", "y" }) {
+        for (const char* folder : {"x", "y"}) {
             Tensor image = loadImage(dir.filePath(QString("%1/%2.png").arg(folder).arg(i)).toStdString(), gray);
             image.shape.insert(image.shape.begin(), 1);
             inputs.push_back(image);
         }
-        const RunResult direct = model.run(inputs, { { "feature_model" }, {} });
+        const RunResult direct = model.run(inputs, {{"feature_model"}, {}});
         std::map<std::string, Tensor> expected;
-        for (const auto* list : { &direct.captures, &direct.outputs }) {
+        for (const auto* list : {&direct.captures, &direct.outputs}) {
             for (const Capture& capture : *list)
                 expected[capture.key] = capture.tensor;
         }
@@ -376,8 +374,8 @@ void TestInputs::settingsAreRememberedPerModel()
     b.setPreprocessing(Preprocessing::imagenet());
     QCOMPARE(ui::ModelSettings(dir.filePath("a.pt")).preprocessing()->toJson(), Preprocessing::gray(28).toJson());
     QCOMPARE(ui::ModelSettings(dir.filePath("b.pt")).preprocessing()->toJson(), Preprocessing::imagenet().toJson());
-    a.setInputs({ "x.png", "folder" });
-    QCOMPARE(ui::ModelSettings(dir.filePath("a.pt")).inputs(), (QStringList { "x.png", "folder" }));
+    a.setInputs({"x.png", "folder"});
+    QCOMPARE(ui::ModelSettings(dir.filePath("a.pt")).inputs(), (QStringList {"x.png", "folder"}));
     QCOMPARE(b.labelsFile(), dir.filePath("labels.txt")); // beside the model until one is chosen
     b.setLabelsFile("/elsewhere/names.txt");
     QCOMPARE(ui::ModelSettings(dir.filePath("b.pt")).labelsFile(), QString("/elsewhere/names.txt"));
@@ -389,9 +387,9 @@ void TestInputs::notRunReasons()
 {
     const Model model = Model::load(fixturePath("nested_scripted", "model.pt"));
     RunResult run;
-    run.skipped.push_back({ "encoder[1]", "NoneType" });
-    QCOMPARE(
-        ui::notRunReason(model, run, "encoder.self_attn"), QString("'encoder.self_attn' did not run in this forward"));
+    run.skipped.push_back({"encoder[1]", "NoneType"});
+    QCOMPARE(ui::notRunReason(model, run, "encoder.self_attn"),
+             QString("'encoder.self_attn' did not run in this forward"));
     QCOMPARE(ui::notRunReason(model, run, "encoder[1]"), QString("'encoder[1]' returned NoneType, not a tensor"));
     const Model tuple = Model::load(fixturePath("tuple_scripted", "model.pt"));
     int containers = 0;
@@ -400,7 +398,7 @@ void TestInputs::notRunReasons()
             ++containers;
             const QString name = QString::fromStdString(m.name);
             QCOMPARE(ui::notRunReason(tuple, run, name),
-                QString("'%1' is a container without a forward: its children run, it does not").arg(name));
+                     QString("'%1' is a container without a forward: its children run, it does not").arg(name));
         }
     }
     QVERIFY(containers > 0); // its ModuleList

@@ -7,22 +7,22 @@
 #include "layerscope/model.h"
 #include "layerscope/preprocessing.h"
 #include "mainwindow.h"
-#include "moduletreemodel.h"
 #include "modulefilterproxy.h"
+#include "moduletreemodel.h"
 #include "outputpanel.h"
 #include "testsupport.h"
 
 #include <QLineEdit>
 #include <QListWidget>
-#include <cstring>
-#include <QSpinBox>
 #include <QMessageBox>
 #include <QPushButton>
-#include <qcustomplot.h>
+#include <QSpinBox>
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTreeView>
 #include <QtTest>
+#include <cstring>
+#include <qcustomplot.h>
 
 using namespace layerscope;
 using namespace layerscope::test;
@@ -78,9 +78,11 @@ void TestMainWindow::viewExportsAsPngPdfAndSvg()
     QVERIFY(window.exportView(out.filePath("grid.png")));
     QImage grid(out.filePath("grid.png"));
     const QImage shown = window.featureMapView()->gridImage();
-    QVERIFY2(grid.width() >= 2 * shown.width() && grid.height() >= 2 * shown.height() + 40,
-             qPrintable(QString("%1x%2 from %3x%4").arg(grid.width()).arg(grid.height()).arg(shown.width()).arg(shown.height())));
-    for (const auto& [name, magic] : QList<QPair<QString, QByteArray>>{{"grid.pdf", "%PDF"}, {"grid.svg", "<?xml"}}) {
+    QVERIFY2(
+        grid.width() >= 2 * shown.width() && grid.height() >= 2 * shown.height() + 40,
+        qPrintable(
+            QString("%1x%2 from %3x%4").arg(grid.width()).arg(grid.height()).arg(shown.width()).arg(shown.height())));
+    for (const auto& [name, magic] : QList<QPair<QString, QByteArray>> {{"grid.pdf", "%PDF"}, {"grid.svg", "<?xml"}}) {
         QVERIFY(window.exportView(out.filePath(name)));
         QFile file(out.filePath(name));
         QVERIFY(file.open(QIODevice::ReadOnly));
@@ -90,7 +92,8 @@ void TestMainWindow::viewExportsAsPngPdfAndSvg()
             QVERIFY(bytes.contains("<image") && bytes.contains("features.0")); // tiles as an image, the module named
     }
     select(window, "classifier.1");
-    const QList<QPair<QString, QByteArray>> files = {{"plot.png", "\x89PNG"}, {"plot.pdf", "%PDF"}, {"plot.svg", "<?xml"}};
+    const QList<QPair<QString, QByteArray>> files
+        = {{"plot.png", "\x89PNG"}, {"plot.pdf", "%PDF"}, {"plot.svg", "<?xml"}};
     for (const auto& [name, magic] : files) {
         QVERIFY(window.exportView(out.filePath(name)));
         QFile file(out.filePath(name));
@@ -129,7 +132,7 @@ void TestMainWindow::folderInputStepsThroughImages()
     QListWidget* thumbnails = window.inputPanel()->thumbnails();
     QCOMPARE(thumbnails->count(), 10);
     QCOMPARE(window.outputPanel()->topClass(), QString("Ankle boot")); // labels.txt beside the model
-    thumbnails->setCurrentRow(2); // 0002-trouser.png
+    thumbnails->setCurrentRow(2);                                      // 0002-trouser.png
     QVERIFY(ran.wait(30000));
     QCOMPARE(window.outputPanel()->topClass(), QString("Trouser"));
     QVERIFY(window.inputPanel()->inputs().first().endsWith("0002-trouser.png"));
@@ -218,7 +221,8 @@ QString manyImages(const QTemporaryDir& dir, int count)
     QDir().mkpath(folder);
     const QStringList images = QDir(kDemoDir + "/images").entryList({"*.png"});
     for (int i = 0; i < count; ++i)
-        QFile::link(kDemoDir + "/images/" + images[i % images.size()], folder + QString("/%1.png").arg(i, 4, 10, QChar('0')));
+        QFile::link(kDemoDir + "/images/" + images[i % images.size()],
+                    folder + QString("/%1.png").arg(i, 4, 10, QChar('0')));
     return folder;
 }
 
@@ -227,10 +231,12 @@ struct WorkerEnds {
     int cancelled = 0, finishedRuns = 0;
     explicit WorkerEnds(MainWindow& window)
     {
-        QObject::connect(window.engineWorker(), &ui::EngineWorker::cancelled, &window, [this](quint64) { ++cancelled; },
-                         Qt::QueuedConnection);
-        QObject::connect(window.engineWorker(), &ui::EngineWorker::runFinished, &window,
-                         [this](quint64, auto) { ++finishedRuns; }, Qt::QueuedConnection);
+        QObject::connect(
+            window.engineWorker(), &ui::EngineWorker::cancelled, &window, [this](quint64) { ++cancelled; },
+            Qt::QueuedConnection);
+        QObject::connect(
+            window.engineWorker(), &ui::EngineWorker::runFinished, &window, [this](quint64, auto) { ++finishedRuns; },
+            Qt::QueuedConnection);
     }
 };
 
@@ -276,9 +282,9 @@ void TestMainWindow::cancelBeforeTheExportStartsWritesNothing()
     QVERIFY(ran.wait(30000));
     window.moduleModel()->setData(window.moduleModel()->indexOfModule("features"), Qt::Checked, Qt::CheckStateRole);
     WorkerEnds ends(window);
-    window.runNow();                                            // a forward first ...
-    window.exportChecked(out.filePath("all.npz"), {folder});    // ... the export queued behind it
-    window.cancelWork();                                        // Esc while it waits
+    window.runNow();                                         // a forward first ...
+    window.exportChecked(out.filePath("all.npz"), {folder}); // ... the export queued behind it
+    window.cancelWork();                                     // Esc while it waits
     QTRY_VERIFY_WITH_TIMEOUT(!window.isBusy(), 60000);
     QTRY_VERIFY(ends.cancelled >= 1);
     QVERIFY(!QFile::exists(out.filePath("all.npz")));
@@ -372,10 +378,12 @@ void TestMainWindow::untrustedModelAsksBeforeOpening()
     // The question, once it shows: asked with open(), found here, answered by clicking.
     const auto question = [&window]() -> QPointer<QMessageBox> {
         QPointer<QMessageBox> box;
-        const bool shown = QTest::qWaitFor([&] {
-            box = window.findChild<QMessageBox*>(QStringLiteral("untrustedModelBox"));
-            return box && box->isVisible();
-        }, 30000);
+        const bool shown = QTest::qWaitFor(
+            [&] {
+                box = window.findChild<QMessageBox*>(QStringLiteral("untrustedModelBox"));
+                return box && box->isVisible();
+            },
+            30000);
         return shown ? box : QPointer<QMessageBox>();
     };
     window.openModel(evil);
@@ -449,7 +457,8 @@ void TestMainWindow::anotherModelReplacesEverythingOnScreen()
     window.openModel(QString::fromStdString(fixturePath("seed_cnn_scripted", "model.pt")),
                      {QString::fromStdString(fixturePath("seed_cnn_scripted", "input0.npy"))});
     QVERIFY(ran.wait(60000));
-    QCOMPARE(window.moduleView()->currentIndex().data(ModuleTreeModel::QualifiedNameRole).toString(), QString("cnn.0.0"));
+    QCOMPARE(window.moduleView()->currentIndex().data(ModuleTreeModel::QualifiedNameRole).toString(),
+             QString("cnn.0.0"));
     QCOMPARE(window.featureMapView()->activation().shape, std::vector<std::int64_t>({2, 16, 97, 97}));
     QVERIFY(window.featureMapView()->isVisible());
     QVERIFY(window.errorText().isEmpty());

@@ -19,7 +19,7 @@ QString hostile(const QString& file) { return QDir(LAYERSCOPE_FIXTURES_DIR).file
 
 long peakResidentKiB()
 {
-    rusage usage{};
+    rusage usage {};
     getrusage(RUSAGE_SELF, &usage);
     return usage.ru_maxrss;
 }
@@ -84,9 +84,12 @@ void TestModelLoading::fileWritingModelsAreRefusedBeforeTheyRun_data()
     QTest::addColumn<QString>("method");
     QTest::addColumn<QString>("className");
     QTest::addColumn<char>("written"); // the byte the model fills the file with
-    QTest::newRow("in forward") << "from_file_forward" << "forward" << "FromFileInForward" << 'A';
-    QTest::newRow("in __setstate__, while loading")
-        << "from_file_setstate" << "__setstate__" << "FromFileInSetstate" << 'B';
+    QTest::newRow("in forward") << "from_file_forward"
+                                << "forward"
+                                << "FromFileInForward" << 'A';
+    QTest::newRow("in __setstate__, while loading") << "from_file_setstate"
+                                                    << "__setstate__"
+                                                    << "FromFileInSetstate" << 'B';
 }
 
 // What this proves: make_fixtures.py has checked that PyTorch's own torch.jit.load (and forward) of
@@ -119,7 +122,7 @@ void TestModelLoading::fileWritingModelsAreRefusedBeforeTheyRun()
     }
     QVERIFY(!QFile::exists(target));
     try {
-        runExtraction(path, ExtractionJob{}); // extraction opens the model itself
+        runExtraction(path, ExtractionJob {}); // extraction opens the model itself
         QFAIL("extracted from a model that writes files");
     } catch (const UntrustedModelError&) {
     }
@@ -146,9 +149,9 @@ void TestModelLoading::lookAlikeLoads()
 
 void TestModelLoading::everyFixtureModelStillLoads()
 {
-    QStringList paths{QStringLiteral(LAYERSCOPE_TESTS_SOURCE_DIR "/../resources/demo/fashion_cnn.pt"),
-                      QStringLiteral(LAYERSCOPE_EXAMPLES_DIR "/seed_cnn.pt"),
-                      QStringLiteral(LAYERSCOPE_EXAMPLES_DIR "/seed_nested.pt")};
+    QStringList paths {QStringLiteral(LAYERSCOPE_TESTS_SOURCE_DIR "/../resources/demo/fashion_cnn.pt"),
+                       QStringLiteral(LAYERSCOPE_EXAMPLES_DIR "/seed_cnn.pt"),
+                       QStringLiteral(LAYERSCOPE_EXAMPLES_DIR "/seed_nested.pt")};
     for (const QString& name : fixtureCases())
         paths << QString::fromStdString(fixturePath(name, "model.pt"));
     for (const QString& path : std::as_const(paths)) {
@@ -196,11 +199,11 @@ void TestModelLoading::reportsForwardSignature_data()
 {
     QTest::addColumn<QString>("caseName");
     QTest::addColumn<QStringList>("names");
-    QTest::newRow("scripted seed") << "seed_cnn_scripted" << QStringList{"x"};
-    QTest::newRow("traced seed") << "seed_cnn_traced" << QStringList{"x"};
-    QTest::newRow("scripted nested") << "nested_scripted" << QStringList{"x", "y"};
-    QTest::newRow("traced nested") << "nested_traced" << QStringList{"x", "y"};
-    QTest::newRow("resnet18") << "resnet18_scripted" << QStringList{"x"};
+    QTest::newRow("scripted seed") << "seed_cnn_scripted" << QStringList {"x"};
+    QTest::newRow("traced seed") << "seed_cnn_traced" << QStringList {"x"};
+    QTest::newRow("scripted nested") << "nested_scripted" << QStringList {"x", "y"};
+    QTest::newRow("traced nested") << "nested_traced" << QStringList {"x", "y"};
+    QTest::newRow("resnet18") << "resnet18_scripted" << QStringList {"x"};
 }
 
 void TestModelLoading::reportsForwardSignature()
@@ -222,16 +225,25 @@ void TestModelLoading::badFilesGetOneClearLine_data()
 {
     QTest::addColumn<QString>("file");
     QTest::addColumn<QString>("cause");
-    QTest::newRow("missing") << "bad/does_not_exist.pt" << "no such file";
-    QTest::newRow("folder") << "bad" << "is a folder";
-    QTest::newRow("empty") << "bad/empty.pt" << "the file is empty";
-    QTest::newRow("text") << "bad/not_a_model.pt" << "not a zip archive";
-    QTest::newRow("truncated") << "bad/truncated.pt" << "truncated or corrupt archive";
-    QTest::newRow("state_dict") << "bad/state_dict.pt" << "torch.save pickle (a state_dict";
-    QTest::newRow("eager module") << "bad/eager_module.pt" << "torch.save pickle (an eager nn.Module";
-    QTest::newRow("legacy pickle") << "bad/legacy_state_dict.pt" << "torch.save pickle (the legacy format)";
-    QTest::newRow("TorchScript without code/") << "bad/torchscript_without_code.pt"
-                                               << "a TorchScript archive (as torch.jit.save writes) without its code/ folder";
+    QTest::newRow("missing") << "bad/does_not_exist.pt"
+                             << "no such file";
+    QTest::newRow("folder") << "bad"
+                            << "is a folder";
+    QTest::newRow("empty") << "bad/empty.pt"
+                           << "the file is empty";
+    QTest::newRow("text") << "bad/not_a_model.pt"
+                          << "not a zip archive";
+    QTest::newRow("truncated") << "bad/truncated.pt"
+                               << "truncated or corrupt archive";
+    QTest::newRow("state_dict") << "bad/state_dict.pt"
+                                << "torch.save pickle (a state_dict";
+    QTest::newRow("eager module") << "bad/eager_module.pt"
+                                  << "torch.save pickle (an eager nn.Module";
+    QTest::newRow("legacy pickle") << "bad/legacy_state_dict.pt"
+                                   << "torch.save pickle (the legacy format)";
+    QTest::newRow("TorchScript without code/")
+        << "bad/torchscript_without_code.pt"
+        << "a TorchScript archive (as torch.jit.save writes) without its code/ folder";
 }
 
 void TestModelLoading::badFilesGetOneClearLine()
@@ -262,7 +274,8 @@ void TestModelLoading::wrongImageSizeGetsAdvice_data()
     QTest::addColumn<QString>("advice");
     QTest::addColumn<int>("side");
     QTest::newRow("seed scripted") << QString::fromStdString(fixturePath("seed_cnn_scripted", "model.pt"))
-                                   << "the model expects 1x92x92 inputs (up to 1x107x107); set Resize to 100x100" << 100;
+                                   << "the model expects 1x92x92 inputs (up to 1x107x107); set Resize to 100x100"
+                                   << 100;
     QTest::newRow("seed traced") << QString::fromStdString(fixturePath("seed_cnn_traced", "model.pt"))
                                  << "the model expects 1x92x92 inputs (up to 1x107x107); set Resize to 100x100" << 100;
     QTest::newRow("demo") << QDir::cleanPath(LAYERSCOPE_TESTS_SOURCE_DIR "/../resources/demo/fashion_cnn.pt")
@@ -281,7 +294,8 @@ void TestModelLoading::wrongImageSizeGetsAdvice()
     } catch (const InputSizeError& error) {
         const QString message = QString::fromUtf8(error.what());
         // Which module got which shapes, then what to change instead of LibTorch's matrix shapes.
-        QVERIFY2(message.startsWith("forward failed in module '") && message.contains("(Linear) on input of shape [1, "),
+        QVERIFY2(message.startsWith("forward failed in module '")
+                     && message.contains("(Linear) on input of shape [1, "),
                  qPrintable(message));
         QVERIFY2(message.contains(": " + advice + " (--resize"), qPrintable(message));
         QVERIFY2(!message.contains('\n') && !message.contains("mat1"), qPrintable(message));

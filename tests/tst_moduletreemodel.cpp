@@ -57,7 +57,7 @@ void TestModuleTreeModel::passesTheModelTester()
     ModuleTreeModel model;
     QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
     model.setModules(modules_);
-    QCOMPARE(model.rowCount(), 1); // the model itself
+    QCOMPARE(model.rowCount(), 1);                   // the model itself
     QCOMPARE(model.rowCount(model.index(0, 0)), 10); // conv1, bn1, relu, maxpool, layer1..4, avgpool, fc
     model.setData(model.indexOfModule("layer2"), Qt::Checked, Qt::CheckStateRole);
     model.setRunInfo({{"layer2", "[1, 128, 28, 28]"}}, {{"layer2", 1}});
@@ -116,9 +116,14 @@ void TestModuleTreeModel::runInfoFillsShapesAndCalls()
     model.setModules(modules_);
     QVERIFY(!model.indexOfModule("fc").siblingAtColumn(ModuleTreeModel::ShapeColumn).data().isValid());
     model.setRunInfo({{"fc", "[1, 1000]"}, {"layer1.0.relu", "[1, 64, 56, 56]"}}, {{"fc", 1}, {"layer1.0.relu", 2}});
-    QCOMPARE(model.indexOfModule("fc").siblingAtColumn(ModuleTreeModel::ShapeColumn).data().toString(), QString("[1, 1000]"));
+    QCOMPARE(model.indexOfModule("fc").siblingAtColumn(ModuleTreeModel::ShapeColumn).data().toString(),
+             QString("[1, 1000]"));
     QCOMPARE(model.indexOfModule("layer1.0.relu").siblingAtColumn(ModuleTreeModel::CallsColumn).data().toInt(), 2);
-    QVERIFY(model.indexOfModule("layer2").siblingAtColumn(ModuleTreeModel::ShapeColumn).data().toString().contains("did not run"));
+    QVERIFY(model.indexOfModule("layer2")
+                .siblingAtColumn(ModuleTreeModel::ShapeColumn)
+                .data()
+                .toString()
+                .contains("did not run"));
 }
 
 void TestModuleTreeModel::filterHidesWhatDoesNotMatch()

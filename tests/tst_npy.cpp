@@ -152,7 +152,7 @@ struct ZipEntry {
     quint16 method = 0; // 0 stored, 8 deflated
     QByteArray stored;  // the bytes in the archive
     quint32 crc = 0;
-    quint32 size = 0;     // the uncompressed size the entry declares
+    quint32 size = 0;       // the uncompressed size the entry declares
     quint32 compressed = 0; // the compressed size it declares
 };
 
@@ -277,7 +277,7 @@ void TestNpy::npzKeepsCaptureNames()
 
 void TestNpy::headerIsAlignedTo64Bytes()
 {
-    for (const auto& shape : std::vector<std::vector<std::int64_t>>{{}, {7}, {2, 3}, {16, 512, 7, 7}}) {
+    for (const auto& shape : std::vector<std::vector<std::int64_t>> {{}, {7}, {2, 3}, {16, 512, 7, 7}}) {
         const std::string header = npyHeader(Tensor::zeros(shape, DType::Float32));
         QCOMPARE(header.size() % 64, std::size_t(0));
         QCOMPARE(header.back(), '\n');
@@ -339,26 +339,24 @@ void TestNpy::readsEveryHeaderNumpyAccepts_data()
         << npyFile("{'shape': (6,), 'fortran_order': False, 'descr': '<f4'}", six) << "[6]" << zeroToFive;
     QTest::newRow("no spaces") << npyFile("{'descr':'<f4','fortran_order':False,'shape':(3,2,),}", six) << "[3, 2]"
                                << zeroToFive;
-    QTest::newRow("spaces everywhere")
-        << npyFile("  { 'descr' : '<f4' , 'fortran_order' : False , 'shape' : ( 2 , 3 ) , }  ", six) << "[2, 3]"
-        << zeroToFive;
+    QTest::newRow("spaces everywhere") << npyFile(
+        "  { 'descr' : '<f4' , 'fortran_order' : False , 'shape' : ( 2 , 3 ) , }  ", six)
+                                       << "[2, 3]" << zeroToFive;
     QTest::newRow("version 2.0") << npyFile(npyDict("<f4", "False", "(2, 3)"), six, 2) << "[2, 3]" << zeroToFive;
     QTest::newRow("version 3.0") << npyFile(npyDict("<f4", "False", "(2, 3)"), six, 3) << "[2, 3]" << zeroToFive;
     QTest::newRow("scalar") << npyFile(npyDict("<f4", "False", "()"), bytesOf<float>({2.5})) << "[]"
                             << QList<double> {2.5};
     QTest::newRow("empty") << npyFile(npyDict("<f4", "False", "(0, 3)")) << "[0, 3]" << QList<double> {};
-    QTest::newRow("zero dimension beside huge ones")
-        << npyFile(npyDict("|u1", "False", "(0, 4611686018427387904)")) << "[0, 4611686018427387904]"
-        << QList<double> {};
+    QTest::newRow("zero dimension beside huge ones") << npyFile(npyDict("|u1", "False", "(0, 4611686018427387904)"))
+                                                     << "[0, 4611686018427387904]" << QList<double> {};
     QTest::newRow("Fortran order") << npyFile(npyDict("<f4", "True", "(2, 3)"), six) << "[2, 3]"
                                    << QList<double> {0, 2, 4, 1, 3, 5};
-    QTest::newRow("Fortran order, big endian")
-        << npyFile(npyDict(">i4", "True", "(2, 3)"),
-                   QByteArray::fromHex("000000000000000100000002000000030000000400000005"))
-        << "[2, 3]" << QList<double> {0, 2, 4, 1, 3, 5};
-    QTest::newRow("big-endian float64")
-        << npyFile(npyDict(">f8", "False", "(2,)"), QByteArray::fromHex("3ff0000000000000c000000000000000")) << "[2]"
-        << QList<double> {1, -2};
+    QTest::newRow("Fortran order, big endian") << npyFile(
+        npyDict(">i4", "True", "(2, 3)"), QByteArray::fromHex("000000000000000100000002000000030000000400000005"))
+                                               << "[2, 3]" << QList<double> {0, 2, 4, 1, 3, 5};
+    QTest::newRow("big-endian float64") << npyFile(npyDict(">f8", "False", "(2,)"),
+                                                   QByteArray::fromHex("3ff0000000000000c000000000000000"))
+                                        << "[2]" << QList<double> {1, -2};
     QTest::newRow("int64") << npyFile(npyDict("<i8", "False", "(2,)"), bytesOf<std::int64_t>({-7, 9})) << "[2]"
                            << QList<double> {-7, 9};
     QTest::newRow("uint8") << npyFile(npyDict("|u1", "False", "(3,)"), QByteArray("\x01\x02\xff", 3)) << "[3]"
@@ -399,8 +397,7 @@ void TestNpy::writtenHeadersParseBack()
                 const std::string context = dtypeName(dtype) + " " + shapeToString(shape);
                 if (count > 1000) {
                     // Too large to write here: the header still parses, up to the missing payload.
-                    const std::string message
-                        = errorOf([&] { parseNpy(header.data(), header.size(), "big.npy"); });
+                    const std::string message = errorOf([&] { parseNpy(header.data(), header.size(), "big.npy"); });
                     const std::string promise = "truncated: the header promises " + shapeToString(shape) + " "
                         + dtypeName(dtype) + " (" + std::to_string(count * std::int64_t(elementSize(dtype)))
                         + " bytes) but 0 follow";
@@ -480,17 +477,17 @@ void TestNpy::rejectsCraftedFiles_data()
                                           << "malformed .npy header: the shape (3) is not a tuple";
     QTest::newRow("shape is a list") << npyFile(npyDict("<f4", "False", "[3]"), QByteArray(12, '\0'))
                                      << "malformed .npy header: 'shape' must be a tuple, found '['";
-    QTest::newRow("extra key")
-        << npyFile("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'extra': 1, }", QByteArray(8, '\0'))
-        << "malformed .npy header: unexpected key 'extra'";
+    QTest::newRow("extra key") << npyFile("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'extra': 1, }",
+                                          QByteArray(8, '\0'))
+                               << "malformed .npy header: unexpected key 'extra'";
     QTest::newRow("missing key") << npyFile("{'descr': '<f4', 'shape': (2,), }", QByteArray(8, '\0'))
                                  << "malformed .npy header: no 'fortran_order' key";
-    QTest::newRow("key given twice")
-        << npyFile("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'shape': (1,)}", QByteArray(8, '\0'))
-        << "malformed .npy header: key 'shape' appears twice";
-    QTest::newRow("keys hidden in junk")
-        << npyFile("junk 'descr': '<f4', 'fortran_order': False, 'shape': (2,)", QByteArray(8, '\0'))
-        << "malformed .npy header: expected '{', found 'j'";
+    QTest::newRow("key given twice") << npyFile(
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'shape': (1,)}", QByteArray(8, '\0'))
+                                     << "malformed .npy header: key 'shape' appears twice";
+    QTest::newRow("keys hidden in junk") << npyFile("junk 'descr': '<f4', 'fortran_order': False, 'shape': (2,)",
+                                                    QByteArray(8, '\0'))
+                                         << "malformed .npy header: expected '{', found 'j'";
     QTest::newRow("junk after the dict") << npyFile(npyDict("<f4", "False", "(2,)") + " (3,)", QByteArray(8, '\0'))
                                          << "malformed .npy header: unexpected '(' after the dict";
     QTest::newRow("unterminated string") << npyFile("{'descr': '<f4, 'fortran_order': False, 'shape': (2,)}")
@@ -499,9 +496,9 @@ void TestNpy::rejectsCraftedFiles_data()
         << npyFile(npyDict("<f4\n", "False", "(2,)"), QByteArray(8, '\0')) << "malformed .npy header";
     QTest::newRow("fortran_order is not a bool") << npyFile(npyDict("<f4", "0", "(2,)"), QByteArray(8, '\0'))
                                                  << "malformed .npy header: 'fortran_order' must be True or False";
-    QTest::newRow("structured dtype")
-        << npyFile("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }", QByteArray(8, '\0'))
-        << "unsupported dtype (structured arrays";
+    QTest::newRow("structured dtype") << npyFile("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }",
+                                                 QByteArray(8, '\0'))
+                                      << "unsupported dtype (structured arrays";
     QTest::newRow("unknown dtype") << npyFile(npyDict("<c8", "False", "(2,)"), QByteArray(16, '\0'))
                                    << "unsupported dtype '<c8'";
     QTest::newRow("control bytes in the dtype")
@@ -532,12 +529,18 @@ void TestNpy::refusesWhatIsNotARegularFile_data()
 {
     QTest::addColumn<QString>("kind");
     QTest::addColumn<QString>("cause");
-    QTest::newRow("FIFO") << "fifo" << "not a regular file (a FIFO)";
-    QTest::newRow("symlink to a FIFO") << "link to fifo" << "not a regular file (a FIFO)";
-    QTest::newRow("symlink to /dev/zero") << "link to /dev/zero" << "not a regular file (a character device)";
-    QTest::newRow("socket") << "socket" << "not a regular file (a socket)";
-    QTest::newRow("folder") << "folder" << "is a folder";
-    QTest::newRow("dangling symlink") << "dangling link" << "no such file";
+    QTest::newRow("FIFO") << "fifo"
+                          << "not a regular file (a FIFO)";
+    QTest::newRow("symlink to a FIFO") << "link to fifo"
+                                       << "not a regular file (a FIFO)";
+    QTest::newRow("symlink to /dev/zero") << "link to /dev/zero"
+                                          << "not a regular file (a character device)";
+    QTest::newRow("socket") << "socket"
+                            << "not a regular file (a socket)";
+    QTest::newRow("folder") << "folder"
+                            << "is a folder";
+    QTest::newRow("dangling symlink") << "dangling link"
+                                      << "no such file";
 }
 
 void TestNpy::refusesWhatIsNotARegularFile()
@@ -593,10 +596,10 @@ void TestNpy::readsDeflatedNpz()
     QTemporaryDir dir;
     const QByteArray zeros = npyFile(npyDict("<f4", "False", "(1024, 1024)"), QByteArray(4 * kMiB, '\0'));
     const QByteArray values = npyFile(npyDict("<i8", "False", "(3,)"), bytesOf<std::int64_t>({4, -5, 6}));
-    const std::string path = writeFile(
-        dir, "compressed.npz",
-        zipArchive({zipEntry("zeros.npy", zeros, true), zipEntry("values.npy", values, true),
-                    zipEntry("stored.npy", values, false)}));
+    const std::string path
+        = writeFile(dir, "compressed.npz",
+                    zipArchive({zipEntry("zeros.npy", zeros, true), zipEntry("values.npy", values, true),
+                                zipEntry("stored.npy", values, false)}));
     const auto read = readNpz(path);
     QCOMPARE(read.size(), std::size_t(3));
     QCOMPARE(read[0].name, std::string("zeros"));

@@ -107,8 +107,8 @@ void TestPreprocessing::sixteenBitAndAlphaAreRead()
 
 void TestPreprocessing::presetsAreWhatTheyClaim()
 {
-    const Preprocessing imagenet = Preprocessing::fromJson(
-        QJsonDocument(pipelines()["imagenet"].toObject()).toJson().toStdString());
+    const Preprocessing imagenet
+        = Preprocessing::fromJson(QJsonDocument(pipelines()["imagenet"].toObject()).toJson().toStdString());
     QCOMPARE(Preprocessing::imagenet().toJson(), imagenet.toJson());
     const Tensor tensor = loadImage(imagePath("photo.jpg"), Preprocessing::imagenet());
     QCOMPARE(shapeToString(tensor.shape), std::string("[3, 224, 224]"));
@@ -132,8 +132,9 @@ void TestPreprocessing::descriptionSurvivesJson()
     p.std = {4, 5, 6};
     p.interpolation = Interpolation::Cubic;
     QCOMPARE(Preprocessing::fromJson(p.toJson()).toJson(), p.toJson());
-    QCOMPARE(p.describe(), std::string("resize to 64x48 (cubic), center crop 32x32, BGR, raw pixel values, normalized "
-                                       "with mean 1,2,3 and std 4,5,6"));
+    QCOMPARE(p.describe(),
+             std::string("resize to 64x48 (cubic), center crop 32x32, BGR, raw pixel values, normalized "
+                         "with mean 1,2,3 and std 4,5,6"));
     QVERIFY_THROWS_EXCEPTION(Error, Preprocessing::fromJson("{\"color\": \"purple\"}"));
 }
 
@@ -141,11 +142,14 @@ void TestPreprocessing::badImagesNameFileAndCause_data()
 {
     QTest::addColumn<QString>("file");
     QTest::addColumn<QString>("cause");
-    QTest::newRow("truncated jpeg") << "dataset/img005_truncated.jpg" << "truncated JPEG";
+    QTest::newRow("truncated jpeg") << "dataset/img005_truncated.jpg"
+                                    << "truncated JPEG";
     QTest::newRow("text named png") << "dataset/img007_fake.png"
                                     << "not a PNG image (its first bytes match no supported format)";
-    QTest::newRow("missing") << "dataset/nothing.png" << "no such file";
-    QTest::newRow("not an image") << "pipelines.json" << "not an image file";
+    QTest::newRow("missing") << "dataset/nothing.png"
+                             << "no such file";
+    QTest::newRow("not an image") << "pipelines.json"
+                                  << "not an image file";
 }
 
 void TestPreprocessing::badImagesNameFileAndCause()

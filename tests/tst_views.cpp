@@ -50,10 +50,7 @@ QImage grayInput()
     return input;
 }
 
-double shownWidth(FeatureMapView* view)
-{
-    return view->mapFromScene(view->sceneRect()).boundingRect().width();
-}
+double shownWidth(FeatureMapView* view) { return view->mapFromScene(view->sceneRect()).boundingRect().width(); }
 
 } // namespace
 
@@ -89,7 +86,8 @@ void TestViews::channelDialogSavesAtLeastTheInputSize()
     const QString path = dir.filePath("channel26.png");
     QVERIFY(dialog.saveImage(path));
     const QImage saved(path);
-    QVERIFY2(saved.width() >= 224 && saved.height() >= 224, qPrintable(QString("%1x%2").arg(saved.width()).arg(saved.height())));
+    QVERIFY2(saved.width() >= 224 && saved.height() >= 224,
+             qPrintable(QString("%1x%2").arg(saved.width()).arg(saved.height())));
     QCOMPARE(saved.width() % 7, 0); // whole pixels per value: sharp, as on screen
     // The colormap, not gray: the value 0 corner and the value 48 corner are viridis' ends.
     const QImage map = dialog.view()->gridImage();

@@ -32,7 +32,7 @@ public:
     std::int64_t histogramTotal() const;
     QCustomPlot* histogramPlot() const { return histogramPlot_; }
     QCustomPlot* detailPlot() const { return detailPlot_; }
-    QString cursorText() const; // what is under the mouse in the detail plot
+    QString cursorText() const;                           // what is under the mouse in the detail plot
     const Tensor& activation() const { return capture_; } // the whole capture, every sample
 
 signals:

@@ -37,7 +37,9 @@ AtlasBuildDialog::AtlasBuildDialog(const QStringList& captures, const QString& f
     batch_->setValue(16);
     auto suggestOutput = [this, modelName] {
         if (!folder_->text().isEmpty())
-            output_->setText(QDir(folder_->text()).absoluteFilePath("../" + QDir(folder_->text()).dirName() + "-" + modelName + ".atlas"));
+            output_->setText(
+                QDir(folder_->text())
+                    .absoluteFilePath("../" + QDir(folder_->text()).dirName() + "-" + modelName + ".atlas"));
     };
     suggestOutput();
     output_->setText(QDir::cleanPath(output_->text()));
@@ -80,8 +82,8 @@ AtlasBuildDialog::AtlasBuildDialog(const QStringList& captures, const QString& f
 
 bool AtlasBuildDialog::isComplete() const
 {
-    return !folder_->text().trimmed().isEmpty() && !captures_->text().trimmed().isEmpty() &&
-           !output_->text().trimmed().isEmpty();
+    return !folder_->text().trimmed().isEmpty() && !captures_->text().trimmed().isEmpty()
+        && !output_->text().trimmed().isEmpty();
 }
 
 AtlasJob AtlasBuildDialog::job(const Preprocessing& preprocessing) const

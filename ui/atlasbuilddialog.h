@@ -17,7 +17,8 @@ class AtlasBuildDialog : public QDialog {
 
 public:
     // `captures`: prefilled (the checked modules, or the one on screen); `folder` the last one used.
-    AtlasBuildDialog(const QStringList& captures, const QString& folder, const QString& modelName, QWidget* parent = nullptr);
+    AtlasBuildDialog(const QStringList& captures, const QString& folder, const QString& modelName,
+                     QWidget* parent = nullptr);
 
     // The pass as chosen, with the window's preprocessing. Empty captures or folder: isComplete() is false.
     AtlasJob job(const Preprocessing& preprocessing) const;

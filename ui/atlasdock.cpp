@@ -2,22 +2,22 @@
 
 #include "atlasexport.h"
 #include "atlasprojector.h"
-#include "viewexport.h"
 #include "atlasview.h"
+#include "viewexport.h"
 
 #include <QApplication>
 #include <QFileDialog>
 #include <QFileInfo>
-#include <QListWidget>
-#include <QMenu>
-#include <QToolButton>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QListWidget>
+#include <QMenu>
 #include <QPointer>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QTabWidget>
 #include <QThreadPool>
+#include <QToolButton>
 #include <QVBoxLayout>
 
 namespace layerscope::ui {
@@ -151,13 +151,19 @@ bool AtlasDock::exportStatistics(const QString& path) const
 
 bool AtlasDock::exportPatches(const QString& path) const
 {
-    return view_->atlas() && savePatchGrid(*view_->patchList(),
-                                           tr("%1, channel %2: %3 images").arg(view_->capture()).arg(view_->channel())
-                                               .arg(view_->patchList()->count()),
-                                           path);
+    return view_->atlas()
+        && savePatchGrid(*view_->patchList(),
+                         tr("%1, channel %2: %3 images")
+                             .arg(view_->capture())
+                             .arg(view_->channel())
+                             .arg(view_->patchList()->count()),
+                         path);
 }
 
-bool AtlasDock::exportProjector(const QString& path) const { return view_->atlas() && savePlot(projector_->plot(), path); }
+bool AtlasDock::exportProjector(const QString& path) const
+{
+    return view_->atlas() && savePlot(projector_->plot(), path);
+}
 
 bool AtlasDock::exportCoordinates(const QString& path) const
 {
@@ -173,12 +179,16 @@ void AtlasDock::exportDialog(int what)
     const QString base = QFileInfo(path_).completeBaseName() + "-" + view_->capture();
     const QString names[] = {base + QString("-channel%1.png").arg(view_->channel()), base + "-channels.csv",
                              base + "-projector.png", base + "-projector.csv"};
-    const QString filters[] = {tr("PNG (*.png)"), tr("CSV (*.csv)"), tr("Pictures (*.png *.pdf *.svg)"), tr("CSV (*.csv)")};
-    const QString path = QFileDialog::getSaveFileName(this, tr("Export"), QFileInfo(path_).dir().filePath(names[what]), filters[what]);
+    const QString filters[]
+        = {tr("PNG (*.png)"), tr("CSV (*.csv)"), tr("Pictures (*.png *.pdf *.svg)"), tr("CSV (*.csv)")};
+    const QString path
+        = QFileDialog::getSaveFileName(this, tr("Export"), QFileInfo(path_).dir().filePath(names[what]), filters[what]);
     if (path.isEmpty())
         return;
-    const bool written = what == 0 ? exportPatches(path) : what == 1 ? exportStatistics(path)
-                       : what == 2 ? exportProjector(path) : exportCoordinates(path);
+    const bool written = what == 0 ? exportPatches(path)
+        : what == 1                ? exportStatistics(path)
+        : what == 2                ? exportProjector(path)
+                                   : exportCoordinates(path);
     status_->setText(written ? tr("Wrote %1").arg(path) : tr("%1: cannot be written").arg(path));
 }
 

@@ -35,10 +35,10 @@ public:
     QString atlasPath() const { return path_; }
 
     // The views as files (false when the file cannot be written or nothing is open).
-    bool exportStatistics(const QString& path) const;   // the shown capture's channels, CSV
-    bool exportPatches(const QString& path) const;      // the shown channel's images, PNG
-    bool exportProjector(const QString& path) const;    // the projector, PNG, PDF or SVG
-    bool exportCoordinates(const QString& path) const;  // the projector's points, CSV
+    bool exportStatistics(const QString& path) const;  // the shown capture's channels, CSV
+    bool exportPatches(const QString& path) const;     // the shown channel's images, PNG
+    bool exportProjector(const QString& path) const;   // the projector, PNG, PDF or SVG
+    bool exportCoordinates(const QString& path) const; // the projector's points, CSV
 
     AtlasView* view() const { return view_; }
     AtlasProjector* projector() const { return projector_; }

@@ -33,9 +33,9 @@ bool writeChannelStatisticsCsv(const AtlasLayer& layer, const QString& path)
     for (std::size_t c = 0; c < layer.statistics.size(); ++c) {
         const ChannelStatistics& s = layer.statistics[c];
         const bool any = s.values > 0;
-        out << c << ',' << number(any ? s.mean : NAN) << ',' << number(s.std()) << ',' << number(any ? s.min : NAN) << ','
-            << number(any ? s.max : NAN) << ',' << number(s.activeFraction()) << ',' << s.nan << ',' << s.inf << ','
-            << (s.dead() ? 1 : 0) << '\n';
+        out << c << ',' << number(any ? s.mean : NAN) << ',' << number(s.std()) << ',' << number(any ? s.min : NAN)
+            << ',' << number(any ? s.max : NAN) << ',' << number(s.activeFraction()) << ',' << s.nan << ',' << s.inf
+            << ',' << (s.dead() ? 1 : 0) << '\n';
     }
     out.flush();
     return file.commit();

@@ -30,7 +30,8 @@ QImage atlasPatch(const std::string& file, const Preprocessing& preprocessing, c
         return input.scaled(side, side, Qt::KeepAspectRatio, Qt::SmoothTransformation);
     const QSize grid(int(layer.sampleShape[2]), int(layer.sampleShape[1]));
     const QRect region = atlasPatchRegion(input.size(), grid, entry.y, entry.x);
-    QImage patch = input.copy(region).scaled(side, side, Qt::KeepAspectRatio, Qt::SmoothTransformation)
+    QImage patch = input.copy(region)
+                       .scaled(side, side, Qt::KeepAspectRatio, Qt::SmoothTransformation)
                        .convertToFormat(QImage::Format_RGB32);
     // The cell of the maximum, outlined.
     const double scale = double(patch.width()) / region.width();

@@ -67,7 +67,8 @@ AtlasProjector::AtlasProjector(QWidget* parent)
     plot_->setMinimumHeight(200);
     plot_->setInteractions(QCP::iRangeZoom);
     plot_->setSelectionRectMode(QCP::srmCustom);
-    plot_->setToolTip(tr("Each point an image. Click a point to open it and see its nearest neighbours; drag a rectangle to see a group"));
+    plot_->setToolTip(tr("Each point an image. Click a point to open it and see its nearest neighbours; drag a "
+                         "rectangle to see a group"));
     plot_->xAxis->setLabel(tr("first principal component"));
     plot_->yAxis->setLabel(tr("second principal component"));
     strip_->setViewMode(QListView::IconMode);
@@ -89,8 +90,10 @@ AtlasProjector::AtlasProjector(QWidget* parent)
     layout->addWidget(strip_);
 
     connect(captureBox_, &QComboBox::currentIndexChanged, this, [this] { project(); });
-    connect(colourBox_, &QComboBox::currentIndexChanged, this, [this](int index) { setColouring(Colouring(index), channel_); });
-    connect(channelBox_, &QSpinBox::valueChanged, this, [this](int channel) { setColouring(Colouring::Channel, channel); });
+    connect(colourBox_, &QComboBox::currentIndexChanged, this,
+            [this](int index) { setColouring(Colouring(index), channel_); });
+    connect(channelBox_, &QSpinBox::valueChanged, this,
+            [this](int channel) { setColouring(Colouring::Channel, channel); });
     connect(plot_->selectionRect(), &QCPSelectionRect::accepted, this, [this](const QRect& rect, QMouseEvent*) {
         if (rect.width() < 4 && rect.height() < 4)
             return; // a click, handled on release
@@ -113,12 +116,13 @@ AtlasProjector::AtlasProjector(QWidget* parent)
             return;
         const auto predicted = atlas_->predictedClass()[std::size_t(image)];
         QToolTip::showText(event->globalPosition().toPoint(),
-                           tr("%1\npredicted class %2").arg(QString::fromStdString(atlas_->files()[std::size_t(image)]))
-                               .arg(predicted), plot_);
+                           tr("%1\npredicted class %2")
+                               .arg(QString::fromStdString(atlas_->files()[std::size_t(image)]))
+                               .arg(predicted),
+                           plot_);
     });
-    connect(strip_, &QListWidget::itemActivated, this, [this](QListWidgetItem* item) {
-        emit imageActivated(item->data(Qt::UserRole).toString());
-    });
+    connect(strip_, &QListWidget::itemActivated, this,
+            [this](QListWidgetItem* item) { emit imageActivated(item->data(Qt::UserRole).toString()); });
     setEnabled(false);
 }
 
@@ -216,11 +220,14 @@ void AtlasProjector::draw()
         for (int b = 0; b < kValueBins; ++b) {
             const auto rgb = colormapColor(Colormap::Viridis, (b + 0.5) / kValueBins);
             colours.emplace_back(rgb[0], rgb[1], rgb[2]);
-            names.push_back(tr("%1 … %2").arg(lo + (hi - lo) * b / kValueBins, 0, 'g', 3).arg(lo + (hi - lo) * (b + 1) / kValueBins, 0, 'g', 3));
+            names.push_back(tr("%1 … %2")
+                                .arg(lo + (hi - lo) * b / kValueBins, 0, 'g', 3)
+                                .arg(lo + (hi - lo) * (b + 1) / kValueBins, 0, 'g', 3));
         }
         for (std::int64_t i = 0; i < images; ++i) {
             const float v = pooled_.values<float>()[i * channels + channel_];
-            group[std::size_t(i)] = hi > lo && std::isfinite(v) ? std::min(kValueBins - 1, int((v - lo) / (hi - lo) * kValueBins)) : 0;
+            group[std::size_t(i)]
+                = hi > lo && std::isfinite(v) ? std::min(kValueBins - 1, int((v - lo) / (hi - lo) * kValueBins)) : 0;
         }
     } else {
         std::map<QString, int> index;
@@ -286,8 +293,8 @@ void AtlasProjector::showNeighbours(std::int64_t image)
 {
     if (!atlas_ || pooled_.shape.empty())
         return;
-    std::vector<std::int64_t> images{image};
-    std::vector<QString> captions{tr("this image")};
+    std::vector<std::int64_t> images {image};
+    std::vector<QString> captions {tr("this image")};
     for (const Neighbour& n : nearestByCosine(pooled_, image, kNeighbours)) {
         images.push_back(n.index);
         captions.push_back(tr("cosine %1").arg(double(n.similarity), 0, 'f', 3));

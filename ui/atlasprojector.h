@@ -44,8 +44,8 @@ public:
     std::int64_t imageAt(const QPointF& pixel, double radius = 8) const;
 
 signals:
-    void projected();    // the points are drawn
-    void stripShown();   // the strip's thumbnails are drawn
+    void projected();  // the points are drawn
+    void stripShown(); // the strip's thumbnails are drawn
     void imageActivated(const QString& file);
 
 private:

@@ -50,7 +50,8 @@ AtlasView::AtlasView(QWidget* parent)
     captureBox_->setToolTip(tr("The capture whose channels are shown"));
     metricBox_->addItems({tr("Rank by mean"), tr("Rank by max"), tr("Rank by active fraction")});
     metricBox_->setCurrentIndex(1);
-    metricBox_->setToolTip(tr("Mean and max over every image and position; active: the fraction of images whose score is above zero"));
+    metricBox_->setToolTip(
+        tr("Mean and max over every image and position; active: the fraction of images whose score is above zero"));
     channelBox_->setPrefix(tr("channel "));
     channelBox_->setToolTip(tr("The channel whose images are shown (or click a bar)"));
     channelBox_->setKeyboardTracking(false);
@@ -60,7 +61,8 @@ AtlasView::AtlasView(QWidget* parent)
     strip_->setMinimumHeight(120);
     strip_->xAxis->setLabel(tr("channels, ranked"));
     strip_->xAxis->setTicks(false);
-    strip_->setToolTip(tr("Each bar a channel, ranked by the chosen statistic; red: dead (never above zero). Click one to see its images."));
+    strip_->setToolTip(tr("Each bar a channel, ranked by the chosen statistic; red: dead (never above zero). Click one "
+                          "to see its images."));
     aliveBars_ = new QCPBars(strip_->xAxis, strip_->yAxis);
     deadBars_ = new QCPBars(strip_->xAxis, strip_->yAxis);
     chosenBar_ = new QCPBars(strip_->xAxis, strip_->yAxis);
@@ -81,8 +83,11 @@ AtlasView::AtlasView(QWidget* parent)
         const int c = order_[std::size_t(rank)];
         const ChannelStatistics& s = current->statistics[std::size_t(c)];
         strip_->setToolTip(tr("channel %1%2: mean %3, max %4, active in %5% of images")
-                               .arg(c).arg(s.dead() ? tr(" (dead)") : QString())
-                               .arg(s.mean, 0, 'g', 4).arg(s.max, 0, 'g', 4).arg(100 * s.activeFraction(), 0, 'f', 1));
+                               .arg(c)
+                               .arg(s.dead() ? tr(" (dead)") : QString())
+                               .arg(s.mean, 0, 'g', 4)
+                               .arg(s.max, 0, 'g', 4)
+                               .arg(100 * s.activeFraction(), 0, 'f', 1));
     });
 
     patches_->setViewMode(QListView::IconMode);
@@ -91,7 +96,8 @@ AtlasView::AtlasView(QWidget* parent)
     patches_->setMovement(QListView::Static);
     patches_->setSpacing(4);
     patches_->setWordWrap(true);
-    patches_->setToolTip(tr("The region under the channel's maximum in each image, as the model saw it; double-click to open the image"));
+    patches_->setToolTip(tr(
+        "The region under the channel's maximum in each image, as the model saw it; double-click to open the image"));
 
     auto* controls = new QHBoxLayout;
     controls->addWidget(captureBox_, 1);
@@ -142,8 +148,9 @@ void AtlasView::openAtlas(const QString& path)
 void AtlasView::setAtlas(std::shared_ptr<const Atlas> atlas)
 {
     atlas_ = std::move(atlas);
-    preprocessing_ = atlas_->info().preprocessingJson.empty() ? Preprocessing()
-                                                              : Preprocessing::fromJson(atlas_->info().preprocessingJson);
+    preprocessing_ = atlas_->info().preprocessingJson.empty()
+        ? Preprocessing()
+        : Preprocessing::fromJson(atlas_->info().preprocessingJson);
     const QSignalBlocker blocker(captureBox_);
     captureBox_->clear();
     for (const AtlasLayer& layer : atlas_->layers())
@@ -237,7 +244,8 @@ void AtlasView::drawStrip()
         const ChannelStatistics& s = current->statistics[std::size_t(order_[rank])];
         (s.dead() ? deadKeys : aliveKeys).push_back(double(rank));
         // A dead channel's value is often exactly zero: its red mark reaches below the axis.
-        (s.dead() ? deadValues : aliveValues).push_back(s.dead() ? std::min(metricOf(s), -0.04 * highest) : metricOf(s));
+        (s.dead() ? deadValues : aliveValues)
+            .push_back(s.dead() ? std::min(metricOf(s), -0.04 * highest) : metricOf(s));
     }
     aliveBars_->setData(aliveKeys, aliveValues, true);
     deadBars_->setData(deadKeys, deadValues, true);
@@ -276,19 +284,23 @@ void AtlasView::showPatches()
     const AtlasLayer* current = layer();
     if (!current)
         return;
-    const std::vector<AtlasEntry> entries = (bottomBox_->isChecked() ? current->bottom : current->top)[std::size_t(channel_)];
+    const std::vector<AtlasEntry> entries
+        = (bottomBox_->isChecked() ? current->bottom : current->top)[std::size_t(channel_)];
     patches_->clear();
     std::vector<std::string> files;
     for (std::size_t rank = 0; rank < entries.size(); ++rank) {
         const QString file = QString::fromStdString(atlas_->fileOfRow(entries[rank].row));
         files.push_back(file.toStdString());
-        auto* item = new QListWidgetItem(QIcon(QPixmap::fromImage(missingPatch(tr("loading…")))),
-                                         tr("#%1  %2\n%3").arg(rank + 1).arg(double(entries[rank].score), 0, 'g', 4)
-                                             .arg(QFileInfo(file).fileName()),
-                                         patches_);
+        auto* item = new QListWidgetItem(
+            QIcon(QPixmap::fromImage(missingPatch(tr("loading…")))),
+            tr("#%1  %2\n%3").arg(rank + 1).arg(double(entries[rank].score), 0, 'g', 4).arg(QFileInfo(file).fileName()),
+            patches_);
         item->setData(Qt::UserRole, file);
-        item->setToolTip(tr("%1\nscore %2 at (y %3, x %4)").arg(file).arg(double(entries[rank].score), 0, 'g', 7)
-                             .arg(entries[rank].y).arg(entries[rank].x));
+        item->setToolTip(tr("%1\nscore %2 at (y %3, x %4)")
+                             .arg(file)
+                             .arg(double(entries[rank].score), 0, 'g', 7)
+                             .arg(entries[rank].y)
+                             .arg(entries[rank].x));
     }
     const quint64 generation = ++generation_;
     if (entries.empty()) {
@@ -304,7 +316,8 @@ void AtlasView::showPatches()
             try {
                 images.push_back(atlasPatch(files[i], preprocessing, layerCopy, entries[i], kPatchSide));
             } catch (const std::exception& e) {
-                images.push_back(missingPatch(QObject::tr("cannot read:\n%1").arg(QString::fromStdString(e.what()).left(80))));
+                images.push_back(
+                    missingPatch(QObject::tr("cannot read:\n%1").arg(QString::fromStdString(e.what()).left(80))));
             }
         }
         QMetaObject::invokeMethod(qApp, [self, generation, images] {

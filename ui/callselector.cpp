@@ -27,7 +27,8 @@ void CallSelector::setCaptures(const QStringList& keys, const QString& shown)
     clear();
     for (const QString& key : keys) {
         const QString call = key.section(':', 1, 1).section('[', 0, 0).section('>', 0, 0);
-        addItem(call.isEmpty() ? (key.contains('[') ? key.mid(key.indexOf('[')) : tr("call 0")) : tr("call %1").arg(call),
+        addItem(call.isEmpty() ? (key.contains('[') ? key.mid(key.indexOf('[')) : tr("call 0"))
+                               : tr("call %1").arg(call),
                 key);
         setItemData(count() - 1, key, Qt::ToolTipRole);
     }

@@ -17,8 +17,7 @@
 
 #include <set>
 
-namespace layerscope::ui
-{
+namespace layerscope::ui {
 
 ExportEstimate estimateExport(const RunResult& lastRun, const QStringList& checkedModules)
 {
@@ -55,16 +54,17 @@ QString describeEstimate(const ExportEstimate& estimate, qint64 images)
     const QLocale locale;
     QString text = QObject::tr("%1 per image (%2 and the model's output), about %3 per image")
                        .arg(count(estimate.captures, QObject::tr("array"), QObject::tr("arrays")), modules,
-                           locale.formattedDataSize(estimate.bytesPerImage));
+                            locale.formattedDataSize(estimate.bytesPerImage));
     if (images >= 0)
         text += QObject::tr(", %1 for %2")
                     .arg(locale.formattedDataSize(estimate.bytesPerImage * images),
-                        count(images, QObject::tr("image"), QObject::tr("images")));
+                         count(images, QObject::tr("image"), QObject::tr("images")));
     return text;
 }
 
 ExportFolderDialog::ExportFolderDialog(const QStringList& argumentNames, const QStringList& sources,
-    const ExportEstimate& estimate, const QString& outputPath, const QString& outputFilters, QWidget* parent)
+                                       const ExportEstimate& estimate, const QString& outputPath,
+                                       const QString& outputFilters, QWidget* parent)
     : QDialog(parent)
     , names_(argumentNames)
     , output_(new QLineEdit(outputPath, this))
@@ -76,10 +76,10 @@ ExportFolderDialog::ExportFolderDialog(const QStringList& argumentNames, const Q
     pool_.setMaxThreadCount(1);
     auto* form = new QFormLayout(this);
     auto* help = new QLabel(argumentNames.size() > 1
-            ? tr("One folder per forward argument (or an image or .npy shared by every sample); "
-                 "folders are paired file by file in sorted order.")
-            : tr("The folder of images to run."),
-        this);
+                                ? tr("One folder per forward argument (or an image or .npy shared by every sample); "
+                                     "folders are paired file by file in sorted order.")
+                                : tr("The folder of images to run."),
+                            this);
     help->setWordWrap(true);
     form->addRow(help);
     for (int i = 0; i < argumentNames.size(); ++i) {
@@ -115,7 +115,7 @@ ExportFolderDialog::ExportFolderDialog(const QStringList& argumentNames, const Q
             setOutputPath(path);
     });
     connect(output_, &QLineEdit::textChanged, this,
-        [this] { buttons_->button(QDialogButtonBox::Ok)->setEnabled(canExport()); });
+            [this] { buttons_->button(QDialogButtonBox::Ok)->setEnabled(canExport()); });
     summary_->setWordWrap(true);
     summary_->setObjectName(QStringLiteral("exportSummary"));
     form->addRow(summary_);
@@ -140,10 +140,7 @@ QStringList ExportFolderDialog::inputs() const
     return result;
 }
 
-QString ExportFolderDialog::outputPath() const
-{
-    return output_->text().trimmed();
-}
+QString ExportFolderDialog::outputPath() const { return output_->text().trimmed(); }
 
 void ExportFolderDialog::setInput(int row, const QString& path)
 {
@@ -151,20 +148,11 @@ void ExportFolderDialog::setInput(int row, const QString& path)
     recount();
 }
 
-void ExportFolderDialog::setOutputPath(const QString& path)
-{
-    output_->setText(path);
-}
+void ExportFolderDialog::setOutputPath(const QString& path) { output_->setText(path); }
 
-QString ExportFolderDialog::summaryText() const
-{
-    return summary_->text();
-}
+QString ExportFolderDialog::summaryText() const { return summary_->text(); }
 
-bool ExportFolderDialog::canExport() const
-{
-    return images_ >= 0 && !outputPath().isEmpty();
-}
+bool ExportFolderDialog::canExport() const { return images_ >= 0 && !outputPath().isEmpty(); }
 
 // Listing folders is file-system work: a worker does it, the dialog shows the result when it comes.
 void ExportFolderDialog::recount()

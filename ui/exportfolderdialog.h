@@ -12,8 +12,7 @@ class QDialogButtonBox;
 class QLabel;
 class QLineEdit;
 
-namespace layerscope::ui
-{
+namespace layerscope::ui {
 
 // What a folder export of the checked modules will write, from the last run's captures: how many
 // arrays per image and their bytes (shape x dtype, per sample of the batch).
@@ -32,13 +31,12 @@ QString describeEstimate(const ExportEstimate& estimate, qint64 images);
 // image) per forward argument, prefilled from the Inputs rows, and the output file. Counts each
 // folder's images off the GUI thread, says when folders do not pair up (the engine pairs them file
 // by file in sorted order) and shows the estimate; Export is enabled only when all is consistent.
-class ExportFolderDialog : public QDialog
-{
+class ExportFolderDialog : public QDialog {
     Q_OBJECT
 
 public:
     ExportFolderDialog(const QStringList& argumentNames, const QStringList& sources, const ExportEstimate& estimate,
-        const QString& outputPath, const QString& outputFilters, QWidget* parent = nullptr);
+                       const QString& outputPath, const QString& outputFilters, QWidget* parent = nullptr);
     ~ExportFolderDialog() override;
 
     QStringList inputs() const;
@@ -46,7 +44,7 @@ public:
     void setInput(int row, const QString& path);
     void setOutputPath(const QString& path);
     qint64 imageCount() const { return images_; } // -1 until counted or when the folders do not pair up
-    QString summaryText() const; // the estimate or what is wrong
+    QString summaryText() const;                  // the estimate or what is wrong
     bool canExport() const;
 
 signals:
@@ -64,7 +62,7 @@ private:
     ExportEstimate estimate_;
     qint64 images_ = -1;
     QThreadPool pool_;
-    std::atomic<quint64> generation_ { 0 };
+    std::atomic<quint64> generation_ {0};
 };
 
 } // namespace layerscope::ui

@@ -17,9 +17,9 @@ class FeatureMapView : public QGraphicsView {
 public:
     explicit FeatureMapView(QWidget* parent = nullptr);
 
-    void setActivation(const Tensor& capture); // [N, C, H, W]
+    void setActivation(const Tensor& capture);             // [N, C, H, W]
     void setActivation(const Tensor& capture, int sample); // both, drawn once (a click)
-    int redraws() const { return redraws_; } // grids drawn so far
+    int redraws() const { return redraws_; }               // grids drawn so far
     void clear();
     void setSample(int sample);
     void setColormap(Colormap colormap);

@@ -6,13 +6,13 @@
 #include "preprocessingeditor.h"
 #include "thumbnailloader.h"
 
-#include <QFileInfo>
-#include <QListWidget>
-#include <QStyle>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
+#include <QListWidget>
+#include <QStyle>
 #include <QToolButton>
 #include <QVBoxLayout>
 
@@ -71,7 +71,8 @@ InputPanel::InputPanel(QWidget* parent)
             emit inputsChanged();
     });
     connect(loader_, &ThumbnailLoader::listed, this, [this](const QStringList& files, const QString& error) {
-        thumbnails_->setToolTip(error.isEmpty() ? tr("The folder's images: select one to run it (arrow keys step through)") : error);
+        thumbnails_->setToolTip(
+            error.isEmpty() ? tr("The folder's images: select one to run it (arrow keys step through)") : error);
         for (const QString& file : files) {
             auto* item = new QListWidgetItem(QFileInfo(file).fileName(), thumbnails_);
             item->setData(Qt::UserRole, file);
@@ -80,13 +81,14 @@ InputPanel::InputPanel(QWidget* parent)
         if (!files.isEmpty())
             thumbnails_->setCurrentRow(0); // the folder row has its input now: runs it
     });
-    connect(loader_, &ThumbnailLoader::thumbnailReady, this, [this](int index, const QImage& thumbnail, const QString& error) {
-        if (QListWidgetItem* item = thumbnails_->item(index)) {
-            item->setIcon(QIcon(QPixmap::fromImage(thumbnail)));
-            if (!error.isEmpty())
-                item->setToolTip(error);
-        }
-    });
+    connect(loader_, &ThumbnailLoader::thumbnailReady, this,
+            [this](int index, const QImage& thumbnail, const QString& error) {
+                if (QListWidgetItem* item = thumbnails_->item(index)) {
+                    item->setIcon(QIcon(QPixmap::fromImage(thumbnail)));
+                    if (!error.isEmpty())
+                        item->setToolTip(error);
+                }
+            });
 }
 
 void InputPanel::rebuildRows(int count)
@@ -103,7 +105,8 @@ void InputPanel::rebuildRows(int count)
     paths_.clear();
     for (int i = 0; i < count; ++i) {
         auto* row = new QHBoxLayout;
-        const QString name = i < int(arguments_.size()) ? QString::fromStdString(arguments_[std::size_t(i)].name) : QString::number(i);
+        const QString name
+            = i < int(arguments_.size()) ? QString::fromStdString(arguments_[std::size_t(i)].name) : QString::number(i);
         auto* label = new QLabel(name + ":", this);
         auto* path = new QLineEdit(this);
         path->setPlaceholderText(tr("image, folder or .npy for '%1'").arg(name));
@@ -179,7 +182,8 @@ QStringList InputPanel::inputs() const
     QStringList result;
     for (int row = 0; row < paths_.size(); ++row) {
         if (row == thumbnailRow_) // the selected image; none until the folder's list arrives
-            result << (thumbnails_->currentItem() ? thumbnails_->currentItem()->data(Qt::UserRole).toString() : QString());
+            result << (thumbnails_->currentItem() ? thumbnails_->currentItem()->data(Qt::UserRole).toString()
+                                                  : QString());
         else
             result << paths_[row]->text().trimmed();
     }
@@ -213,7 +217,8 @@ void InputPanel::showPreview(const Tensor& modelInput)
         return;
     }
     const int side = std::max(96, std::min(previewLabel_->width(), 256));
-    previewLabel_->setPixmap(QPixmap::fromImage(preview_.scaled(side, side, Qt::KeepAspectRatio, Qt::FastTransformation)));
+    previewLabel_->setPixmap(
+        QPixmap::fromImage(preview_.scaled(side, side, Qt::KeepAspectRatio, Qt::FastTransformation)));
 }
 
 } // namespace layerscope::ui

@@ -51,7 +51,7 @@ private:
     QVBoxLayout* rowsLayout_;
     QList<QLineEdit*> paths_;
     QListWidget* thumbnails_;
-    int thumbnailRow_ = -1; // the folder row whose images the list shows
+    int thumbnailRow_ = -1;   // the folder row whose images the list shows
     ThumbnailLoader* loader_; // lists and decodes the folder off the GUI thread
     PreprocessingEditor* editor_;
     QLabel* previewLabel_;

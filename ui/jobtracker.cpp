@@ -59,10 +59,7 @@ const JobTracker::Entry* JobTracker::find(quint64 id) const
     return it == entries_.end() ? nullptr : &*it;
 }
 
-JobTracker::Entry* JobTracker::find(quint64 id)
-{
-    return const_cast<Entry*>(std::as_const(*this).find(id));
-}
+JobTracker::Entry* JobTracker::find(quint64 id) { return const_cast<Entry*>(std::as_const(*this).find(id)); }
 
 void JobTracker::finish(quint64 id)
 {
@@ -111,9 +108,8 @@ bool JobTracker::isRunning() const { return shown() != nullptr; }
 
 bool JobTracker::canCancel() const
 {
-    return std::any_of(entries_.begin(), entries_.end(), [this](const Entry& e) {
-        return e.cancellable && !e.superseded && !e.token.cancelled();
-    });
+    return std::any_of(entries_.begin(), entries_.end(),
+                       [this](const Entry& e) { return e.cancellable && !e.superseded && !e.token.cancelled(); });
 }
 
 QString JobTracker::statusText() const

@@ -33,8 +33,8 @@ public:
     // Esc: cancels every current, cancellable job; returns how many were cancelled.
     int cancelShown();
 
-    bool isRunning() const; // a current job is running
-    bool canCancel() const; // ... and one of them can be cancelled and is not cancelled yet
+    bool isRunning() const;     // a current job is running
+    bool canCancel() const;     // ... and one of them can be cancelled and is not cancelled yet
     QString statusText() const; // "Exporting 3 modules to a.npz: 192 of 256", "Cancelling: …"
     qint64 progressDone() const;
     qint64 progressTotal() const; // 0: unknown

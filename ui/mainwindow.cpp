@@ -6,8 +6,8 @@
 #include "exportfolderdialog.h"
 #include "featuremapview.h"
 #include "inputpanel.h"
-#include "modulefilterproxy.h"
 #include "modelsettings.h"
+#include "modulefilterproxy.h"
 #include "moduletreemodel.h"
 #include "notrunreason.h"
 #include "outputpanel.h"
@@ -29,6 +29,7 @@
 #include <QDockWidget>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QGuiApplication>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QKeyEvent>
@@ -41,7 +42,6 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSaveFile>
-#include <QGuiApplication>
 #include <QScreen>
 #include <QScrollArea>
 #include <QSettings>
@@ -59,9 +59,9 @@ namespace {
 
 QString demoFolder()
 {
-    for (const QString& folder : {QCoreApplication::applicationDirPath() + "/demo",
-                                  QCoreApplication::applicationDirPath() + "/../app/demo",
-                                  QStringLiteral(LAYERSCOPE_DEMO_DIR)}) {
+    for (const QString& folder :
+         {QCoreApplication::applicationDirPath() + "/demo", QCoreApplication::applicationDirPath() + "/../app/demo",
+          QStringLiteral(LAYERSCOPE_DEMO_DIR)}) {
         if (QFileInfo::exists(folder + "/fashion_cnn.pt"))
             return folder;
     }
@@ -123,7 +123,8 @@ MainWindow::MainWindow(QWidget* parent)
     progress_ = new QProgressBar(this);
     progress_->setMaximumWidth(220);
     cancelButton_ = new QPushButton(tr("Cancel"), this);
-    cancelButton_->setToolTip(tr("Stop what is running: a forward at its next module, an export after its current batch (Esc)"));
+    cancelButton_->setToolTip(
+        tr("Stop what is running: a forward at its next module, an export after its current batch (Esc)"));
     statusBar()->addWidget(statusText_, 1);
     statusBar()->addPermanentWidget(progress_);
     statusBar()->addPermanentWidget(cancelButton_);
@@ -133,7 +134,8 @@ MainWindow::MainWindow(QWidget* parent)
 
     QSettings settings;
     // The first launch fits the screen (1280x720 at least); later ones restore the user's layout.
-    const QRect screen = QGuiApplication::primaryScreen() ? QGuiApplication::primaryScreen()->availableGeometry() : QRect(0, 0, 1280, 720);
+    const QRect screen = QGuiApplication::primaryScreen() ? QGuiApplication::primaryScreen()->availableGeometry()
+                                                          : QRect(0, 0, 1280, 720);
     resize(std::min(1280, screen.width()), std::min(800, screen.height()));
     restoreGeometry(settings.value("window/geometry").toByteArray());
     restoreState(settings.value("window/state").toByteArray());
@@ -166,7 +168,8 @@ void MainWindow::createCentralView()
     viewHeader_->setTextFormat(Qt::RichText);
     viewHeader_->setWordWrap(true);
     viewHeader_->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    viewHeader_->setToolTip(tr("The capture on screen: module, type, call, shape and dtype; statistics of the shown sample"));
+    viewHeader_->setToolTip(
+        tr("The capture on screen: module, type, call, shape and dtype; statistics of the shown sample"));
     layout->addWidget(viewHeader_);
 
     auto* controls = new QHBoxLayout;
@@ -290,7 +293,8 @@ void MainWindow::createDocks()
             const QString name = index.data(ModuleTreeModel::QualifiedNameRole).toString();
             // Checking a parent's box checks its whole subtree (37 arrays for five modules of resnet18):
             // "only" exports the module itself.
-            menu.addAction(tr("Check %1 only").arg(name), this, [this, name] { treeModel_->setModuleChecked(name, true, false); });
+            menu.addAction(tr("Check %1 only").arg(name), this,
+                           [this, name] { treeModel_->setModuleChecked(name, true, false); });
             menu.addAction(tr("Check %1 with its children").arg(name), this,
                            [this, name] { treeModel_->setModuleChecked(name, true, true); });
             menu.addAction(tr("Check every %1").arg(type), this, [this, type] { treeModel_->checkAllOfType(type); });
@@ -319,16 +323,18 @@ void MainWindow::createActions()
     toolbar->setObjectName("main toolbar");
 
     auto* openModelAction = fileMenu->addAction(tr("&Open Model…"), this, [this] {
-        const QString path = QFileDialog::getOpenFileName(this, tr("Open a TorchScript model"), {},
-                                                          tr("TorchScript models (*.pt *.pth *.ptl *.torchscript);;All files (*)"));
+        const QString path
+            = QFileDialog::getOpenFileName(this, tr("Open a TorchScript model"), {},
+                                           tr("TorchScript models (*.pt *.pth *.ptl *.torchscript);;All files (*)"));
         if (!path.isEmpty())
             openModel(path);
     });
     openModelAction->setShortcut(QKeySequence::Open);
     openModelAction->setToolTip(tr("Open a model saved with torch.jit.save (Ctrl+O)"));
     auto* openImage = fileMenu->addAction(tr("Open &Image…"), this, [this] {
-        const QString path = QFileDialog::getOpenFileName(this, tr("Open an input"), {},
-                                                          tr("Images and tensors (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.npy)"));
+        const QString path = QFileDialog::getOpenFileName(
+            this, tr("Open an input"), {},
+            tr("Images and tensors (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.npy)"));
         if (!path.isEmpty()) {
             inputs_->setInputs({path});
             runNow();
@@ -349,7 +355,8 @@ void MainWindow::createActions()
                   Preprocessing::gray(101));
     });
     fileMenu->addAction(tr("Load &Labels…"), this, [this] {
-        const QString path = QFileDialog::getOpenFileName(this, tr("Class names, one a line"), {}, tr("Text (*.txt);;All files (*)"));
+        const QString path
+            = QFileDialog::getOpenFileName(this, tr("Class names, one a line"), {}, tr("Text (*.txt);;All files (*)"));
         if (path.isEmpty())
             return;
         labels_ = readLabelsFile(path);
@@ -358,10 +365,12 @@ void MainWindow::createActions()
         refreshCentralView();
     });
     fileMenu->addSeparator();
-    auto* exportChecked = fileMenu->addAction(tr("&Export Checked Modules…"), this, [this] { exportCheckedDialog(false); });
+    auto* exportChecked
+        = fileMenu->addAction(tr("&Export Checked Modules…"), this, [this] { exportCheckedDialog(false); });
     exportChecked->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
     exportChecked->setToolTip(tr("Write the checked modules' activations for the current input (Ctrl+E)"));
-    auto* exportFolder = fileMenu->addAction(tr("Export Checked Modules for a &Folder…"), this, [this] { exportCheckedDialog(true); });
+    auto* exportFolder
+        = fileMenu->addAction(tr("Export Checked Modules for a &Folder…"), this, [this] { exportCheckedDialog(true); });
     exportFolder->setToolTip(tr("Run every image of a folder and write the checked modules' activations"));
     auto* exportView = fileMenu->addAction(tr("Export &View…"), this, &MainWindow::exportViewDialog);
     exportView->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_E));
@@ -459,7 +468,8 @@ void MainWindow::onModelLoaded(quint64 job, std::shared_ptr<const Model> model)
     }
     inputs_->setArguments(model_->forwardArguments());
     const ModelSettings remembered(path);
-    inputs_->setPreprocessing(remembered.preprocessing().value_or(ModelSettings::guessFromChannels(model_->imageChannelsHint())));
+    inputs_->setPreprocessing(
+        remembered.preprocessing().value_or(ModelSettings::guessFromChannels(model_->imageChannelsHint())));
     inputs_->setInputs(pendingInputs_.isEmpty() ? remembered.inputs() : pendingInputs_);
     labels_ = readLabelsFile(remembered.labelsFile());
     output_->setLabels(labels_);
@@ -472,7 +482,9 @@ void MainWindow::onModelLoaded(quint64 job, std::shared_ptr<const Model> model)
     modelPath_ = path;
     addRecentModel(path);
     errorBar_->hide();
-    setIdle(tr("%1: %2 modules, %3").arg(QFileInfo(path).fileName()).arg(model_->modules().size())
+    setIdle(tr("%1: %2 modules, %3")
+                .arg(QFileInfo(path).fileName())
+                .arg(model_->modules().size())
                 .arg(QString::fromStdString(model_->signature())));
     jobs_->supersede(JobTracker::Kind::Run); // a run of the previous model must not land on this one
     emit modelReady();
@@ -494,11 +506,12 @@ void MainWindow::runNow()
     remembered.setInputs(inputs_->sources());
     remembered.setPreprocessing(inputs_->preprocessing());
     errorBar_->hide();
-    const JobControl job = jobs_->start(JobTracker::Kind::Run, tr("Running %1…").arg(QFileInfo(inputs.value(0)).fileName()));
-    QMetaObject::invokeMethod(worker_, [worker = worker_, job, model = model_, inputs,
-                                        preprocessing = inputs_->preprocessing()] {
-        worker->runInputs(job, model, inputs, preprocessing);
-    });
+    const JobControl job
+        = jobs_->start(JobTracker::Kind::Run, tr("Running %1…").arg(QFileInfo(inputs.value(0)).fileName()));
+    QMetaObject::invokeMethod(
+        worker_, [worker = worker_, job, model = model_, inputs, preprocessing = inputs_->preprocessing()] {
+            worker->runInputs(job, model, inputs, preprocessing);
+        });
 }
 
 void MainWindow::onRunFinished(quint64 job, std::shared_ptr<const RunOutcome> outcome)
@@ -514,7 +527,8 @@ void MainWindow::onRunFinished(quint64 job, std::shared_ptr<const RunOutcome> ou
         for (const Capture& capture : *list) {
             const QString key = QString::fromStdString(capture.key);
             captures_[key] = &capture;
-            const QString module = capture.module.empty() ? QStringLiteral("output") : QString::fromStdString(capture.module);
+            const QString module
+                = capture.module.empty() ? QStringLiteral("output") : QString::fromStdString(capture.module);
             if (capture.call == 0 && !shapes.contains(module))
                 shapes.insert(module, QString::fromStdString(shapeToString(capture.tensor.shape)));
             calls[module] = std::max(calls.value(module), capture.call + 1);
@@ -543,10 +557,12 @@ void MainWindow::onRunFinished(quint64 job, std::shared_ptr<const RunOutcome> ou
             if (key != moduleOfCaptureKey(key))
                 showModule(key);
         } else {
-            QString message = tr("no module '%1' in %2").arg(moduleOfCaptureKey(key), QFileInfo(currentModelPath()).fileName());
+            QString message
+                = tr("no module '%1' in %2").arg(moduleOfCaptureKey(key), QFileInfo(currentModelPath()).fileName());
             const auto close = model_->closestModuleNames(moduleOfCaptureKey(key).toStdString());
             for (std::size_t i = 0; i < close.size(); ++i)
-                message += (i ? QStringLiteral(", '") : tr("; did you mean '")) + QString::fromStdString(close[i]) + "'";
+                message
+                    += (i ? QStringLiteral(", '") : tr("; did you mean '")) + QString::fromStdString(close[i]) + "'";
             showError(message + (close.empty() ? QString() : QStringLiteral("?")));
         }
     }
@@ -632,7 +648,7 @@ void MainWindow::refreshCentralView()
     if (tensor.shape.size() == 4 && tensor.shape[2] == 1 && tensor.shape[3] == 1)
         tensor.shape = {tensor.shape[0], tensor.shape[1]};
     const int sample = std::min<int>(sampleBox_->value(), tensor.shape.empty() ? 0 : int(tensor.shape[0]) - 1);
-    for (QWidget* control : std::initializer_list<QWidget*>{colormapBox_, normalizationBox_, orderBox_, colorScale_})
+    for (QWidget* control : std::initializer_list<QWidget*> {colormapBox_, normalizationBox_, orderBox_, colorScale_})
         control->setVisible(tensor.shape.size() == 4); // feature-map controls only with feature maps
     if (tensor.shape.size() == 4) {
         featureMaps_->setActivation(tensor, sample); // one drawing per click
@@ -653,7 +669,8 @@ void MainWindow::refreshCentralView()
 QString MainWindow::viewHeaderText(const QString& key, const Capture& capture, const Tensor& sample) const
 {
     const int index = model_->findModule(capture.module);
-    const QString type = index >= 0 ? QString::fromStdString(model_->modules()[std::size_t(index)].typeName) : tr("model output");
+    const QString type
+        = index >= 0 ? QString::fromStdString(model_->modules()[std::size_t(index)].typeName) : tr("model output");
     const TensorStatistics s = computeStatistics(sample);
     QString text = tr("<b>%1</b> %2 · call %3 · %4 %5 · sample %6: min %7, max %8, mean %9, std %10")
                        .arg(key.toHtmlEscaped(), type.toHtmlEscaped())
@@ -680,9 +697,12 @@ void MainWindow::showChannel(int channel)
     const std::int64_t h = capture.shape[2], w = capture.shape[3];
     Tensor one = sampleOf(capture, featureMaps_->sample());
     one.shape = {1, 1, h, w};
-    one.data = std::shared_ptr<const void>(capture.data, static_cast<const char*>(one.data.get())
-                                                             + std::size_t(channel) * std::size_t(h * w) * elementSize(capture.dtype));
-    const QImage input = outcome_ && !outcome_->modelInputs.empty() ? tensorToImage(outcome_->modelInputs.front()) : QImage();
+    one.data
+        = std::shared_ptr<const void>(capture.data,
+                                      static_cast<const char*>(one.data.get())
+                                          + std::size_t(channel) * std::size_t(h * w) * elementSize(capture.dtype));
+    const QImage input
+        = outcome_ && !outcome_->modelInputs.empty() ? tensorToImage(outcome_->modelInputs.front()) : QImage();
     auto* dialog = new ChannelDialog(tr("%1, channel %2").arg(shownModule_).arg(channel), one, channel,
                                      featureMaps_->gridOptions().colormap, input, this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
@@ -704,10 +724,7 @@ bool MainWindow::eventFilter(QObject* watched, QEvent* event)
 }
 
 // Where file dialogs start: the folder used last, remembered across sessions.
-QString MainWindow::lastFolder() const
-{
-    return QSettings().value("dialogs/lastFolder", QDir::homePath()).toString();
-}
+QString MainWindow::lastFolder() const { return QSettings().value("dialogs/lastFolder", QDir::homePath()).toString(); }
 
 void MainWindow::rememberFolder(const QString& path)
 {
@@ -725,8 +742,9 @@ void MainWindow::exportCheckedDialog(bool folder)
     // A default name that says what is inside: model and module ("resnet18-layer4.npz").
     const QString what = checked.size() == 1 ? checked.first() : tr("%1-modules").arg(checked.size());
     const QString name = QFileInfo(currentModelPath()).completeBaseName() + "-" + what + ".npz";
-    const QString filters = tr("NumPy archive (*.npz);;MATLAB (*.mat);;PyTorch (*.pt);;CSV (*.csv);;Channel grids (*.png);;"
-                               "Folder of .npy files (*)");
+    const QString filters
+        = tr("NumPy archive (*.npz);;MATLAB (*.mat);;PyTorch (*.pt);;CSV (*.csv);;Channel grids (*.png);;"
+             "Folder of .npy files (*)");
     if (folder) { // a folder per forward argument, how much will be written, and where
         QStringList arguments;
         for (const auto& argument : model_->forwardArguments())
@@ -744,7 +762,8 @@ void MainWindow::exportCheckedDialog(bool folder)
         dialog->open();
         return;
     }
-    const QString path = QFileDialog::getSaveFileName(this, tr("Export the checked modules"), QDir(lastFolder()).filePath(name), filters);
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export the checked modules"),
+                                                      QDir(lastFolder()).filePath(name), filters);
     if (path.isEmpty())
         return;
     rememberFolder(path);
@@ -768,21 +787,24 @@ void MainWindow::exportChecked(const QString& outputPath, const QStringList& inp
     job.exportOptions.grid = featureMaps_->gridOptions();
     job.exportOptions.grid.channelOrder.clear();
     job.exportOptions.grid.gapColor = GridOptions().gapColor; // files get white gaps, whatever the theme
-    const JobControl control = jobs_->start(
-        JobTracker::Kind::Export, tr("Exporting %1 modules to %2").arg(checked.size()).arg(QFileInfo(outputPath).fileName()));
-    QMetaObject::invokeMethod(worker_, [worker = worker_, control, model = model_, job] { worker->extract(control, model, job); });
+    const JobControl control
+        = jobs_->start(JobTracker::Kind::Export,
+                       tr("Exporting %1 modules to %2").arg(checked.size()).arg(QFileInfo(outputPath).fileName()));
+    QMetaObject::invokeMethod(
+        worker_, [worker = worker_, control, model = model_, job] { worker->extract(control, model, job); });
 }
 
 void MainWindow::onExtractionFinished(quint64 job, std::shared_ptr<const ExtractionResult> result)
 {
     jobs_->finish(job);
-    const QString summary = tr("%1 %2 rows of %3 arrays to %4%5")
-                                .arg(result->cancelled ? tr("Cancelled: wrote") : tr("Wrote"))
-                                .arg(result->rows)
-                                .arg(result->captures.size())
-                                .arg(QString::fromStdString(result->outputPath))
-                                .arg(result->skippedInputs.empty() ? QString()
-                                                                   : tr(", %1 inputs skipped").arg(result->skippedInputs.size()));
+    const QString summary
+        = tr("%1 %2 rows of %3 arrays to %4%5")
+              .arg(result->cancelled ? tr("Cancelled: wrote") : tr("Wrote"))
+              .arg(result->rows)
+              .arg(result->captures.size())
+              .arg(QString::fromStdString(result->outputPath))
+              .arg(result->skippedInputs.empty() ? QString()
+                                                 : tr(", %1 inputs skipped").arg(result->skippedInputs.size()));
     setIdle(summary);
     emit exportFinished(summary);
 }
@@ -790,8 +812,8 @@ void MainWindow::onExtractionFinished(quint64 job, std::shared_ptr<const Extract
 void MainWindow::exportViewDialog()
 {
     const bool grid = central_->currentWidget() == featureMaps_;
-    const QString name = QFileInfo(currentModelPath()).completeBaseName() + "-" + (shownModule_.isEmpty() ? "output" : shownModule_)
-        + (grid ? "-maps.png" : "-plot.png");
+    const QString name = QFileInfo(currentModelPath()).completeBaseName() + "-"
+        + (shownModule_.isEmpty() ? "output" : shownModule_) + (grid ? "-maps.png" : "-plot.png");
     const QString path = QFileDialog::getSaveFileName(this, tr("Export the view"), QDir(lastFolder()).filePath(name),
                                                       tr("PNG (*.png);;PDF (*.pdf);;SVG (*.svg)"));
     if (path.isEmpty())
@@ -872,7 +894,9 @@ void MainWindow::onUntrusted(quint64 job, const UntrustedModelError::Finding& fi
                                 QMessageBox::Cancel, this);
     box->setObjectName(QStringLiteral("untrustedModelBox"));
     box->setInformativeText(tr("A TorchScript model is a program: it runs with your rights while it opens and runs. "
-                               "%1, line %2.").arg(QString::fromStdString(finding.entry)).arg(finding.line));
+                               "%1, line %2.")
+                                .arg(QString::fromStdString(finding.entry))
+                                .arg(finding.line));
     QPushButton* openAnyway = box->addButton(tr("Open Anyway"), QMessageBox::AcceptRole);
     box->setDefaultButton(QMessageBox::Cancel);
     box->setAttribute(Qt::WA_DeleteOnClose);

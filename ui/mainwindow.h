@@ -1,8 +1,8 @@
 #pragma once
 
 #include "engineworker.h"
-#include "layerscope/atlas.h"
 #include "jobtracker.h"
+#include "layerscope/atlas.h"
 
 #include <QMainWindow>
 #include <QPointer>
@@ -130,8 +130,8 @@ private:
     QString pendingModule_; // shown once the first run of a model arrives
     QString pendingPath_;   // the model being opened, and the inputs it gets
     QStringList pendingInputs_;
-    QString modelPath_;     // the model shown
-    QString trustOnce_;     // a model the user chose to open anyway: its next load skips the code check
+    QString modelPath_; // the model shown
+    QString trustOnce_; // a model the user chose to open anyway: its next load skips the code check
     QStringList labels_;
 
     ModuleTreeModel* treeModel_;

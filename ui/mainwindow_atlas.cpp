@@ -33,7 +33,8 @@ void MainWindow::addAtlasActions(QMenu* fileMenu)
     });
 
     auto* open = fileMenu->addAction(tr("Open &Atlas…"), this, [this] {
-        const QString path = QFileDialog::getExistingDirectory(this, tr("Open Atlas (a folder made by Build Atlas or layerscope-cli atlas)"), lastFolder());
+        const QString path = QFileDialog::getExistingDirectory(
+            this, tr("Open Atlas (a folder made by Build Atlas or layerscope-cli atlas)"), lastFolder());
         if (path.isEmpty())
             return;
         rememberFolder(QFileInfo(path).path());
@@ -43,7 +44,8 @@ void MainWindow::addAtlasActions(QMenu* fileMenu)
     open->setToolTip(tr("Browse an atlas: each channel's top images across a data set, and the projector"));
     auto* build = fileMenu->addAction(tr("&Build Atlas…"), this, &MainWindow::buildAtlasDialog);
     build->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_B));
-    build->setToolTip(tr("One pass over a folder with this model: what each channel of the chosen captures responds to"));
+    build->setToolTip(
+        tr("One pass over a folder with this model: what each channel of the chosen captures responds to"));
 }
 
 void MainWindow::buildAtlas(const AtlasJob& job)

@@ -5,8 +5,7 @@
 #include <QFileInfo>
 #include <QSettings>
 
-namespace layerscope::ui
-{
+namespace layerscope::ui {
 
 ModelSettings::ModelSettings(const QString& modelPath)
     : modelPath_(modelPath)
@@ -33,25 +32,16 @@ void ModelSettings::setPreprocessing(const Preprocessing& preprocessing)
     QSettings().setValue(key_ + "/preprocessing", QString::fromStdString(preprocessing.toJson()));
 }
 
-QStringList ModelSettings::inputs() const
-{
-    return QSettings().value(key_ + "/inputs").toStringList();
-}
+QStringList ModelSettings::inputs() const { return QSettings().value(key_ + "/inputs").toStringList(); }
 
-void ModelSettings::setInputs(const QStringList& sources)
-{
-    QSettings().setValue(key_ + "/inputs", sources);
-}
+void ModelSettings::setInputs(const QStringList& sources) { QSettings().setValue(key_ + "/inputs", sources); }
 
 QString ModelSettings::labelsFile() const
 {
     return QSettings().value(key_ + "/labels", QFileInfo(modelPath_).dir().filePath("labels.txt")).toString();
 }
 
-void ModelSettings::setLabelsFile(const QString& path)
-{
-    QSettings().setValue(key_ + "/labels", path);
-}
+void ModelSettings::setLabelsFile(const QString& path) { QSettings().setValue(key_ + "/labels", path); }
 
 Preprocessing ModelSettings::guessFromChannels(int channels)
 {

@@ -7,13 +7,11 @@
 
 #include <optional>
 
-namespace layerscope::ui
-{
+namespace layerscope::ui {
 
 // What the window remembers per model file across sessions (QSettings, under a key made from the
 // model's absolute path): its preprocessing, its inputs, its labels file.
-class ModelSettings
-{
+class ModelSettings {
 public:
     explicit ModelSettings(const QString& modelPath);
 

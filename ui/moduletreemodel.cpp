@@ -122,8 +122,8 @@ int ModuleTreeModel::columnCount(const QModelIndex&) const { return ColumnCount;
 Qt::CheckState ModuleTreeModel::checkState(const Item* item) const
 {
     return item->checkedBelow == item->subtreeSize ? Qt::Checked
-        : item->checkedBelow > 0                    ? Qt::PartiallyChecked
-                                                    : Qt::Unchecked;
+        : item->checkedBelow > 0                   ? Qt::PartiallyChecked
+                                                   : Qt::Unchecked;
 }
 
 // One item's own box; the counts of its ancestors follow. Returns whether anything changed.
@@ -163,15 +163,16 @@ QVariant ModuleTreeModel::data(const QModelIndex& index, int role) const
             if (!info.hasForward)
                 return tr("(container, no forward)");
             return calls_.value(item->name) ? shapes_.value(item->name, tr("(not a tensor)")) : tr("(did not run)");
-        case CallsColumn: return hasRun_ && !isRoot && info.hasForward ? QVariant(calls_.value(item->name)) : QVariant();
+        case CallsColumn:
+            return hasRun_ && !isRoot && info.hasForward ? QVariant(calls_.value(item->name)) : QVariant();
         }
         return {};
     case Qt::ToolTipRole:
         return isRoot ? tr("The model itself; its output is saved as 'output'")
-                      : tr("%1 (%2), %3 parameters").arg(item->name, QString::fromStdString(info.typeName),
-                                                         QLocale().toString(qlonglong(info.totalParameters)));
-    case Qt::CheckStateRole:
-        return index.column() == NameColumn && !isRoot ? QVariant(checkState(item)) : QVariant();
+                      : tr("%1 (%2), %3 parameters")
+                            .arg(item->name, QString::fromStdString(info.typeName),
+                                 QLocale().toString(qlonglong(info.totalParameters)));
+    case Qt::CheckStateRole: return index.column() == NameColumn && !isRoot ? QVariant(checkState(item)) : QVariant();
     case Qt::TextAlignmentRole:
         return index.column() == ParametersColumn || index.column() == CallsColumn
             ? QVariant(Qt::AlignRight | Qt::AlignVCenter)
@@ -193,8 +194,7 @@ void ModuleTreeModel::notifySubtree(Item* item)
 {
     if (item->children.empty())
         return;
-    emit dataChanged(indexOf(item->children.front().get()), indexOf(item->children.back().get()),
-                     {Qt::CheckStateRole});
+    emit dataChanged(indexOf(item->children.front().get()), indexOf(item->children.back().get()), {Qt::CheckStateRole});
     for (auto& child : item->children)
         notifySubtree(child.get());
 }

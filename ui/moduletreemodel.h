@@ -61,7 +61,7 @@ private:
 
     std::unique_ptr<Item> root_; // invisible; its one child is the model itself
     QHash<QString, Item*> byName_;
-    QSet<QString> checked_;      // leaves and parents alike, by qualified name
+    QSet<QString> checked_; // leaves and parents alike, by qualified name
     QHash<QString, QString> shapes_;
     QHash<QString, int> calls_;
     bool hasRun_ = false;

@@ -2,8 +2,7 @@
 
 #include <QCoreApplication>
 
-namespace layerscope::ui
-{
+namespace layerscope::ui {
 
 QString notRunReason(const Model& model, const RunResult& run, const QString& key)
 {

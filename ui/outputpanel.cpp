@@ -57,7 +57,8 @@ void OutputPanel::showOutput(const Tensor& output, int sample, int k)
 {
     clear();
     if (output.shape.size() != 2 || sample >= output.shape[0]) {
-        summary_->setText(tr("Output %1: not a vector of class scores").arg(QString::fromStdString(shapeToString(output.shape))));
+        summary_->setText(
+            tr("Output %1: not a vector of class scores").arg(QString::fromStdString(shapeToString(output.shape))));
         return;
     }
     const std::vector<double> logits = valuesAsDoubles(sampleOf(output, sample));
@@ -70,7 +71,8 @@ void OutputPanel::showOutput(const Tensor& output, int sample, int k)
         s /= sum;
     std::vector<int> order(logits.size());
     std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return scores[std::size_t(a)] > scores[std::size_t(b)]; });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int a, int b) { return scores[std::size_t(a)] > scores[std::size_t(b)]; });
     k = std::min<int>(k, int(order.size()));
     table_->setRowCount(k);
     for (int row = 0; row < k; ++row) {
@@ -80,12 +82,10 @@ void OutputPanel::showOutput(const Tensor& output, int sample, int k)
         table_->setItem(row, 1, new QTableWidgetItem(QString::number(100 * scores[std::size_t(c)], 'f', 1) + " %"));
         table_->setItem(row, 2, new QTableWidgetItem(QString::number(logits[std::size_t(c)], 'g', 5)));
     }
-    summary_->setText(tr("Predicted: %1 (%2 %)").arg(table_->item(0, 0)->text()).arg(100 * scores[std::size_t(order[0])], 0, 'f', 1));
+    summary_->setText(
+        tr("Predicted: %1 (%2 %)").arg(table_->item(0, 0)->text()).arg(100 * scores[std::size_t(order[0])], 0, 'f', 1));
 }
 
-QString OutputPanel::topClass() const
-{
-    return table_->rowCount() ? table_->item(0, 0)->text() : QString();
-}
+QString OutputPanel::topClass() const { return table_->rowCount() ? table_->item(0, 0)->text() : QString(); }
 
 } // namespace layerscope::ui

@@ -39,7 +39,8 @@ void StatisticsPanel::show(const QString& name, const Tensor& tensor)
     auto flag = [](QLabel* label, std::int64_t count) {
         label->setText(QString::number(count));
         label->setStyleSheet(count ? QStringLiteral("color: white; background: #c0392b; padding: 0 4px;") : QString());
-        label->setToolTip(count ? StatisticsPanel::tr("Not finite values: the layer or its input overflowed") : QString());
+        label->setToolTip(count ? StatisticsPanel::tr("Not finite values: the layer or its input overflowed")
+                                : QString());
     };
     flag(nan_, s.nanCount);
     flag(inf_, s.infCount);

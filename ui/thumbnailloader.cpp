@@ -6,8 +6,7 @@
 #include <QImageReader>
 #include <QThread>
 
-namespace layerscope::ui
-{
+namespace layerscope::ui {
 
 ThumbnailLoader::ThumbnailLoader(QObject* parent)
     : QObject(parent)

@@ -8,15 +8,13 @@
 
 #include <atomic>
 
-namespace layerscope::ui
-{
+namespace layerscope::ui {
 
 // A folder's images as thumbnails, off the GUI thread: a worker lists the folder, then decodes one
 // image after another at thumbnail size, each reported as it comes. Every file passes the engine's
 // header check (checkImageFile) before Qt's decoders see it. Loading another folder (or clear())
 // drops what is left of the previous one: its remaining results never arrive.
-class ThumbnailLoader : public QObject
-{
+class ThumbnailLoader : public QObject {
     Q_OBJECT
 
 public:
@@ -37,7 +35,7 @@ private:
     template <typename Function> void deliver(quint64 generation, Function&& function);
 
     QThreadPool pool_;
-    std::atomic<quint64> generation_ { 0 };
+    std::atomic<quint64> generation_ {0};
     QString folder_;
 };
 

@@ -83,7 +83,8 @@ void drawGridPicture(QPainter& painter, const GridPicture& p, int scale, const Q
                 + QPoint((tile % p.layout.columns) * (p.layout.tileWidth + p.layout.gap) * scale,
                          (tile / p.layout.columns) * (p.layout.tileHeight + p.layout.gap) * scale);
             const QString text = QString::number(channel);
-            const QRect box(at + QPoint(1, 1), QSize(painter.fontMetrics().horizontalAdvance(text) + 4, painter.fontMetrics().height()));
+            const QRect box(at + QPoint(1, 1),
+                            QSize(painter.fontMetrics().horizontalAdvance(text) + 4, painter.fontMetrics().height()));
             painter.fillRect(box, QColor(255, 255, 255, 190));
             painter.drawText(box, Qt::AlignCenter, text);
         }
@@ -120,7 +121,6 @@ bool savePlot(QCustomPlot* plot, const QString& path)
     return moveIntoPlace(ok, temporary, path);
 }
 
-
 bool saveGridPicture(const GridPicture& picture, const QString& path)
 {
     if (picture.grid.isNull())
@@ -129,7 +129,7 @@ bool saveGridPicture(const GridPicture& picture, const QString& path)
     const int tile = std::max(1, std::min(picture.layout.tileWidth, picture.layout.tileHeight));
     const int longest = std::max(picture.grid.width(), picture.grid.height());
     const int scale = std::max(1, std::min(int(std::ceil(48.0 / tile)), 4096 / std::max(1, longest)));
-    const QFontMetrics metrics{QFont()};
+    const QFontMetrics metrics {QFont()};
     const QSize size(std::max(picture.grid.width() * scale + 16, 330),
                      picture.grid.height() * scale + 16 + metrics.height() * 2 + 4 + 30);
     const QString suffix = QFileInfo(path).suffix().toLower();

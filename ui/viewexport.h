@@ -19,13 +19,13 @@ bool savePlot(QCustomPlot* plot, const QString& path);
 
 // What a saved feature-map grid carries beside its tiles.
 struct GridPicture {
-    QImage grid;                 // the view's grid image
-    GridLayout layout;           // where each tile is in it
+    QImage grid;                   // the view's grid image
+    GridLayout layout;             // where each tile is in it
     std::vector<int> channelOrder; // tile i shows channel channelOrder[i]; empty: i
-    QString title;               // module, shape, sample
+    QString title;                 // module, shape, sample
     Colormap colormap = Colormap::Viridis;
-    double low = 0, high = 0;    // the values the colours stand for
-    bool perChannel = false;     // each channel stretched: the bar is 0..1 of each channel's range
+    double low = 0, high = 0; // the values the colours stand for
+    bool perChannel = false;  // each channel stretched: the bar is 0..1 of each channel's range
 };
 
 // The grid enlarged to a readable size with sharp pixels, channel numbers on the tiles, the title

@@ -16,9 +16,6 @@ void keepFreedMemoryInProcess()
     mallopt(M_TOP_PAD, 64 * 1024 * 1024);
 }
 
-void useSingleThreadedImageCodecs()
-{
-    cv::setNumThreads(1);
-}
+void useSingleThreadedImageCodecs() { cv::setNumThreads(1); }
 
 } // namespace layerscope

@@ -10,19 +10,15 @@ std::size_t elementSize(DType dtype)
 {
     switch (dtype) {
     case DType::Float64:
-    case DType::Int64:
-        return 8;
+    case DType::Int64: return 8;
     case DType::Float32:
-    case DType::Int32:
-        return 4;
+    case DType::Int32: return 4;
     case DType::Float16:
     case DType::BFloat16:
-    case DType::Int16:
-        return 2;
+    case DType::Int16: return 2;
     case DType::Int8:
     case DType::UInt8:
-    case DType::Bool:
-        return 1;
+    case DType::Bool: return 1;
     }
     return 1;
 }
@@ -107,12 +103,23 @@ Tensor convertFloating(const Tensor& tensor, DType to)
     if (to == DType::Float32 || to == DType::Float64) {
         const bool single = to == DType::Float32;
         switch (tensor.dtype) {
-        case DType::Int8: return single ? convertValues<std::int8_t, float>(tensor, to) : convertValues<std::int8_t, double>(tensor, to);
-        case DType::Int16: return single ? convertValues<std::int16_t, float>(tensor, to) : convertValues<std::int16_t, double>(tensor, to);
-        case DType::Int32: return single ? convertValues<std::int32_t, float>(tensor, to) : convertValues<std::int32_t, double>(tensor, to);
-        case DType::Int64: return single ? convertValues<std::int64_t, float>(tensor, to) : convertValues<std::int64_t, double>(tensor, to);
-        case DType::UInt8: return single ? convertValues<std::uint8_t, float>(tensor, to) : convertValues<std::uint8_t, double>(tensor, to);
-        case DType::Bool: return single ? convertValues<bool, float>(tensor, to) : convertValues<bool, double>(tensor, to);
+        case DType::Int8:
+            return single ? convertValues<std::int8_t, float>(tensor, to)
+                          : convertValues<std::int8_t, double>(tensor, to);
+        case DType::Int16:
+            return single ? convertValues<std::int16_t, float>(tensor, to)
+                          : convertValues<std::int16_t, double>(tensor, to);
+        case DType::Int32:
+            return single ? convertValues<std::int32_t, float>(tensor, to)
+                          : convertValues<std::int32_t, double>(tensor, to);
+        case DType::Int64:
+            return single ? convertValues<std::int64_t, float>(tensor, to)
+                          : convertValues<std::int64_t, double>(tensor, to);
+        case DType::UInt8:
+            return single ? convertValues<std::uint8_t, float>(tensor, to)
+                          : convertValues<std::uint8_t, double>(tensor, to);
+        case DType::Bool:
+            return single ? convertValues<bool, float>(tensor, to) : convertValues<bool, double>(tensor, to);
         default: break;
         }
     }
@@ -122,12 +129,13 @@ Tensor convertFloating(const Tensor& tensor, DType to)
 Tensor rowsOf(const Tensor& tensor, std::int64_t first, std::int64_t count)
 {
     if (tensor.shape.empty() || first < 0 || count < 0 || first > tensor.shape[0] || count > tensor.shape[0] - first)
-        throw Error("rows " + std::to_string(first) + ".." + std::to_string(first + count - 1) + " out of range for " +
-                    shapeToString(tensor.shape));
+        throw Error("rows " + std::to_string(first) + ".." + std::to_string(first + count - 1) + " out of range for "
+                    + shapeToString(tensor.shape));
     Tensor rows = tensor;
     rows.shape[0] = count;
     const std::size_t rowBytes = tensor.shape[0] > 0 ? tensor.nbytes() / std::size_t(tensor.shape[0]) : 0;
-    rows.data = std::shared_ptr<const void>(tensor.data, static_cast<const char*>(tensor.data.get()) + std::size_t(first) * rowBytes);
+    rows.data = std::shared_ptr<const void>(
+        tensor.data, static_cast<const char*>(tensor.data.get()) + std::size_t(first) * rowBytes);
     return rows;
 }
 

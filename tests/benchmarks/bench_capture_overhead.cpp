@@ -5,8 +5,8 @@
 //
 //   bench_capture_overhead [MODEL] [--rounds N] [--batch N] [--default-malloc]
 
-#include "layerscope/runtime.h"
 #include "layerscope/model.h"
+#include "layerscope/runtime.h"
 
 #include <algorithm>
 #include <chrono>
@@ -59,7 +59,7 @@ int main(int argc, char** argv)
     for (std::int64_t i = 0; i < input.numel(); ++i)
         values[i] = normal(random);
 
-    CaptureRequest stages{{"layer1", "layer2", "layer3", "layer4", "avgpool"}, {}};
+    CaptureRequest stages {{"layer1", "layer2", "layer3", "layer4", "avgpool"}, {}};
     CaptureRequest everything;
     for (const auto& m : instrumented.modules()) {
         if (!m.name.empty() && m.hasForward)

@@ -44,8 +44,8 @@ int main(int argc, char** argv)
             times.push_back(timer.nsecsElapsed() / 1e6);
         }
         std::sort(times.begin(), times.end());
-        std::printf("%-8s %-18s %10.1f   (%d tiles)\n", capture.key.c_str(), shapeToString(capture.tensor.shape).c_str(),
-                    times[times.size() / 2], view.tileCount());
+        std::printf("%-8s %-18s %10.1f   (%d tiles)\n", capture.key.c_str(),
+                    shapeToString(capture.tensor.shape).c_str(), times[times.size() / 2], view.tileCount());
     }
     return 0;
 }

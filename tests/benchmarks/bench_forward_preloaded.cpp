@@ -54,6 +54,7 @@ int main(int argc, char** argv)
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::printf("%.1f images/s (%zu images in %.2f s, batch %d, %d threads); decoding and preprocessing took "
                 "%.2f ms an image on one thread\n",
-                files.size() / seconds, files.size(), seconds, batchSize, computeThreads(), 1000 * decodeSeconds / files.size());
+                files.size() / seconds, files.size(), seconds, batchSize, computeThreads(),
+                1000 * decodeSeconds / files.size());
     return 0;
 }

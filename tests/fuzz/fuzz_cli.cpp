@@ -26,7 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         arguments.push_back(current);
     if (arguments.size() > 64)
         return 0;
-    CLI::App app{"fuzz"};
+    CLI::App app {"fuzz"};
     layerscope::cli::CommandLine line;
     layerscope::cli::declareCommandLine(app, line);
     try {

@@ -60,7 +60,7 @@ struct ChannelStatistics {
 };
 
 struct AtlasLayer {
-    std::string capture; // a capture key, as extract takes them: "layer4", "encoder:1", "fc>in"
+    std::string capture;                   // a capture key, as extract takes them: "layer4", "encoder:1", "fc>in"
     std::vector<std::int64_t> sampleShape; // one image's capture, without the batch axis
     AtlasCaptureKind kind = AtlasCaptureKind::Map;
     std::vector<std::vector<AtlasEntry>> top;    // per channel, best first
@@ -172,7 +172,7 @@ AtlasResult buildAtlas(const Model& model, const AtlasJob& job, const ProgressCa
 // (OpenCV's PCA). Each component's sign is fixed so that its loading of largest magnitude is positive;
 // rows with a NaN or Inf are left out (their coordinates are NaN).
 struct Projection {
-    std::vector<float> x, y;    // per row of the pooled vectors
+    std::vector<float> x, y;      // per row of the pooled vectors
     double explained[2] = {0, 0}; // the fraction of the variance each component explains
 };
 Projection projectPooled(const Tensor& pooled); // [images, C] float32; throws for other shapes

@@ -40,9 +40,9 @@ public:
         std::string method;    // "__setstate__"; empty outside a method
         std::string owner;     // qualified class, or module of a function: "__torch__.Evil"
         bool ownerIsClass = false;
-        std::string entry;     // archive entry: "evil/code/__torch__.py"
-        int line = 0;          // in that entry, 1-based
-        std::string risk;      // "read or write files"
+        std::string entry; // archive entry: "evil/code/__torch__.py"
+        int line = 0;      // in that entry, 1-based
+        std::string risk;  // "read or write files"
     };
 
     // "evil.pt: the model calls torch.from_file in method __setstate__ of __torch__.Evil: it can read

@@ -28,7 +28,7 @@ struct ExportOptions {
 };
 
 struct CaptureSummary {
-    std::string name; // capture key: "layer1", "feature_model:1", "lstm[0]"
+    std::string name;                // capture key: "layer1", "feature_model:1", "lstm[0]"
     std::vector<std::int64_t> shape; // rows first
     DType dtype = DType::Float32;
     std::string storedAs; // file in the folder, MATLAB variable, or empty where the name is kept

@@ -29,9 +29,9 @@ struct ExtractionJob {
     CaptureRequest request;
     bool allModules = false; // add every module with a forward (not the root) to request.outputsOf
     bool withInputs = false; // record the inputs of every module in request.outputsOf too
-    std::string outputPath; // format from the extension, see exporters.h
+    std::string outputPath;  // format from the extension, see exporters.h
     ExportOptions exportOptions;
-    int decodeThreads = 0; // 0: chosen from the machine
+    int decodeThreads = 0;   // 0: chosen from the machine
     bool trustModel = false; // LoadOptions::trustModel, when extraction opens the model itself
     // When set, each batch's forward goes to this function (on a worker thread, one batch at a time,
     // while the next batch runs) instead of a file: outputPath and the manifest are not written.

@@ -8,8 +8,8 @@ namespace layerscope {
 
 // One entry of named_modules(): the root is "" and comes first, children follow in pre-order.
 struct ModuleInfo {
-    std::string name;     // qualified name as PyTorch's named_modules() gives it: "feature_model.cnn.3"
-    std::string typeName; // short class name: "Conv2d", "Sequential", or the user's own class
+    std::string name;                 // qualified name as PyTorch's named_modules() gives it: "feature_model.cnn.3"
+    std::string typeName;             // short class name: "Conv2d", "Sequential", or the user's own class
     std::int64_t ownParameters = 0;   // elements of the parameters registered on this module itself
     std::int64_t totalParameters = 0; // ... of this module and all below it (shared tensors counted once)
     int parent = -1;                  // index into the tree, -1 for the root

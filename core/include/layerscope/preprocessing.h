@@ -50,7 +50,7 @@ void setMaxImagePixels(std::int64_t pixels);
 std::int64_t maxImagePixels();
 
 struct ImageFileInfo {
-    std::string format; // by content: "PNG", "JPEG", "BMP", "TIFF", "WebP"
+    std::string format;                 // by content: "PNG", "JPEG", "BMP", "TIFF", "WebP"
     std::int64_t width = 0, height = 0; // as stored, before any EXIF orientation
 };
 

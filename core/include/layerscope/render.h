@@ -14,7 +14,7 @@ namespace layerscope {
 enum class Colormap { Viridis, Gray, Magma, Inferno, Plasma, Jet, Turbo, Diverging };
 enum class Normalization { PerChannel, LayerWide };
 
-std::vector<std::string> colormapNames(); // "viridis", "gray", ... in enum order
+std::vector<std::string> colormapNames();           // "viridis", "gray", ... in enum order
 Colormap colormapFromName(const std::string& name); // throws layerscope::Error for unknown names
 std::string colormapName(Colormap colormap);
 
@@ -27,11 +27,11 @@ struct RgbImage {
 struct GridOptions {
     Colormap colormap = Colormap::Viridis;
     Normalization normalization = Normalization::PerChannel;
-    int columns = 0; // 0: as square as possible
-    int gap = 1;     // pixels between tiles
-    std::array<std::uint8_t, 3> gapColor{255, 255, 255}; // RGB of the gaps (the GUI uses its palette)
-    int scale = 1;   // each value drawn as scale x scale pixels
-    std::vector<int> channelOrder; // tile i shows channel channelOrder[i]; empty: 0, 1, 2 ...
+    int columns = 0;                                      // 0: as square as possible
+    int gap = 1;                                          // pixels between tiles
+    std::array<std::uint8_t, 3> gapColor {255, 255, 255}; // RGB of the gaps (the GUI uses its palette)
+    int scale = 1;                                        // each value drawn as scale x scale pixels
+    std::vector<int> channelOrder;                        // tile i shows channel channelOrder[i]; empty: 0, 1, 2 ...
 };
 
 // Where tile `tile` of a grid of `channels` tiles of width x height sits (for hit tests).

@@ -9,8 +9,8 @@
 namespace layerscope {
 
 struct TensorStatistics {
-    std::int64_t count = 0;    // elements
-    std::int64_t finite = 0;   // elements that are neither NaN nor infinite
+    std::int64_t count = 0;  // elements
+    std::int64_t finite = 0; // elements that are neither NaN nor infinite
     std::int64_t nanCount = 0;
     std::int64_t infCount = 0;
     double min = 0, max = 0, mean = 0, std = 0; // over the finite elements
@@ -20,8 +20,8 @@ struct TensorStatistics {
 TensorStatistics computeStatistics(const Tensor& tensor);
 
 struct Histogram {
-    double low = 0, high = 0;          // range of the bins
-    std::vector<std::int64_t> counts;  // finite values only; high falls into the last bin
+    double low = 0, high = 0;         // range of the bins
+    std::vector<std::int64_t> counts; // finite values only; high falls into the last bin
     double binWidth() const { return counts.empty() ? 0 : (high - low) / double(counts.size()); }
 };
 

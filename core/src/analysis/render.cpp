@@ -25,8 +25,8 @@ cv::Mat divergingLut()
         const cv::Vec3d white(247, 247, 247), blue(172, 97, 33), red(32, 41, 178); // BGR
         const cv::Vec3d end = t < 0 ? blue : red;
         const cv::Vec3d c = white * (1 - a) + end * a;
-        lut.at<cv::Vec3b>(i) = cv::Vec3b(cv::saturate_cast<uchar>(c[0]), cv::saturate_cast<uchar>(c[1]),
-                                         cv::saturate_cast<uchar>(c[2]));
+        lut.at<cv::Vec3b>(i)
+            = cv::Vec3b(cv::saturate_cast<uchar>(c[0]), cv::saturate_cast<uchar>(c[1]), cv::saturate_cast<uchar>(c[2]));
     }
     return lut;
 }
@@ -123,7 +123,8 @@ RgbImage renderChannelGrid(const Tensor& capture, std::int64_t sample, const Gri
     const GridLayout layout = gridLayout(channels, width, height, options);
     const int columns = layout.columns, rows = layout.rows;
     const int tileWidth = layout.tileWidth, tileHeight = layout.tileHeight;
-    const cv::Size size(columns * tileWidth + (columns - 1) * options.gap, rows * tileHeight + (rows - 1) * options.gap);
+    const cv::Size size(columns * tileWidth + (columns - 1) * options.gap,
+                        rows * tileHeight + (rows - 1) * options.gap);
     // Every tile's colormap indices go into one image that is colorized once: one OpenCV call per
     // tile, not five (512 small tiles otherwise cost more in calls than in pixels).
     cv::Mat indices(size, CV_8U, cv::Scalar(0));
@@ -134,13 +135,14 @@ RgbImage renderChannelGrid(const Tensor& capture, std::int64_t sample, const Gri
         finiteRange(cv::Mat(int(channels) * height, width, CV_32F, const_cast<float*>(base)), &layerLow, &layerHigh);
     cv::Mat scaled;
     for (std::int64_t tile = 0; tile < channels; ++tile) {
-        const std::int64_t c = tile < std::int64_t(options.channelOrder.size()) ? options.channelOrder[std::size_t(tile)] : tile;
+        const std::int64_t c
+            = tile < std::int64_t(options.channelOrder.size()) ? options.channelOrder[std::size_t(tile)] : tile;
         const cv::Mat plane(height, width, CV_32F, const_cast<float*>(base + c * height * width));
         float low = layerLow, high = layerHigh;
         if (options.normalization == Normalization::PerChannel)
             finiteRange(plane, &low, &high);
-        const cv::Rect where(int(tile % columns) * (tileWidth + options.gap), int(tile / columns) * (tileHeight + options.gap),
-                             tileWidth, tileHeight);
+        const cv::Rect where(int(tile % columns) * (tileWidth + options.gap),
+                             int(tile / columns) * (tileHeight + options.gap), tileWidth, tileHeight);
         if (options.scale > 1) {
             toIndices(plane, low, high, options.colormap, scaled = cv::Mat(plane.size(), CV_8U));
             cv::resize(scaled, indices(where), where.size(), 0, 0, cv::INTER_NEAREST);
@@ -208,13 +210,22 @@ std::vector<int> sortChannels(const Tensor& capture, std::int64_t sample, Channe
         double low, high;
         switch (order) {
         case ChannelOrder::Mean: key[std::size_t(c)] = cv::mean(p)[0]; break;
-        case ChannelOrder::Max: cv::minMaxLoc(p, &low, &high); key[std::size_t(c)] = high; break;
-        case ChannelOrder::Std: cv::meanStdDev(p, mean, stddev); key[std::size_t(c)] = stddev[0]; break;
-        case ChannelOrder::ZeroFraction: key[std::size_t(c)] = double(plane - cv::countNonZero(p)) / double(plane); break;
+        case ChannelOrder::Max:
+            cv::minMaxLoc(p, &low, &high);
+            key[std::size_t(c)] = high;
+            break;
+        case ChannelOrder::Std:
+            cv::meanStdDev(p, mean, stddev);
+            key[std::size_t(c)] = stddev[0];
+            break;
+        case ChannelOrder::ZeroFraction:
+            key[std::size_t(c)] = double(plane - cv::countNonZero(p)) / double(plane);
+            break;
         case ChannelOrder::Index: break;
         }
     }
-    std::stable_sort(indices.begin(), indices.end(), [&](int a, int b) { return key[std::size_t(a)] > key[std::size_t(b)]; });
+    std::stable_sort(indices.begin(), indices.end(),
+                     [&](int a, int b) { return key[std::size_t(a)] > key[std::size_t(b)]; });
     return indices;
 }
 

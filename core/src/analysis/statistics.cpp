@@ -41,9 +41,18 @@ template <typename Visit> void forEachValue(const Tensor& tensor, Visit&& visit)
 {
     const std::int64_t n = tensor.numel();
     switch (tensor.dtype) {
-    case DType::Float32: for (std::int64_t i = 0; i < n; ++i) visit(double(tensor.values<float>()[i])); break;
-    case DType::Float64: for (std::int64_t i = 0; i < n; ++i) visit(tensor.values<double>()[i]); break;
-    case DType::Float16: for (std::int64_t i = 0; i < n; ++i) visit(double(halfToFloat(tensor.values<std::uint16_t>()[i]))); break;
+    case DType::Float32:
+        for (std::int64_t i = 0; i < n; ++i)
+            visit(double(tensor.values<float>()[i]));
+        break;
+    case DType::Float64:
+        for (std::int64_t i = 0; i < n; ++i)
+            visit(tensor.values<double>()[i]);
+        break;
+    case DType::Float16:
+        for (std::int64_t i = 0; i < n; ++i)
+            visit(double(halfToFloat(tensor.values<std::uint16_t>()[i])));
+        break;
     case DType::BFloat16:
         for (std::int64_t i = 0; i < n; ++i) {
             const std::uint32_t bits = std::uint32_t(tensor.values<std::uint16_t>()[i]) << 16;
@@ -52,12 +61,30 @@ template <typename Visit> void forEachValue(const Tensor& tensor, Visit&& visit)
             visit(double(value));
         }
         break;
-    case DType::Int8: for (std::int64_t i = 0; i < n; ++i) visit(double(tensor.values<std::int8_t>()[i])); break;
-    case DType::Int16: for (std::int64_t i = 0; i < n; ++i) visit(double(tensor.values<std::int16_t>()[i])); break;
-    case DType::Int32: for (std::int64_t i = 0; i < n; ++i) visit(double(tensor.values<std::int32_t>()[i])); break;
-    case DType::Int64: for (std::int64_t i = 0; i < n; ++i) visit(double(tensor.values<std::int64_t>()[i])); break;
-    case DType::UInt8: for (std::int64_t i = 0; i < n; ++i) visit(double(tensor.values<std::uint8_t>()[i])); break;
-    case DType::Bool: for (std::int64_t i = 0; i < n; ++i) visit(tensor.values<std::uint8_t>()[i] ? 1.0 : 0.0); break;
+    case DType::Int8:
+        for (std::int64_t i = 0; i < n; ++i)
+            visit(double(tensor.values<std::int8_t>()[i]));
+        break;
+    case DType::Int16:
+        for (std::int64_t i = 0; i < n; ++i)
+            visit(double(tensor.values<std::int16_t>()[i]));
+        break;
+    case DType::Int32:
+        for (std::int64_t i = 0; i < n; ++i)
+            visit(double(tensor.values<std::int32_t>()[i]));
+        break;
+    case DType::Int64:
+        for (std::int64_t i = 0; i < n; ++i)
+            visit(double(tensor.values<std::int64_t>()[i]));
+        break;
+    case DType::UInt8:
+        for (std::int64_t i = 0; i < n; ++i)
+            visit(double(tensor.values<std::uint8_t>()[i]));
+        break;
+    case DType::Bool:
+        for (std::int64_t i = 0; i < n; ++i)
+            visit(tensor.values<std::uint8_t>()[i] ? 1.0 : 0.0);
+        break;
     }
 }
 

@@ -30,7 +30,8 @@ std::shared_ptr<const float> asFloats(const std::string& capture, const Tensor& 
         return std::shared_ptr<const float>(floats, floats->data());
     }
     default:
-        throw Error("capture '" + capture + "' is " + dtypeName(tensor.dtype) + "; an atlas scores floating-point captures");
+        throw Error("capture '" + capture + "' is " + dtypeName(tensor.dtype)
+                    + "; an atlas scores floating-point captures");
     }
 }
 
@@ -86,18 +87,19 @@ void AtlasBuilder::Impl::startLayer(LayerState& state, std::size_t index, const 
 void AtlasBuilder::Impl::addLayer(LayerState& state, const std::vector<std::int64_t>& rows, const Tensor& capture)
 {
     if (capture.shape.empty() || capture.shape[0] != std::int64_t(rows.size()))
-        throw Error("capture '" + state.layer.capture + "' has " + shapeToString(capture.shape) + " for a batch of " +
-                    std::to_string(rows.size()) + " images");
+        throw Error("capture '" + state.layer.capture + "' has " + shapeToString(capture.shape) + " for a batch of "
+                    + std::to_string(rows.size()) + " images");
     if (std::vector<std::int64_t>(capture.shape.begin() + 1, capture.shape.end()) != state.layer.sampleShape)
-        throw Error("capture '" + state.layer.capture + "' changed shape from " + shapeToString(state.layer.sampleShape) +
-                    " to " + shapeToString(capture.shape) + " (without the batch axis) between images; resize the inputs");
+        throw Error("capture '" + state.layer.capture + "' changed shape from " + shapeToString(state.layer.sampleShape)
+                    + " to " + shapeToString(capture.shape)
+                    + " (without the batch axis) between images; resize the inputs");
     const detail::ChannelLayout layout = detail::channelLayoutOf(state.layer.capture, capture.shape);
     const std::shared_ptr<const float> values = asFloats(state.layer.capture, capture);
     const detail::BatchScores scores = detail::scoreBatch(values.get(), layout, info.score, state.layer.statistics);
     for (std::int64_t image = 0; image < layout.batch; ++image)
         for (std::int64_t c = 0; c < layout.channels; ++c) {
             const std::size_t at = std::size_t(image * layout.channels + c);
-            AtlasEntry entry{rows[std::size_t(image)], scores.score[at], -1, -1};
+            AtlasEntry entry {rows[std::size_t(image)], scores.score[at], -1, -1};
             const std::int32_t position = scores.argmax[at];
             if (layout.kind == AtlasCaptureKind::Map && position >= 0)
                 entry.y = std::int32_t(position / layout.width), entry.x = std::int32_t(position % layout.width);
@@ -116,8 +118,8 @@ void AtlasBuilder::Impl::addPredictions(std::int64_t batch, const Tensor& output
     Tensor scores = Tensor::zeros({batch}, DType::Float32);
     auto* classOf = static_cast<std::int64_t*>(classes.mutableData());
     auto* scoreOf = static_cast<float*>(scores.mutableData());
-    const bool classifier = output.shape.size() == 2 && output.shape[0] == batch && output.shape[1] > 0 &&
-                            (output.dtype == DType::Float32 || output.dtype == DType::Float64);
+    const bool classifier = output.shape.size() == 2 && output.shape[0] == batch && output.shape[1] > 0
+        && (output.dtype == DType::Float32 || output.dtype == DType::Float64);
     std::vector<double> logits = classifier ? valuesAsDoubles(output) : std::vector<double>();
     for (std::int64_t image = 0; image < batch; ++image) {
         classOf[image] = -1, scoreOf[image] = std::nanf("");
@@ -210,7 +212,8 @@ void AtlasBuilder::finish()
             state.layer.top.push_back(state.top[c].sorted());
             state.layer.bottom.push_back(state.bottom[c].sorted());
         }
-        detail::writeLayerArrays(impl_->staging->path() + "/" + detail::layerFolderName(i), state.layer, impl_->info.topK);
+        detail::writeLayerArrays(impl_->staging->path() + "/" + detail::layerFolderName(i), state.layer,
+                                 impl_->info.topK);
         state.pooled->finish();
         state.pooled.reset();
         layers.push_back(std::move(state.layer));

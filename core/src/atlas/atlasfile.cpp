@@ -49,7 +49,8 @@ void writeRanking(const std::string& folder, const std::string& prefix,
         for (int k = 0; k < topK; ++k) {
             const std::size_t at = std::size_t(c * topK + k);
             const bool present = k < int(ranking[std::size_t(c)].size());
-            const AtlasEntry entry = present ? ranking[std::size_t(c)][std::size_t(k)] : AtlasEntry{-1, std::nanf(""), -1, -1};
+            const AtlasEntry entry
+                = present ? ranking[std::size_t(c)][std::size_t(k)] : AtlasEntry {-1, std::nanf(""), -1, -1};
             valuesOf<std::int64_t>(rows)[at] = entry.row;
             valuesOf<float>(scores)[at] = entry.score;
             valuesOf<std::int32_t>(positions)[2 * at] = entry.y;
@@ -95,8 +96,9 @@ void writeLayerArrays(const std::string& folder, const AtlasLayer& layer, int to
     Tensor statistics = Tensor::zeros({layer.channels(), kStatisticsColumns}, DType::Float64);
     double* row = valuesOf<double>(statistics);
     for (const ChannelStatistics& s : layer.statistics) {
-        const double values[kStatisticsColumns] = {double(s.values), s.mean, s.m2, s.min, s.max,
-                                                   double(s.images), double(s.active), double(s.nan), double(s.inf)};
+        const double values[kStatisticsColumns]
+            = {double(s.values), s.mean,           s.m2,          s.min,        s.max,
+               double(s.images), double(s.active), double(s.nan), double(s.inf)};
         std::memcpy(row, values, sizeof values);
         row += kStatisticsColumns;
     }
@@ -181,16 +183,18 @@ std::vector<std::vector<AtlasEntry>> readRanking(const std::string& folder, cons
     const Tensor rows = readArray(folder + "/" + prefix + "_rows.npy", DType::Int64, {channels, topK});
     const Tensor scores = readArray(folder + "/" + prefix + "_scores.npy", DType::Float32, {channels, topK});
     const Tensor positions = readArray(folder + "/" + prefix + "_positions.npy", DType::Int32, {channels, topK, 2});
-    std::vector<std::vector<AtlasEntry>> ranking{std::size_t(channels)};
+    std::vector<std::vector<AtlasEntry>> ranking {std::size_t(channels)};
     for (std::int64_t c = 0; c < channels; ++c)
         for (int k = 0; k < topK; ++k) {
             const std::size_t at = std::size_t(c * topK + k);
-            const AtlasEntry entry{rows.values<std::int64_t>()[at], scores.values<float>()[at],
-                                   positions.values<std::int32_t>()[2 * at], positions.values<std::int32_t>()[2 * at + 1]};
+            const AtlasEntry entry {rows.values<std::int64_t>()[at], scores.values<float>()[at],
+                                    positions.values<std::int32_t>()[2 * at],
+                                    positions.values<std::int32_t>()[2 * at + 1]};
             if (entry.row < 0)
                 break;
             if (!indexOfRow.count(entry.row))
-                bad(folder + "/" + prefix + "_rows.npy", "row " + std::to_string(entry.row) + " is not an image of the atlas");
+                bad(folder + "/" + prefix + "_rows.npy",
+                    "row " + std::to_string(entry.row) + " is not an image of the atlas");
             ranking[std::size_t(c)].push_back(entry);
         }
     return ranking;
@@ -283,15 +287,16 @@ Atlas Atlas::open(const std::string& path)
         AtlasLayer& layer = atlas.layers_[i];
         const std::string folder = path + "/" + detail::layerFolderName(i);
         const Tensor statistics = readNpy(folder + "/statistics.npy");
-        if (statistics.dtype != DType::Float64 || statistics.shape.size() != 2 ||
-            statistics.shape[1] != detail::kStatisticsColumns)
+        if (statistics.dtype != DType::Float64 || statistics.shape.size() != 2
+            || statistics.shape[1] != detail::kStatisticsColumns)
             bad(folder + "/statistics.npy", "not a [C, 9] float64 array");
         const std::int64_t channels = statistics.shape[0];
         for (std::int64_t c = 0; c < channels; ++c) {
             const double* v = statistics.values<double>() + c * detail::kStatisticsColumns;
             ChannelStatistics s;
             s.values = std::int64_t(v[0]), s.mean = v[1], s.m2 = v[2], s.min = v[3], s.max = v[4];
-            s.images = std::int64_t(v[5]), s.active = std::int64_t(v[6]), s.nan = std::int64_t(v[7]), s.inf = std::int64_t(v[8]);
+            s.images = std::int64_t(v[5]), s.active = std::int64_t(v[6]), s.nan = std::int64_t(v[7]),
+            s.inf = std::int64_t(v[8]);
             layer.statistics.push_back(s);
         }
         layer.top = readRanking(folder, "top", channels, info.topK, atlas.indexOfRow_);

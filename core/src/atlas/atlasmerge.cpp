@@ -29,7 +29,8 @@ std::string differenceOf(const Atlas& a, const Atlas& b)
     const AtlasInfo& x = a.info();
     const AtlasInfo& y = b.info();
     if (x.modelSha256 != y.modelSha256)
-        return "the model differs (SHA-256 " + x.modelSha256.substr(0, 12) + "… vs " + y.modelSha256.substr(0, 12) + "…)";
+        return "the model differs (SHA-256 " + x.modelSha256.substr(0, 12) + "… vs " + y.modelSha256.substr(0, 12)
+            + "…)";
     if (x.inputs != y.inputs || x.recursive != y.recursive || x.datasetRows != y.datasetRows)
         return "the inputs differ";
     if (x.preprocessingJson != y.preprocessingJson)
@@ -44,8 +45,8 @@ std::string differenceOf(const Atlas& a, const Atlas& b)
         return "the captures differ";
     for (std::size_t i = 0; i < a.layers().size(); ++i)
         if (a.layers()[i].sampleShape != b.layers()[i].sampleShape)
-            return "capture '" + a.layers()[i].capture + "' has shape " + shapeToString(a.layers()[i].sampleShape) +
-                   " in one and " + shapeToString(b.layers()[i].sampleShape) + " in the other";
+            return "capture '" + a.layers()[i].capture + "' has shape " + shapeToString(a.layers()[i].sampleShape)
+                + " in one and " + shapeToString(b.layers()[i].sampleShape) + " in the other";
     return {};
 }
 
@@ -56,20 +57,21 @@ void checkShardSet(const std::vector<Atlas>& shards)
     for (const Atlas& shard : shards) {
         const int index = shard.info().shardIndex;
         if (index < 0 || index >= count)
-            throw Error(shard.path() + ": shard " + std::to_string(index) + " of " + std::to_string(count) + " is out of range");
+            throw Error(shard.path() + ": shard " + std::to_string(index) + " of " + std::to_string(count)
+                        + " is out of range");
         given[std::size_t(index)].push_back(shard.path());
     }
     std::vector<int> missing;
     for (int i = 0; i < count; ++i) {
         if (given[std::size_t(i)].size() > 1)
-            throw Error("shard " + std::to_string(i) + "/" + std::to_string(count) + " is given twice: " +
-                        given[std::size_t(i)][0] + " and " + given[std::size_t(i)][1]);
+            throw Error("shard " + std::to_string(i) + "/" + std::to_string(count)
+                        + " is given twice: " + given[std::size_t(i)][0] + " and " + given[std::size_t(i)][1]);
         if (given[std::size_t(i)].empty())
             missing.push_back(i);
     }
     if (!missing.empty())
-        throw Error("missing shard" + std::string(missing.size() > 1 ? "s " : " ") + join(missing) + " of " +
-                    std::to_string(count) + " (give every --shard I/" + std::to_string(count) + " atlas)");
+        throw Error("missing shard" + std::string(missing.size() > 1 ? "s " : " ") + join(missing) + " of "
+                    + std::to_string(count) + " (give every --shard I/" + std::to_string(count) + " atlas)");
 }
 
 template <typename T> Tensor vectorTensor(const std::vector<T>& values, DType dtype)
@@ -115,8 +117,8 @@ void mergeAtlases(const std::vector<std::string>& shardPaths, const std::string&
     std::sort(images.begin(), images.end(), [](const Image& a, const Image& b) { return a.row < b.row; });
     for (std::size_t i = 1; i < images.size(); ++i)
         if (images[i].row == images[i - 1].row)
-            throw Error("row " + std::to_string(images[i].row) + " is in both " + shards[images[i - 1].shard].path() +
-                        " and " + shards[images[i].shard].path());
+            throw Error("row " + std::to_string(images[i].row) + " is in both " + shards[images[i - 1].shard].path()
+                        + " and " + shards[images[i].shard].path());
 
     std::vector<std::int64_t> rows, classes;
     std::vector<float> scores;

@@ -52,17 +52,14 @@ std::map<std::string, Tensor> capturesOf(const RunResult& run, const std::vector
     return found;
 }
 
-Tensor modelOutput(const RunResult& run)
-{
-    return run.outputs.empty() ? Tensor() : run.outputs.front().tensor;
-}
+Tensor modelOutput(const RunResult& run) { return run.outputs.empty() ? Tensor() : run.outputs.front().tensor; }
 
-template <typename Run>
-AtlasResult pass(const std::string& modelPath, const AtlasJob& job, const Run& run)
+template <typename Run> AtlasResult pass(const std::string& modelPath, const AtlasJob& job, const Run& run)
 {
     if (job.captures.empty())
         throw Error("no capture chosen for the atlas; name one with --layer");
-    std::future<std::string> modelHash = std::async(std::launch::async, [modelPath] { return sha256OfFile(modelPath); });
+    std::future<std::string> modelHash
+        = std::async(std::launch::async, [modelPath] { return sha256OfFile(modelPath); });
     AtlasInfo info;
     info.modelPath = fs::absolute(modelPath).string();
     info.inputs = job.run.inputs;
@@ -110,12 +107,14 @@ AtlasResult pass(const std::string& modelPath, const AtlasJob& job, const Run& r
 
 AtlasResult buildAtlas(const std::string& modelPath, const AtlasJob& job, const ProgressCallback& progress)
 {
-    return pass(modelPath, job, [&](const ExtractionJob& extraction) { return runExtraction(modelPath, extraction, progress); });
+    return pass(modelPath, job,
+                [&](const ExtractionJob& extraction) { return runExtraction(modelPath, extraction, progress); });
 }
 
 AtlasResult buildAtlas(const Model& model, const AtlasJob& job, const ProgressCallback& progress)
 {
-    return pass(model.path(), job, [&](const ExtractionJob& extraction) { return runExtraction(model, extraction, progress); });
+    return pass(model.path(), job,
+                [&](const ExtractionJob& extraction) { return runExtraction(model, extraction, progress); });
 }
 
 } // namespace layerscope

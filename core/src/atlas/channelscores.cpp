@@ -24,8 +24,8 @@ ChannelLayout channelLayoutOf(const std::string& capture, const std::vector<std:
         layout.batch = shape[0], layout.channels = shape[2], layout.positions = shape[1];
         layout.channelStride = 1, layout.positionStride = shape[2];
     } else {
-        throw Error("capture '" + capture + "' has shape " + shapeToString(shape) +
-                    "; an atlas scores [N, C, H, W] maps, [N, C] vectors and [N, T, D] tokens");
+        throw Error("capture '" + capture + "' has shape " + shapeToString(shape)
+                    + "; an atlas scores [N, C, H, W] maps, [N, C] vectors and [N, T, D] tokens");
     }
     if (layout.channels <= 0 || layout.positions <= 0)
         throw Error("capture '" + capture + "' has shape " + shapeToString(shape) + ": nothing to score");
@@ -146,7 +146,8 @@ void BoundedRanking::offer(const AtlasEntry& entry)
 std::vector<AtlasEntry> BoundedRanking::sorted() const
 {
     std::vector<AtlasEntry> entries = heap_;
-    std::sort(entries.begin(), entries.end(), [this](const AtlasEntry& a, const AtlasEntry& b) { return better(a, b); });
+    std::sort(entries.begin(), entries.end(),
+              [this](const AtlasEntry& a, const AtlasEntry& b) { return better(a, b); });
     return entries;
 }
 

@@ -37,8 +37,12 @@ BatchScores scoreBatch(const float* values, const ChannelLayout& layout, AtlasSc
 // the result does not depend on the order entries arrive in (shards merge to one run's lists).
 class BoundedRanking {
 public:
-    BoundedRanking(int k, bool highestFirst) : k_(k), highestFirst_(highestFirst) {}
-    void offer(const AtlasEntry& entry); // NaN scores are never ranked
+    BoundedRanking(int k, bool highestFirst)
+        : k_(k)
+        , highestFirst_(highestFirst)
+    {
+    }
+    void offer(const AtlasEntry& entry);    // NaN scores are never ranked
     std::vector<AtlasEntry> sorted() const; // best first
 
 private:

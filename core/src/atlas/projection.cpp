@@ -16,8 +16,8 @@ namespace {
 void checkPooled(const Tensor& pooled)
 {
     if (pooled.dtype != DType::Float32 || pooled.shape.size() != 2)
-        throw Error("pooled vectors must be [images, channels] float32, not " + dtypeName(pooled.dtype) + " " +
-                    shapeToString(pooled.shape));
+        throw Error("pooled vectors must be [images, channels] float32, not " + dtypeName(pooled.dtype) + " "
+                    + shapeToString(pooled.shape));
 }
 
 bool finiteRow(const float* row, std::int64_t channels)

@@ -38,7 +38,8 @@ void BatchLoader::work()
             std::unique_lock<std::mutex> lock(mutex_);
             // Stay within batchesAhead batches of the consumer, so memory stays flat.
             workAvailable_.wait(lock, [&] {
-                return stopping_ || (nextToLoad_ < count_ && nextToLoad_ < nextToHand_ + std::int64_t(batchesAhead_) * batchSize_);
+                return stopping_
+                    || (nextToLoad_ < count_ && nextToLoad_ < nextToHand_ + std::int64_t(batchesAhead_) * batchSize_);
             });
             if (stopping_)
                 return;

@@ -2,10 +2,10 @@
 
 #include "extraction/batchloader_p.h"
 #include "extraction/manifest_p.h"
-#include "layerscope/inputs.h"
-#include "model/modelfile_p.h"
 #include "layerscope/error.h"
+#include "layerscope/inputs.h"
 #include "layerscope/npy.h"
+#include "model/modelfile_p.h"
 
 #include <nlohmann/json.hpp>
 #include <openssl/evp.h>
@@ -69,7 +69,7 @@ Plan plan(const ExtractionJob& job)
     if (job.shardCount < 1 || job.shardIndex < 0 || job.shardIndex >= job.shardCount)
         throw Error("shard " + std::to_string(job.shardIndex) + "/" + std::to_string(job.shardCount)
                     + " does not exist: use I/N with 0 <= I < N");
-    Plan plan{InputSet(job.inputs, job.preprocessing, job.recursive), {}};
+    Plan plan {InputSet(job.inputs, job.preprocessing, job.recursive), {}};
     for (std::int64_t i = job.shardIndex; i < plan.inputs.datasetSize(); i += job.shardCount)
         plan.rows.push_back(i);
     return plan;
@@ -91,7 +91,7 @@ CaptureRequest requestFor(const ExtractionJob& job, const Model& model)
 
 Tensor stack(const std::vector<const Tensor*>& samples)
 {
-    std::vector<std::int64_t> shape{std::int64_t(samples.size())};
+    std::vector<std::int64_t> shape {std::int64_t(samples.size())};
     shape.insert(shape.end(), samples[0]->shape.begin(), samples[0]->shape.end());
     Tensor batch = Tensor::zeros(shape, samples[0]->dtype);
     char* out = static_cast<char*>(batch.mutableData());
@@ -137,8 +137,10 @@ struct Run {
 
     // Samples that cannot join the batch (unreadable, another size) are skipped and recorded.
     std::vector<std::size_t> usable(std::vector<detail::LoadedSample>& batch);
-    std::vector<Tensor> modelInputs(const std::vector<detail::LoadedSample>& batch, const std::vector<std::size_t>& good) const;
-    void hand(const std::vector<detail::LoadedSample>& batch, const std::vector<std::size_t>& good, const RunResult& run);
+    std::vector<Tensor> modelInputs(const std::vector<detail::LoadedSample>& batch,
+                                    const std::vector<std::size_t>& good) const;
+    void hand(const std::vector<detail::LoadedSample>& batch, const std::vector<std::size_t>& good,
+              const RunResult& run);
     void go(detail::BatchLoader& loader, const std::function<double()>& elapsed);
 };
 
@@ -154,9 +156,9 @@ std::vector<std::size_t> Run::usable(std::vector<detail::LoadedSample>& batch)
                 firstShapes = sample.tensors;
             for (std::size_t a = 0; a < sample.tensors.size() && sample.error.empty(); ++a) {
                 if (sample.tensors[a].shape != firstShapes[a].shape)
-                    sample.error = plan.inputs.filesOf(row)[a] + ": preprocessed to " + shapeToString(sample.tensors[a].shape)
-                        + " but the first image to " + shapeToString(firstShapes[a].shape)
-                        + "; give --resize so that every image has one size";
+                    sample.error = plan.inputs.filesOf(row)[a] + ": preprocessed to "
+                        + shapeToString(sample.tensors[a].shape) + " but the first image to "
+                        + shapeToString(firstShapes[a].shape) + "; give --resize so that every image has one size";
             }
         }
         if (!sample.error.empty()) {
@@ -170,7 +172,8 @@ std::vector<std::size_t> Run::usable(std::vector<detail::LoadedSample>& batch)
     return good;
 }
 
-std::vector<Tensor> Run::modelInputs(const std::vector<detail::LoadedSample>& batch, const std::vector<std::size_t>& good) const
+std::vector<Tensor> Run::modelInputs(const std::vector<detail::LoadedSample>& batch,
+                                     const std::vector<std::size_t>& good) const
 {
     std::vector<Tensor> inputs;
     if (plan.inputs.isFolderRun()) {
@@ -188,7 +191,8 @@ std::vector<Tensor> Run::modelInputs(const std::vector<detail::LoadedSample>& ba
     return inputs;
 }
 
-void Run::hand(const std::vector<detail::LoadedSample>& batch, const std::vector<std::size_t>& good, const RunResult& run)
+void Run::hand(const std::vector<detail::LoadedSample>& batch, const std::vector<std::size_t>& good,
+               const RunResult& run)
 {
     if (pendingWrite.valid()) // the previous batch is on disk (or its error is thrown here)
         timed(result.writeWaitSeconds, [&] { pendingWrite.get(); });
@@ -256,8 +260,8 @@ void Run::go(detail::BatchLoader& loader, const std::function<double()>& elapsed
     if (pendingWrite.valid())
         timed(result.writeWaitSeconds, [&] { pendingWrite.get(); });
     if (result.rows == 0 && !result.cancelled)
-        throw Error("no input could be read: " + (result.skippedInputs.empty() ? std::string("nothing to do")
-                                                                               : result.skippedInputs[0].reason));
+        throw Error("no input could be read: "
+                    + (result.skippedInputs.empty() ? std::string("nothing to do") : result.skippedInputs[0].reason));
 }
 
 // `control`, when given, also stops a forward between its modules (a big batch need not finish).
@@ -269,7 +273,8 @@ ExtractionResult extract(const std::string& modelPath, const ModelFuture& modelF
     // An unwritable output fails before any work.
     const auto writer = job.onBatch ? nullptr : std::make_unique<CaptureWriter>(job.outputPath, job.exportOptions);
     // The manifest's model hash is read while the images decode and the model runs.
-    std::future<std::string> modelHash = std::async(std::launch::async, [modelPath] { return sha256OfFile(modelPath); });
+    std::future<std::string> modelHash
+        = std::async(std::launch::async, [modelPath] { return sha256OfFile(modelPath); });
     const Plan planned = plan(job);
 
     const int cores = std::max(1u, std::thread::hardware_concurrency());
@@ -283,7 +288,7 @@ ExtractionResult extract(const std::string& modelPath, const ModelFuture& modelF
 
     // The first batches decode while the model loads.
     const Model& model = *modelFuture.get();
-    Run run{planned, job, model, requestFor(job, model), writer.get(), progress, control, {}, {}, {}, {}};
+    Run run {planned, job, model, requestFor(job, model), writer.get(), progress, control, {}, {}, {}, {}};
     run.go(loader, elapsed);
     ExtractionResult& result = run.result;
     result.seconds = elapsed();
@@ -294,11 +299,12 @@ ExtractionResult extract(const std::string& modelPath, const ModelFuture& modelF
     result.captures = writer->summary();
     if (!planned.inputs.isFolderRun() && !result.captures.empty())
         result.rows = result.captures.front().shape[0]; // the .npy inputs' own batch axis
-    const std::string manifest = detail::extractionManifest({job, model, modelHash.get(), planned.inputs, result,
-                                                             writer->path(), writer->format(), decodeThreads});
+    const std::string manifest = detail::extractionManifest(
+        {job, model, modelHash.get(), planned.inputs, result, writer->path(), writer->format(), decodeThreads});
     result.notes = writer->commit(manifest, [&](std::int64_t r) {
-        return r < std::int64_t(run.rowDatasetIndex.size()) ? planned.inputs.filesOf(run.rowDatasetIndex[std::size_t(r)])[0]
-                                                             : std::to_string(r);
+        return r < std::int64_t(run.rowDatasetIndex.size())
+            ? planned.inputs.filesOf(run.rowDatasetIndex[std::size_t(r)])[0]
+            : std::to_string(r);
     });
     result.outputPath = writer->path();
     result.manifestPath = manifestPathFor(writer->path());
@@ -331,9 +337,10 @@ ExtractionResult runExtraction(const std::string& modelPath, const ExtractionJob
     detail::checkModelFile(modelPath, job.trustModel);
     LoadOptions options;
     options.trustModel = job.trustModel;
-    const ModelFuture model = std::async(std::launch::async, [modelPath, options] {
-        return std::shared_ptr<const Model>(std::make_shared<Model>(Model::load(modelPath, options)));
-    }).share();
+    const ModelFuture model
+        = std::async(std::launch::async, [modelPath, options] {
+              return std::shared_ptr<const Model>(std::make_shared<Model>(Model::load(modelPath, options)));
+          }).share();
     try {
         return extract(modelPath, model, job, progress);
     } catch (...) {

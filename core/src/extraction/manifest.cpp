@@ -40,8 +40,8 @@ std::string extractionManifest(const ManifestFacts& facts)
     Json manifest = Json::object();
     manifest["layerscope_version"] = layerscopeVersion();
     manifest["created"] = isoTimeNow();
-    manifest["model"] = {{"path", fs::absolute(model.path()).string()}, {"sha256", facts.modelSha256},
-                         {"signature", model.signature()}};
+    manifest["model"] = {
+        {"path", fs::absolute(model.path()).string()}, {"sha256", facts.modelSha256}, {"signature", model.signature()}};
     Json inputs = Json::array();
     for (std::size_t a = 0; a < facts.inputs.arguments(); ++a)
         inputs.push_back({{"argument", a < model.forwardArguments().size() ? model.forwardArguments()[a].name : ""},
@@ -53,11 +53,14 @@ std::string extractionManifest(const ManifestFacts& facts)
     for (std::size_t a = 0; a < facts.inputs.arguments(); ++a)
         images = images || facts.inputs.kind(a) != InputSet::Kind::Tensor;
     manifest["preprocessing"] = images ? Json::parse(job.preprocessing.toJson()) : Json();
-    manifest["preprocessing_description"] = images ? job.preprocessing.describe() : "none: .npy inputs are taken as they are";
+    manifest["preprocessing_description"]
+        = images ? job.preprocessing.describe() : "none: .npy inputs are taken as they are";
     manifest["batch_size"] = job.batchSize;
     manifest["recursive"] = job.recursive;
-    manifest["shard"] = {{"index", job.shardIndex}, {"count", job.shardCount}, {"dataset_size", facts.inputs.datasetSize()}};
-    manifest["output"] = {{"path", fs::absolute(facts.outputPath).string()}, {"format", exportFormatName(facts.format)}};
+    manifest["shard"]
+        = {{"index", job.shardIndex}, {"count", job.shardCount}, {"dataset_size", facts.inputs.datasetSize()}};
+    manifest["output"]
+        = {{"path", fs::absolute(facts.outputPath).string()}, {"format", exportFormatName(facts.format)}};
     Json captures = Json::array();
     for (const auto& capture : result.captures) {
         Json entry = {{"name", capture.name}, {"shape", capture.shape}, {"dtype", dtypeName(capture.dtype)}};
@@ -77,8 +80,10 @@ std::string extractionManifest(const ManifestFacts& facts)
     manifest["skipped_values"] = values;
     manifest["cancelled"] = result.cancelled;
     manifest["seconds"] = result.seconds;
-    manifest["timing"] = {{"forward_seconds", result.forwardSeconds}, {"input_wait_seconds", result.inputWaitSeconds},
-                          {"write_wait_seconds", result.writeWaitSeconds}, {"decode_threads", facts.decodeThreads}};
+    manifest["timing"] = {{"forward_seconds", result.forwardSeconds},
+                          {"input_wait_seconds", result.inputWaitSeconds},
+                          {"write_wait_seconds", result.writeWaitSeconds},
+                          {"decode_threads", facts.decodeThreads}};
     return manifest.dump(1, ' ', false, Json::error_handler_t::replace);
 }
 

@@ -1,7 +1,7 @@
 #include "formats/atomicfile_p.h"
 
-#include "layerscope/error.h"
 #include "formats/staging_p.h"
+#include "layerscope/error.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -65,10 +65,7 @@ void writeFully(int fd, const void* data, std::size_t size, const std::string& r
     }
 }
 
-void AtomicFile::write(const void* data, std::size_t size)
-{
-    writeFully(fd_, data, size, path_);
-}
+void AtomicFile::write(const void* data, std::size_t size) { writeFully(fd_, data, size, path_); }
 
 void AtomicFile::commit()
 {

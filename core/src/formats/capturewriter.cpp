@@ -1,11 +1,11 @@
 #include "layerscope/exporters.h"
 
 #include "formats/atomicfile_p.h"
-#include "layerscope/error.h"
 #include "formats/matfile_p.h"
 #include "formats/stagedarray_p.h"
-#include "libtorch/torchsave_p.h"
 #include "formats/staging_p.h"
+#include "layerscope/error.h"
+#include "libtorch/torchsave_p.h"
 #include "paths_p.h"
 
 #include <zip.h>
@@ -91,8 +91,7 @@ ExportFormat exportFormatFor(const std::string& path)
         return ExportFormat::Png;
     if (extension == ".npy")
         throw Error(path + ": one .npy holds one array; give a folder for one .npy per capture, or use .npz");
-    throw Error(path + ": unknown output format '" + extension
-                + "' (use a folder, or .npz, .mat, .pt, .csv, .png)");
+    throw Error(path + ": unknown output format '" + extension + "' (use a folder, or .npz, .mat, .pt, .csv, .png)");
 }
 
 std::string exportFormatName(ExportFormat format)
@@ -134,10 +133,7 @@ struct CaptureWriter::Impl {
     bool streamsRows = false;
     bool committed = false;
 
-    std::string stagedFile(std::size_t index) const
-    {
-        return staging + "/capture" + std::to_string(index) + ".npy";
-    }
+    std::string stagedFile(std::size_t index) const { return staging + "/capture" + std::to_string(index) + ".npy"; }
     std::vector<std::string> commitFolder();
     void commitNpz();
     void commitMat(std::vector<CaptureSummary>& summary);
@@ -182,13 +178,13 @@ void CaptureWriter::append(const std::vector<NamedTensor>& captures)
                 if (captures[j].name == captures[i].name)
                     throw Error("capture '" + captures[i].name + "' given twice");
             }
-            impl_->arrays.push_back(
-                std::make_unique<detail::StagedArray>(captures[i].name, impl_->stagedFile(i), impl_->path,
-                                                      captures[i].tensor));
+            impl_->arrays.push_back(std::make_unique<detail::StagedArray>(captures[i].name, impl_->stagedFile(i),
+                                                                          impl_->path, captures[i].tensor));
         }
     } else if (captures.size() != impl_->arrays.size()) {
         throw Error("this batch brought " + std::to_string(captures.size()) + " captures, the first one "
-                    + std::to_string(impl_->arrays.size()) + "; a module that runs only for some inputs cannot be stacked");
+                    + std::to_string(impl_->arrays.size())
+                    + "; a module that runs only for some inputs cannot be stacked");
     }
     for (std::size_t i = 0; i < captures.size(); ++i) {
         if (captures[i].name != impl_->arrays[i]->name())
@@ -206,7 +202,7 @@ std::vector<CaptureSummary> CaptureWriter::summary() const
 {
     std::vector<CaptureSummary> result;
     for (const auto& array : impl_->arrays) {
-        CaptureSummary s{array->name(), array->shape(), array->dtype(), {}};
+        CaptureSummary s {array->name(), array->shape(), array->dtype(), {}};
         if (impl_->format == ExportFormat::NpyFolder)
             s.storedAs = fileNameFor(array->name()) + ".npy";
         result.push_back(std::move(s));
@@ -324,7 +320,8 @@ void CaptureWriter::Impl::commitNpz()
         throw Error(path + ": cannot write (libzip error " + std::to_string(code) + ")");
     for (const auto& array : arrays) {
         zip_source_t* source = zip_source_file(archive, array->file().c_str(), 0, -1);
-        const zip_int64_t index = source ? zip_file_add(archive, (array->name() + ".npy").c_str(), source, ZIP_FL_ENC_UTF_8) : -1;
+        const zip_int64_t index
+            = source ? zip_file_add(archive, (array->name() + ".npy").c_str(), source, ZIP_FL_ENC_UTF_8) : -1;
         if (index < 0) {
             if (source)
                 zip_source_free(source);
@@ -425,7 +422,9 @@ std::vector<std::string> CaptureWriter::Impl::commitPng(const std::function<std:
             std::string file = path;
             if (images > 1) {
                 std::string label = rowLabel ? fs::path(rowLabel(r)).stem().string() : std::to_string(r);
-                file = (target.parent_path() / (target.stem().string() + "." + fileNameFor(array->name()) + "." + label + ".png")).string();
+                file = (target.parent_path()
+                        / (target.stem().string() + "." + fileNameFor(array->name()) + "." + label + ".png"))
+                           .string();
             }
             const auto png = encodePng(renderChannelGrid(values, r, options.grid));
             writeFileAtomically(file, png.data(), png.size());

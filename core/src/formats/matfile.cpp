@@ -67,8 +67,8 @@ void writeNameCell(mat_t* file, const char* variable, const std::vector<std::str
     matvar_t* cell = Mat_VarCreate(variable, MAT_C_CELL, MAT_T_CELL, 2, dims, nullptr, 0);
     for (std::size_t i = 0; i < names.size(); ++i) {
         std::size_t textDims[2] = {1, names[i].size()};
-        matvar_t* text = Mat_VarCreate(nullptr, MAT_C_CHAR, MAT_T_UINT8, 2, textDims,
-                                       const_cast<char*>(names[i].data()), 0);
+        matvar_t* text
+            = Mat_VarCreate(nullptr, MAT_C_CHAR, MAT_T_UINT8, 2, textDims, const_cast<char*>(names[i].data()), 0);
         Mat_VarSetCell(cell, static_cast<int>(i), text);
     }
     const int status = Mat_VarWrite(file, cell, MAT_COMPRESSION_NONE);
@@ -97,9 +97,9 @@ void writeMatFile(const std::string& path, const std::vector<const StagedArray*>
         std::vector<std::size_t> dims(values.shape.begin(), values.shape.end());
         if (dims.size() == 1)
             dims.insert(dims.begin(), 1); // a row vector, as scipy.io.savemat writes 1-D arrays
-        matvar_t* variable = Mat_VarCreate(variableNames[i].c_str(), matClass.classType, matClass.dataType,
-                                           static_cast<int>(dims.size()), dims.data(),
-                                           const_cast<char*>(columnMajor.data()), MAT_F_DONT_COPY_DATA | matClass.flags);
+        matvar_t* variable = Mat_VarCreate(
+            variableNames[i].c_str(), matClass.classType, matClass.dataType, static_cast<int>(dims.size()), dims.data(),
+            const_cast<char*>(columnMajor.data()), MAT_F_DONT_COPY_DATA | matClass.flags);
         if (!variable)
             throw Error(path + ": libmatio cannot hold capture '" + array.name() + "'");
         const int status = Mat_VarWrite(file.get(), variable, MAT_COMPRESSION_NONE);

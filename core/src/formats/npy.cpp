@@ -46,9 +46,9 @@ bool parseDescr(const std::string& descr, Descr* out)
     if (order != '<' && order != '>' && order != '|' && order != '=')
         return false;
     static const std::pair<const char*, DType> kinds[] = {
-        {"f4", DType::Float32}, {"f8", DType::Float64}, {"f2", DType::Float16}, {"i1", DType::Int8},
-        {"i2", DType::Int16},   {"i4", DType::Int32},   {"i8", DType::Int64},   {"u1", DType::UInt8},
-        {"b1", DType::Bool},
+        {"f4", DType::Float32}, {"f8", DType::Float64}, {"f2", DType::Float16},
+        {"i1", DType::Int8},    {"i2", DType::Int16},   {"i4", DType::Int32},
+        {"i8", DType::Int64},   {"u1", DType::UInt8},   {"b1", DType::Bool},
     };
     for (const auto& [name, dtype] : kinds) {
         if (kind == name) {
@@ -516,7 +516,7 @@ Tensor parseNpy(const void* bytes, std::size_t size, const std::string& sourceNa
 Tensor readNpy(const std::string& path)
 {
     std::uint64_t fileSize = 0;
-    const FileCloser file{detail::openRegularFile(path, "a .npy file", &fileSize)};
+    const FileCloser file {detail::openRegularFile(path, "a .npy file", &fileSize)};
     // The header first, so that a header's claims are checked against the file's size before any allocation;
     // then the payload straight into the tensor.
     std::string prefix(static_cast<std::size_t>(std::min<std::uint64_t>(fileSize, kMaxPrefixLength + kMaxHeaderLength)),

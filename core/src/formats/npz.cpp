@@ -30,9 +30,7 @@ struct NpyEntrySource {
     {
         auto* self = static_cast<NpyEntrySource*>(state);
         switch (command) {
-        case ZIP_SOURCE_OPEN:
-            self->position = 0;
-            return 0;
+        case ZIP_SOURCE_OPEN: self->position = 0; return 0;
         case ZIP_SOURCE_READ: {
             const zip_uint64_t total = self->size();
             const zip_uint64_t n = std::min(length, total - self->position);
@@ -53,8 +51,7 @@ struct NpyEntrySource {
             self->position += n;
             return static_cast<zip_int64_t>(n);
         }
-        case ZIP_SOURCE_CLOSE:
-            return 0;
+        case ZIP_SOURCE_CLOSE: return 0;
         case ZIP_SOURCE_STAT: {
             auto* st = static_cast<zip_stat_t*>(data);
             zip_stat_init(st);
@@ -65,18 +62,15 @@ struct NpyEntrySource {
             st->valid = ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE | ZIP_STAT_COMP_METHOD | ZIP_STAT_ENCRYPTION_METHOD;
             return sizeof(zip_stat_t);
         }
-        case ZIP_SOURCE_ERROR:
-            return zip_error_to_data(&self->error, data, length);
+        case ZIP_SOURCE_ERROR: return zip_error_to_data(&self->error, data, length);
         case ZIP_SOURCE_FREE:
             zip_error_fini(&self->error);
             delete self;
             return 0;
         case ZIP_SOURCE_SUPPORTS:
-            return zip_source_make_command_bitmap(ZIP_SOURCE_OPEN, ZIP_SOURCE_READ, ZIP_SOURCE_CLOSE,
-                                                  ZIP_SOURCE_STAT, ZIP_SOURCE_ERROR, ZIP_SOURCE_FREE, -1);
-        default:
-            zip_error_set(&self->error, ZIP_ER_OPNOTSUPP, 0);
-            return -1;
+            return zip_source_make_command_bitmap(ZIP_SOURCE_OPEN, ZIP_SOURCE_READ, ZIP_SOURCE_CLOSE, ZIP_SOURCE_STAT,
+                                                  ZIP_SOURCE_ERROR, ZIP_SOURCE_FREE, -1);
+        default: zip_error_set(&self->error, ZIP_ER_OPNOTSUPP, 0); return -1;
         }
     }
 };
@@ -118,7 +112,7 @@ void writeNpz(const std::string& path, const std::vector<NamedTensor>& tensors)
     ZipHandle archive(raw, &zip_discard);
 
     for (const auto& [name, tensor] : tensors) {
-        auto* state = new NpyEntrySource{npyHeader(tensor), tensor, 0, {}};
+        auto* state = new NpyEntrySource {npyHeader(tensor), tensor, 0, {}};
         zip_error_init(&state->error);
         zip_error_t error;
         zip_error_init(&error);
@@ -201,8 +195,8 @@ std::vector<NamedTensor> readNpz(const std::string& path)
     for (const Entry& entry : entries) {
         std::unique_ptr<char[]> bytes(new (std::nothrow) char[entry.size > 0 ? entry.size : 1]);
         if (!bytes)
-            throw Error(path + ": not enough memory to read entry '" + entry.name + "' ("
-                        + std::to_string(entry.size) + " bytes)");
+            throw Error(path + ": not enough memory to read entry '" + entry.name + "' (" + std::to_string(entry.size)
+                        + " bytes)");
         zip_file_t* file = zip_fopen_index(archive.get(), entry.index, 0);
         if (!file)
             throw Error(path + ": corrupt .npz entry '" + entry.name + "' (" + zip_strerror(archive.get()) + ")");
@@ -219,9 +213,8 @@ std::vector<NamedTensor> readNpz(const std::string& path)
         if (n < 0 || beyond < 0)
             throw Error(path + ": corrupt .npz entry '" + entry.name + "' (" + error + ")");
         if (done != entry.size || beyond != 0)
-            throw Error(path + ": corrupt .npz entry '" + entry.name + "' (it holds "
-                        + (beyond != 0 ? "more" : "fewer") + " bytes than the " + std::to_string(entry.size)
-                        + " it declares)");
+            throw Error(path + ": corrupt .npz entry '" + entry.name + "' (it holds " + (beyond != 0 ? "more" : "fewer")
+                        + " bytes than the " + std::to_string(entry.size) + " it declares)");
         const std::string name = entry.name.substr(0, entry.name.size() - 4);
         result.push_back({name, parseNpy(bytes.get(), entry.size, path + "[" + name + "]")});
     }

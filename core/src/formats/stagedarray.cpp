@@ -16,7 +16,8 @@ StagedArray::StagedArray(std::string name, std::string file, std::string reportA
     : name_(std::move(name))
     , file_(std::move(file))
     , reportAs_(std::move(reportAs))
-    , rowShape_(first.shape.empty() ? std::vector<std::int64_t>{} : std::vector<std::int64_t>(first.shape.begin() + 1, first.shape.end()))
+    , rowShape_(first.shape.empty() ? std::vector<std::int64_t> {}
+                                    : std::vector<std::int64_t>(first.shape.begin() + 1, first.shape.end()))
     , dtype_(first.dtype)
 {
     if (first.shape.empty())
@@ -40,7 +41,7 @@ StagedArray::~StagedArray()
 
 std::vector<std::int64_t> StagedArray::shape() const
 {
-    std::vector<std::int64_t> shape{rows_};
+    std::vector<std::int64_t> shape {rows_};
     shape.insert(shape.end(), rowShape_.begin(), rowShape_.end());
     return shape;
 }
@@ -57,7 +58,7 @@ void StagedArray::append(const Tensor& rows)
 {
     if (rows.dtype != dtype_ || rows.shape.empty()
         || std::vector<std::int64_t>(rows.shape.begin() + 1, rows.shape.end()) != rowShape_) {
-        std::vector<std::int64_t> expected{-1};
+        std::vector<std::int64_t> expected {-1};
         expected.insert(expected.end(), rowShape_.begin(), rowShape_.end());
         throw Error("capture '" + name_ + "' changed from " + dtypeName(dtype_) + " " + shapeToString(expected) + " to "
                     + dtypeName(rows.dtype) + " " + shapeToString(rows.shape)

@@ -34,7 +34,7 @@ bool markerIsStale(const fs::path& marker)
     const int fd = ::open(marker.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0)
         return false;
-    struct stat status {};
+    struct stat status { };
     const bool stale = ::fstat(fd, &status) == 0 && S_ISREG(status.st_mode) && ::flock(fd, LOCK_EX | LOCK_NB) == 0;
     ::close(fd); // releases the lock we may have taken
     return stale;

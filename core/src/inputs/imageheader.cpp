@@ -67,7 +67,10 @@ std::string printable(const unsigned char* p, std::size_t n)
 class HeaderReader {
 public:
     HeaderReader(const unsigned char* bytes, std::size_t size, const std::string& path, ImageFormat format)
-        : bytes_(bytes), size_(size), path_(path), format_(format)
+        : bytes_(bytes)
+        , size_(size)
+        , path_(path)
+        , format_(format)
     {
     }
 
@@ -287,10 +290,7 @@ std::string describePixels(std::int64_t pixels)
     return text;
 }
 
-std::string errnoText(int error)
-{
-    return std::strerror(error);
-}
+std::string errnoText(int error) { return std::strerror(error); }
 
 } // namespace
 
@@ -368,7 +368,7 @@ std::vector<unsigned char> readImageFile(const std::string& path, std::size_t ma
 {
     // stat first, so that a device is never opened; then open without blocking (a FIFO would wait for a
     // writer) and check the opened file again, since the path may have changed in between.
-    struct stat info {};
+    struct stat info { };
     if (::stat(path.c_str(), &info) != 0) {
         const int error = errno;
         if (error == ENOENT)
@@ -392,7 +392,7 @@ std::vector<unsigned char> readImageFile(const std::string& path, std::size_t ma
     struct Closer {
         int fd;
         ~Closer() { ::close(fd); }
-    } closer{fd};
+    } closer {fd};
     if (::fstat(fd, &info) != 0)
         throw Error(path + ": cannot be read (" + errnoText(errno) + ")");
     refuseIfIrregular(info);
@@ -418,7 +418,7 @@ std::vector<unsigned char> readImageFile(const std::string& path, std::size_t ma
 
 namespace {
 
-std::atomic<std::int64_t> g_maxImagePixels{kDefaultMaxImagePixels};
+std::atomic<std::int64_t> g_maxImagePixels {kDefaultMaxImagePixels};
 
 // Enough for the header of nearly every file; a JPEG with large EXIF or ICC segments before its
 // frame header is read again whole.
@@ -426,15 +426,9 @@ constexpr std::size_t kHeaderPrefix = 256 * 1024;
 
 } // namespace
 
-void setMaxImagePixels(std::int64_t pixels)
-{
-    g_maxImagePixels.store(pixels, std::memory_order_relaxed);
-}
+void setMaxImagePixels(std::int64_t pixels) { g_maxImagePixels.store(pixels, std::memory_order_relaxed); }
 
-std::int64_t maxImagePixels()
-{
-    return g_maxImagePixels.load(std::memory_order_relaxed);
-}
+std::int64_t maxImagePixels() { return g_maxImagePixels.load(std::memory_order_relaxed); }
 
 ImageFileInfo checkImageFile(const std::string& path)
 {

@@ -16,10 +16,10 @@ InputSet::InputSet(const std::vector<std::string>& inputs, const Preprocessing& 
     for (const std::string& input : inputs) {
         std::error_code ec;
         if (fs::is_directory(input, ec)) {
-            Source source{Kind::Folder, input, listImages(input, recursive), {}};
+            Source source {Kind::Folder, input, listImages(input, recursive), {}};
             if (source.files.empty())
-                throw Error(input + ": no images in this folder (PNG, JPEG, BMP, TIFF, WebP)" +
-                            std::string(recursive ? "" : "; --recursive looks in subfolders"));
+                throw Error(input + ": no images in this folder (PNG, JPEG, BMP, TIFF, WebP)"
+                            + std::string(recursive ? "" : "; --recursive looks in subfolders"));
             sources_.push_back(std::move(source));
         } else if (detail::lowerExtension(input) == ".npy") {
             sources_.push_back({Kind::Tensor, input, {}, readNpy(input)});
@@ -39,16 +39,17 @@ InputSet::InputSet(const std::vector<std::string>& inputs, const Preprocessing& 
             continue;
         const auto n = std::int64_t(source.files.size());
         if (first && n != datasetSize_)
-            throw Error(source.path + ": " + std::to_string(n) + " images, but the folder " + first->path + " has " +
-                        std::to_string(datasetSize_) + "; folders given for several arguments are paired file by file");
+            throw Error(source.path + ": " + std::to_string(n) + " images, but the folder " + first->path + " has "
+                        + std::to_string(datasetSize_)
+                        + "; folders given for several arguments are paired file by file");
         first = first ? first : &source;
         datasetSize_ = n;
     }
     for (const Source& source : sources_)
-        if (isFolderRun() && source.kind == Kind::Tensor && !source.tensor.shape.empty() &&
-            source.tensor.shape[0] != 1 && source.tensor.shape[0] != datasetSize_)
-            throw Error(source.path + ": " + shapeToString(source.tensor.shape) + " has neither 1 row (shared by every " +
-                        "image) nor one row per image (" + std::to_string(datasetSize_) + ")");
+        if (isFolderRun() && source.kind == Kind::Tensor && !source.tensor.shape.empty() && source.tensor.shape[0] != 1
+            && source.tensor.shape[0] != datasetSize_)
+            throw Error(source.path + ": " + shapeToString(source.tensor.shape) + " has neither 1 row (shared by every "
+                        + "image) nor one row per image (" + std::to_string(datasetSize_) + ")");
 }
 
 std::vector<std::string> InputSet::filesOf(std::int64_t row) const
@@ -64,9 +65,7 @@ std::vector<Tensor> InputSet::load(std::int64_t row) const
     std::vector<Tensor> tensors;
     for (const Source& source : sources_) {
         switch (source.kind) {
-        case Kind::Folder:
-            tensors.push_back(loadImage(source.files[std::size_t(row)], preprocessing_));
-            break;
+        case Kind::Folder: tensors.push_back(loadImage(source.files[std::size_t(row)], preprocessing_)); break;
         case Kind::Image: {
             Tensor image = loadImage(source.path, preprocessing_);
             if (!isFolderRun()) // a single forward: the image is a batch of one

@@ -1,11 +1,9 @@
 #include "layerscope/error.h"
 #include "layerscope/model.h"
 
-namespace layerscope
-{
+namespace layerscope {
 
-namespace
-{
+namespace {
 
 bool isFloating(DType dtype)
 {
@@ -36,10 +34,10 @@ Tensor prepareArrayInput(const Model& model, const Tensor& tensor, const std::st
     const bool imageShaped = (s.size() == 4 && s[1] == channels) || (s.size() == 3 && s[0] == channels);
     if (!imageShaped)
         throw Error(path + ": " + dtypeName(tensor.dtype) + " values of shape " + shapeToString(s)
-            + ", but the model's "
-              "first convolution takes "
-            + dtypeName(want) + " images of " + std::to_string(channels) + " channels ([N, " + std::to_string(channels)
-            + ", H, W]); save the array as " + dtypeName(want) + " in that shape");
+                    + ", but the model's "
+                      "first convolution takes "
+                    + dtypeName(want) + " images of " + std::to_string(channels) + " channels ([N, "
+                    + std::to_string(channels) + ", H, W]); save the array as " + dtypeName(want) + " in that shape");
     return convertFloating(tensor, want); // pixels saved as integers: the values, as floating point
 }
 

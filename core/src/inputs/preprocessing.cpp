@@ -83,15 +83,11 @@ cv::Mat convertColor(const cv::Mat& image, ColorMode mode)
     const int channels = image.channels();
     int code = -1;
     switch (mode) {
-    case ColorMode::Gray:
-        code = channels == 3 ? cv::COLOR_BGR2GRAY : channels == 4 ? cv::COLOR_BGRA2GRAY : -1;
-        break;
+    case ColorMode::Gray: code = channels == 3 ? cv::COLOR_BGR2GRAY : channels == 4 ? cv::COLOR_BGRA2GRAY : -1; break;
     case ColorMode::RGB:
         code = channels == 1 ? cv::COLOR_GRAY2RGB : channels == 3 ? cv::COLOR_BGR2RGB : cv::COLOR_BGRA2RGB;
         break;
-    case ColorMode::BGR:
-        code = channels == 1 ? cv::COLOR_GRAY2BGR : channels == 3 ? -1 : cv::COLOR_BGRA2BGR;
-        break;
+    case ColorMode::BGR: code = channels == 1 ? cv::COLOR_GRAY2BGR : channels == 3 ? -1 : cv::COLOR_BGRA2BGR; break;
     }
     if (code < 0)
         return image;
@@ -174,7 +170,8 @@ bool isImageFile(const std::string& path)
 
 Tensor loadImage(const std::string& path, const Preprocessing& p)
 {
-    if ((!p.mean.empty() && int(p.mean.size()) != p.channels()) || (!p.std.empty() && int(p.std.size()) != p.channels()))
+    if ((!p.mean.empty() && int(p.mean.size()) != p.channels())
+        || (!p.std.empty() && int(p.std.size()) != p.channels()))
         throw Error("preprocessing: mean and std need " + std::to_string(p.channels()) + " values for "
                     + (p.color == ColorMode::Gray ? "grayscale" : "colour") + " images");
     cv::Mat image = decode(path);
@@ -217,7 +214,8 @@ std::vector<std::string> listImages(const std::string& folder, bool recursive)
             files.push_back(entry.path().string());
     };
     if (recursive) {
-        for (const auto& entry : fs::recursive_directory_iterator(folder, fs::directory_options::skip_permission_denied, ec))
+        for (const auto& entry :
+             fs::recursive_directory_iterator(folder, fs::directory_options::skip_permission_denied, ec))
             add(entry);
     } else {
         for (const auto& entry : fs::directory_iterator(folder, ec))
@@ -240,7 +238,8 @@ namespace {
 const char* const kColorNames[] = {"gray", "rgb", "bgr"};
 const char* const kInterpolationNames[] = {"linear", "area", "cubic", "nearest"};
 
-template <typename Enum, std::size_t N> Enum enumFromName(const std::string& name, const char* const (&names)[N], const char* what)
+template <typename Enum, std::size_t N>
+Enum enumFromName(const std::string& name, const char* const (&names)[N], const char* what)
 {
     for (std::size_t i = 0; i < N; ++i) {
         if (name == names[i])
@@ -260,7 +259,8 @@ std::string Preprocessing::toJson() const
         json["resize"] = {{"mode", "shorter_side"}, {"size", resizeWidth}};
     else
         json["resize"] = nullptr;
-    json["crop"] = cropWidth > 0 ? nlohmann::ordered_json{{"width", cropWidth}, {"height", cropHeight}} : nlohmann::ordered_json();
+    json["crop"] = cropWidth > 0 ? nlohmann::ordered_json {{"width", cropWidth}, {"height", cropHeight}}
+                                 : nlohmann::ordered_json();
     json["color"] = kColorNames[static_cast<int>(color)];
     json["scale_to_01"] = scaleTo01;
     json["mean"] = mean;
@@ -291,9 +291,10 @@ Preprocessing Preprocessing::fromJson(const std::string& text)
         }
         p.color = enumFromName<ColorMode>(json.value("color", "rgb"), kColorNames, "colour mode");
         p.scaleTo01 = json.value("scale_to_01", true);
-        p.mean = json.value("mean", std::vector<float>{});
-        p.std = json.value("std", std::vector<float>{});
-        p.interpolation = enumFromName<Interpolation>(json.value("interpolation", "linear"), kInterpolationNames, "interpolation");
+        p.mean = json.value("mean", std::vector<float> {});
+        p.std = json.value("std", std::vector<float> {});
+        p.interpolation
+            = enumFromName<Interpolation>(json.value("interpolation", "linear"), kInterpolationNames, "interpolation");
     } catch (const nlohmann::json::exception& error) {
         throw Error(std::string("preprocessing: not a valid description (") + error.what() + ")");
     }
@@ -304,7 +305,8 @@ std::string Preprocessing::describe() const
 {
     std::ostringstream out;
     if (resize == ResizeMode::Exact)
-        out << "resize to " << resizeWidth << "x" << resizeHeight << " (" << kInterpolationNames[int(interpolation)] << "), ";
+        out << "resize to " << resizeWidth << "x" << resizeHeight << " (" << kInterpolationNames[int(interpolation)]
+            << "), ";
     else if (resize == ResizeMode::ShorterSide)
         out << "shorter side to " << resizeWidth << " (" << kInterpolationNames[int(interpolation)] << "), ";
     if (cropWidth > 0)
@@ -318,7 +320,8 @@ std::string Preprocessing::describe() const
         return text.str();
     };
     if (!mean.empty() || !std.empty())
-        out << ", normalized with mean " << (mean.empty() ? "0" : list(mean)) << " and std " << (std.empty() ? "1" : list(std));
+        out << ", normalized with mean " << (mean.empty() ? "0" : list(mean)) << " and std "
+            << (std.empty() ? "1" : list(std));
     return out.str();
 }
 

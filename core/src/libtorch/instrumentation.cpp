@@ -268,8 +268,9 @@ void RunRecorder::collect(const c10::IValue& value, const std::string& key, cons
         const at::Tensor& tensor = value.toTensor();
         DType dtype;
         if (tensor.layout() != at::kStrided || !fromScalarType(tensor.scalar_type(), &dtype)) {
-            result_.skipped.push_back({key, std::string("Tensor(") + c10::toString(tensor.scalar_type()) + ", "
-                                                 + c10::toString(tensor.layout()) + ")"});
+            result_.skipped.push_back({key,
+                                       std::string("Tensor(") + c10::toString(tensor.scalar_type()) + ", "
+                                           + c10::toString(tensor.layout()) + ")"});
             return;
         }
         Capture capture = proto;

@@ -53,8 +53,7 @@ public:
     void detach(); // no more recording, from any thread
 
     // Splits a value into tensors named key, key[0], key[name] ...; non-tensors go to `skipped`.
-    void collect(const c10::IValue& value, const std::string& key, const Capture& proto,
-                 std::vector<Capture>& into);
+    void collect(const c10::IValue& value, const std::string& key, const Capture& proto, std::vector<Capture>& into);
 
     int callCount(int module) const { return calls_[module]; }
     // True when the forward stopped because the token was cancelled (the interpreter rewraps the

@@ -2,9 +2,9 @@
 
 #include "layerscope/error.h"
 #include "libtorch/instrumentation_p.h"
+#include "libtorch/torchbridge_p.h"
 #include "model/modelfile_p.h"
 #include "model/namesuggest_p.h"
-#include "libtorch/torchbridge_p.h"
 
 #include <torch/script.h>
 
@@ -51,10 +51,7 @@ std::string conciseMessage(const std::string& message)
     return last.empty() ? message.substr(0, message.find('\n')) : last;
 }
 
-std::string messageOf(const c10::Error& error)
-{
-    return conciseMessage(error.what_without_backtrace());
-}
+std::string messageOf(const c10::Error& error) { return conciseMessage(error.what_without_backtrace()); }
 
 std::int64_t countElements(const std::vector<at::Tensor>& tensors)
 {
@@ -123,8 +120,8 @@ void readSignature(Model::Impl& impl)
     const auto& schema = forward->function().getSchema();
     const auto& arguments = schema.arguments();
     for (std::size_t i = 1; i < arguments.size(); ++i) // 0 is self
-        impl.arguments.push_back({arguments[i].name(), arguments[i].type()->annotation_str(),
-                                  arguments[i].default_value().has_value()});
+        impl.arguments.push_back(
+            {arguments[i].name(), arguments[i].type()->annotation_str(), arguments[i].default_value().has_value()});
     if (!schema.returns().empty())
         impl.returnType = schema.returns()[0].type()->annotation_str();
 }
@@ -294,8 +291,7 @@ std::vector<std::string> Model::closestModuleNames(const std::string& name, std:
     return detail::closestNames(name, impl_->moduleNames, count);
 }
 
-RunResult Model::run(const std::vector<Tensor>& inputs, const CaptureRequest& request,
-                     const JobControl* job) const
+RunResult Model::run(const std::vector<Tensor>& inputs, const CaptureRequest& request, const JobControl* job) const
 {
     if (job)
         job->cancel.throwIfCancelled();
@@ -355,7 +351,9 @@ RunResult Model::run(const std::vector<Tensor>& inputs, const CaptureRequest& re
             return given;
         }();
         for (std::size_t i = 0; i < shapes.size(); ++i)
-            message << (i ? ", " : shapes.size() == 1 ? " on input of shape " : " on inputs of shapes ")
+            message << (i                        ? ", "
+                            : shapes.size() == 1 ? " on input of shape "
+                                                 : " on inputs of shapes ")
                     << shapeToString(shapes[i]);
         const std::string context = message.str(); // which module, which shapes
         message << ": " << cause;
@@ -367,15 +365,16 @@ RunResult Model::run(const std::vector<Tensor>& inputs, const CaptureRequest& re
             const std::int64_t inFeatures = impl_->linearInFeatures[failed];
             const auto [low, high] = inFeatures > 0 && shapes[0][1] != inFeatures
                 ? runnableSides(*impl_, channels, failed, inFeatures)
-                : std::pair<std::int64_t, std::int64_t>{0, 0};
+                : std::pair<std::int64_t, std::int64_t> {0, 0};
             if (low > 0) {
                 const std::int64_t side = low + (high - low + 1) / 2;
                 std::ostringstream advice;
                 advice << context << ": the model expects " << channels << "x" << low << "x" << low << " inputs";
                 if (high > low)
                     advice << " (up to " << channels << "x" << high << "x" << high << ")";
-                advice << "; set Resize to " << side << "x" << side << " (--resize " << side << "x" << side << "; it takes " << inFeatures << " features, a " << inputs[0].shape[1] << "x" << inputs[0].shape[2]
-                       << "x" << inputs[0].shape[3] << " input gives " << shapes[0][1] << ")";
+                advice << "; set Resize to " << side << "x" << side << " (--resize " << side << "x" << side
+                       << "; it takes " << inFeatures << " features, a " << inputs[0].shape[1] << "x"
+                       << inputs[0].shape[2] << "x" << inputs[0].shape[3] << " input gives " << shapes[0][1] << ")";
                 throw InputSizeError(advice.str(), channels, int(side), int(side));
             }
         }

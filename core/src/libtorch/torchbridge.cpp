@@ -42,8 +42,7 @@ Tensor fromAten(const at::Tensor& contiguous)
 {
     Tensor result;
     if (!fromScalarType(contiguous.scalar_type(), &result.dtype))
-        throw Error(std::string("tensors of dtype ") + c10::toString(contiguous.scalar_type())
-                    + " are not supported");
+        throw Error(std::string("tensors of dtype ") + c10::toString(contiguous.scalar_type()) + " are not supported");
     TORCH_INTERNAL_ASSERT(contiguous.is_contiguous());
     result.shape.assign(contiguous.sizes().begin(), contiguous.sizes().end());
     auto keeper = std::make_shared<at::Tensor>(contiguous);

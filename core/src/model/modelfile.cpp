@@ -145,8 +145,8 @@ void checkDeclaredSizes(zip_t* archive, std::uint64_t fileSize, const std::strin
         const auto index = static_cast<zip_uint64_t>(i);
         zip_stat_t stat;
         zip_stat_init(&stat);
-        if (zip_stat_index(archive, index, ZIP_FL_ENC_RAW, &stat) != 0
-            || !(stat.valid & ZIP_STAT_SIZE) || !(stat.valid & ZIP_STAT_COMP_SIZE))
+        if (zip_stat_index(archive, index, ZIP_FL_ENC_RAW, &stat) != 0 || !(stat.valid & ZIP_STAT_SIZE)
+            || !(stat.valid & ZIP_STAT_COMP_SIZE))
             throw Error(name + ": truncated or corrupt archive (entry " + std::to_string(i) + " has no sizes)");
         const std::string what = "archive entry '" + printable(entryName(archive, index)) + "'";
         if (stat.size > kMaxEntryBytes)
@@ -192,12 +192,9 @@ struct RefusedName {
     const char* risk;
 };
 constexpr RefusedName kRefused[] = {
-    {"from_file", "read or write files"},
-    {"save", "write files"},
-    {"rpc_async", "send data over the network"},
-    {"rpc_sync", "send data over the network"},
-    {"rpc_remote", "send data over the network"},
-    {"c10d", "send data to other processes"},
+    {"from_file", "read or write files"},         {"save", "write files"},
+    {"rpc_async", "send data over the network"},  {"rpc_sync", "send data over the network"},
+    {"rpc_remote", "send data over the network"}, {"c10d", "send data to other processes"},
 };
 
 struct Token {
@@ -229,7 +226,7 @@ public:
     {
         if (peeked_.kind != Token::End || peekedEnd_) {
             Token t = peeked_;
-            peeked_ = Token{};
+            peeked_ = Token {};
             peekedEnd_ = false;
             return t;
         }
@@ -619,8 +616,9 @@ void checkArchive(zip_t* archive, std::uint64_t fileSize, const std::string& nam
         // torch.jit.save pickles TorchScript classes (__torch__.*) and writes constants.pkl; torch.save
         // refuses script modules. Such an archive without code/ is TorchScript that lost its code.
         if (pickle.find("c__torch__") != std::string::npos || hasConstants)
-            throw Error(name + ": a TorchScript archive (as torch.jit.save writes) without its code/ folder: damaged or "
-                        "stripped, LibTorch cannot rebuild its modules; save the model again with torch.jit.save");
+            throw Error(name
+                        + ": a TorchScript archive (as torch.jit.save writes) without its code/ folder: damaged or "
+                          "stripped, LibTorch cannot rebuild its modules; save the model again with torch.jit.save");
         if (pickle.find("OrderedDict") != std::string::npos && pickle.find("torch.nn.modules") == std::string::npos)
             throwPickle(name, "a state_dict: the weights without the code");
         if (pickle.find("torch.nn.modules") != std::string::npos)

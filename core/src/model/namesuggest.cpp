@@ -42,8 +42,7 @@ std::vector<std::string> closestNames(const std::string& query, const std::vecto
             score = std::min<std::size_t>(score, 1);
         scored.emplace_back(score, candidate);
     }
-    std::stable_sort(scored.begin(), scored.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::stable_sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     std::vector<std::string> result;
     const std::size_t limit = std::max<std::size_t>(3, query.size() / 2 + 1);
     for (const auto& [score, name] : scored) {
