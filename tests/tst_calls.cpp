@@ -53,6 +53,13 @@ private slots:
         window.showModule("feature_model.cnn.0");
         QCOMPARE(window.featureMapView()->redraws(), before + 1);
         QVERIFY(window.viewHeader().contains("[2, 16, 48, 48] float32"));
+        // 16 tiles of 48x48 fill the view: wide enough for their channel numbers; not in a small view.
+        QVERIFY(window.featureMapView()->tilesNumbered());
+        ui::FeatureMapView small;
+        small.resize(120, 120);
+        small.show();
+        small.setActivation(window.featureMapView()->activation(), 0);
+        QVERIFY(!small.tilesNumbered());
         window.showModule("feature_model:1");
 
         emit calls->activated(0); // the first call, as a click in the selector

@@ -4,6 +4,7 @@
 
 #include <QGraphicsPixmapItem>
 #include <QMouseEvent>
+#include <QPainter>
 #include <QScrollBar>
 #include <QWheelEvent>
 
@@ -90,6 +91,43 @@ void FeatureMapView::redraw()
     emit rangeChanged(s.min, s.max);
     if (!userZoomed_)
         fitToWindow();
+}
+
+bool FeatureMapView::tilesNumbered() const
+{
+    if (tiles_ == 0 || capture_.shape.size() != 4)
+        return false;
+    const double pixels = transform().m11() * double(capture_.shape[3]) * options_.scale;
+    return pixels >= kNumberedTileWidth && options_.channelOrder.size() == std::size_t(tiles_);
+}
+
+// Channel numbers in each tile's corner, in screen pixels (they keep their size while zooming).
+void FeatureMapView::drawForeground(QPainter* painter, const QRectF& rect)
+{
+    QGraphicsView::drawForeground(painter, rect);
+    if (!tilesNumbered())
+        return;
+    const GridLayout layout = gridLayout(tiles_, int(capture_.shape[3]), int(capture_.shape[2]), options_);
+    painter->save();
+    painter->resetTransform();
+    QFont font = painter->font();
+    font.setPointSizeF(std::max(6.0, font.pointSizeF() * 0.8));
+    painter->setFont(font);
+    const QFontMetrics metrics(font);
+    const QRect visible = viewport()->rect();
+    for (int tile = 0; tile < tiles_; ++tile) {
+        const QPointF corner((tile % layout.columns) * (layout.tileWidth + layout.gap),
+                             (tile / layout.columns) * (layout.tileHeight + layout.gap));
+        const QPoint at = mapFromScene(corner);
+        if (!visible.contains(at + QPoint(2, 2)))
+            continue;
+        const QString text = QString::number(options_.channelOrder[std::size_t(tile)]);
+        const QRect box(at + QPoint(1, 1), QSize(metrics.horizontalAdvance(text) + 4, metrics.height()));
+        painter->fillRect(box, QColor(0, 0, 0, 150));
+        painter->setPen(Qt::white);
+        painter->drawText(box, Qt::AlignCenter, text);
+    }
+    painter->restore();
 }
 
 void FeatureMapView::setSmooth(bool smooth)

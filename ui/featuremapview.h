@@ -31,6 +31,9 @@ public:
     void setReportedChannel(int channel) { reportedChannel_ = channel; }
 
     int tileCount() const { return tiles_; }
+    // Channel numbers are drawn on the tiles once a tile is this many screen pixels wide.
+    static constexpr int kNumberedTileWidth = 28;
+    bool tilesNumbered() const; // at the current zoom
     int sample() const { return sample_; }
     const GridOptions& gridOptions() const { return options_; }
     const QImage& gridImage() const { return image_; }
@@ -48,6 +51,7 @@ protected:
     void mouseMoveEvent(QMouseEvent* event) override;
     void mouseDoubleClickEvent(QMouseEvent* event) override;
     void resizeEvent(QResizeEvent* event) override;
+    void drawForeground(QPainter* painter, const QRectF& rect) override;
 
 private:
     void redraw();
