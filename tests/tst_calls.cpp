@@ -5,11 +5,13 @@
 #include "activationplots.h"
 #include "callselector.h"
 #include "featuremapview.h"
+#include "inputpanel.h"
 #include "layerscope/npy.h"
 #include "mainwindow.h"
 #include "testsupport.h"
 
 #include <QSignalSpy>
+#include <QTemporaryDir>
 #include <QtTest>
 
 using namespace layerscope;
@@ -67,6 +69,30 @@ private slots:
         QVERIFY(maxAbsDifference(window.activationPlots()->activation(), reference.at("feature_model")) <= 1e-5);
         QVERIFY(maxAbsDifference(reference.at("feature_model"), reference.at("feature_model:1"))
                 > 1e-3); // two inputs, two outputs
+    }
+
+    void aFailedRunGreysTheViewUntilTheNextSuccess()
+    {
+        MainWindow window;
+        QSignalSpy ran(&window, &MainWindow::runReady);
+        QSignalSpy errors(&window, &MainWindow::errorShown);
+        window.openModel(fixture("model.pt"), {fixture("input0.npy"), fixture("input1.npy")});
+        QVERIFY(ran.wait(60000));
+        QVERIFY(!window.isViewStale());
+        // An input the model cannot take: 10x10 where it needs 101x101.
+        QTemporaryDir dir;
+        const std::string small = dir.filePath("small.npy").toStdString();
+        writeNpy(small, Tensor::zeros({2, 1, 10, 10}, DType::Float32));
+        window.inputPanel()->setInputs({QString::fromStdString(small), fixture("input1.npy")});
+        window.runNow();
+        QVERIFY(errors.wait(60000));
+        QVERIFY(window.isViewStale());
+        QVERIFY(!window.errorText().isEmpty());
+        window.inputPanel()->setInputs({fixture("input0.npy"), fixture("input1.npy")});
+        window.runNow();
+        QVERIFY(ran.wait(60000));
+        QVERIFY(!window.isViewStale());
+        QVERIFY(window.errorText().isEmpty()); // the red bar is gone with the success
     }
 
     void unknownModuleNamesItsNeighbours()

@@ -520,6 +520,7 @@ void MainWindow::onRunFinished(quint64 job, std::shared_ptr<const RunOutcome> ou
     if (!jobs_->isCurrent(JobTracker::Kind::Run, job))
         return; // a stale run: the inputs or the model changed since
     outcome_ = std::move(outcome);
+    setViewStale(false);
     captures_.clear();
     QHash<QString, QString> shapes;
     QHash<QString, int> calls;
@@ -612,6 +613,8 @@ void MainWindow::showModule(const QString& qualifiedName)
 }
 
 QString MainWindow::viewHeader() const { return viewHeader_->text(); }
+
+bool MainWindow::isViewStale() const { return !central_->isEnabled(); }
 
 QString MainWindow::centralMessage() const
 {
@@ -862,7 +865,19 @@ void MainWindow::onFailed(quint64 job, const QString& message)
     if (load || run || exporting) {
         setIdle(load ? tr("Could not open the model") : run ? tr("The run failed") : tr("The export failed"));
         showError(message);
+        // What is on screen belongs to the last run that worked, not to these inputs: greyed out
+        // until the next run succeeds.
+        if (run)
+            setViewStale(true);
     }
+}
+
+void MainWindow::setViewStale(bool stale)
+{
+    central_->setEnabled(!stale);
+    viewHeader_->setEnabled(!stale);
+    central_->setToolTip(stale ? tr("From the last run that worked: the current inputs failed (see the red bar)")
+                               : QString());
 }
 
 void MainWindow::onCancelled(quint64 job)

@@ -79,6 +79,7 @@ public:
     QString currentModelPath() const;
     QString centralMessage() const;
     QString viewHeader() const; // the line over the view: capture, type, call, shape, dtype, statistics
+    bool isViewStale() const;   // greyed out: the last run failed, the view shows the one before
     bool isBusy() const;
 
 signals:
@@ -111,6 +112,7 @@ private:
     void onCancelled(quint64 job);
     void onUntrusted(quint64 job, const UntrustedModelError::Finding& finding);
     void refreshCentralView();
+    void setViewStale(bool stale);
     QString viewHeaderText(const QString& key, const Capture& capture, const Tensor& sample) const;
     void showModelOutput();
     QString defaultModule() const;
