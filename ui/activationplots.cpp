@@ -1,5 +1,7 @@
 #include "activationplots.h"
 
+#include "plotstyle.h"
+
 #include <qcustomplot.h>
 
 #include <QHBoxLayout>
@@ -13,21 +15,6 @@
 namespace layerscope::ui {
 
 namespace {
-
-// Plots in the window's colours, so that they follow a dark system palette too.
-void followPalette(QCustomPlot* plot, const QPalette& palette)
-{
-    plot->setBackground(palette.base());
-    const QColor text = palette.color(QPalette::Text);
-    for (QCPAxis* axis : {plot->xAxis, plot->yAxis, plot->xAxis2, plot->yAxis2}) {
-        axis->setBasePen(QPen(text));
-        axis->setTickPen(QPen(text));
-        axis->setSubTickPen(QPen(text));
-        axis->setLabelColor(text);
-        axis->setTickLabelColor(text);
-        axis->grid()->setPen(QPen(palette.color(QPalette::Mid), 0, Qt::DotLine));
-    }
-}
 
 // Token, feature and index axes count whole things: ticks on integers only.
 QSharedPointer<QCPAxisTicker> integerTicker()

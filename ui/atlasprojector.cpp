@@ -3,6 +3,8 @@
 #include "atlaspatch.h"
 #include "layerscope/render.h"
 
+#include "plotstyle.h"
+
 #include <qcustomplot.h>
 
 #include <QComboBox>
@@ -70,6 +72,7 @@ AtlasProjector::AtlasProjector(QWidget* parent)
     plot_->setToolTip(tr("Each point an image. Click a point to open it and see its nearest neighbours; drag a "
                          "rectangle to see a group"));
     plot_->xAxis->setLabel(tr("first principal component"));
+    followPalette(plot_, palette());
     plot_->yAxis->setLabel(tr("second principal component"));
     strip_->setViewMode(QListView::IconMode);
     strip_->setFlow(QListView::LeftToRight);

@@ -3,6 +3,8 @@
 #include "atlaspatch.h"
 #include "layerscope/error.h"
 
+#include "plotstyle.h"
+
 #include <qcustomplot.h>
 
 #include <QCheckBox>
@@ -75,6 +77,7 @@ AtlasView::AtlasView(QWidget* parent)
     deadBars_->setBrush(QColor(200, 40, 40));
     chosenBar_->setBrush(QColor(255, 170, 0));
     connect(strip_, &QCustomPlot::mousePress, this, &AtlasView::onStripClicked);
+    followPalette(strip_, palette());
     connect(strip_, &QCustomPlot::mouseMove, this, [this](QMouseEvent* event) {
         const long rank = std::lround(strip_->xAxis->pixelToCoord(event->position().x()));
         const AtlasLayer* current = layer();
