@@ -50,6 +50,9 @@ test: build
 bench: build
 	$(BUILD_DIR)/tests/benchmarks/bench_capture_overhead
 	QT_QPA_PLATFORM=offscreen $(BUILD_DIR)/tests/benchmarks/bench_feature_grid
+	test -f $(BUILD_DIR)/bench/densenet121.pt || /usr/bin/python3 tests/benchmarks/make_densenet.py $(BUILD_DIR)/bench/densenet121.pt
+	QT_QPA_PLATFORM=offscreen $(BUILD_DIR)/tests/benchmarks/bench_click_to_picture $(BUILD_DIR)/tests/fixtures/resnet18_scripted/model.pt \
+	    $(BUILD_DIR)/bench/densenet121.pt $(BUILD_DIR)/tests/fixtures/images/photo.jpg
 	/usr/bin/python3 tests/benchmarks/bench_extraction.py $(BUILD_DIR)
 	/usr/bin/python3 tests/benchmarks/bench_extraction_memory.py $(BUILD_DIR)
 	/usr/bin/python3 tests/benchmarks/bench_atlas.py $(BUILD_DIR)
