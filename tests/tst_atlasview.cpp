@@ -199,6 +199,15 @@ private slots:
         const QPointF exact(plot->xAxis->coordToPixel(expected.x[6]), plot->yAxis->coordToPixel(expected.y[6]));
         QCOMPARE(projector.imageAt(exact, 0.5), std::int64_t(6));
         const QPoint pixel = exact.toPoint();
+        // Hovering shows the image's thumbnail beside the plot, decoded off the GUI thread.
+        QSignalSpy hover(&projector, &ui::AtlasProjector::hoverShown);
+        QMouseEvent move(QEvent::MouseMove, QPointF(pixel), plot->mapToGlobal(QPointF(pixel)), Qt::NoButton,
+                         Qt::NoButton, Qt::NoModifier);
+        QApplication::sendEvent(plot, &move);
+        QVERIFY(hover.wait());
+        QVERIFY(!projector.hoverPreview()->pixmap().isNull());
+        QCOMPARE(projector.hoverPreview()->toolTip().toStdString(), atlas->files()[6]);
+
         QSignalSpy activated(&projector, &ui::AtlasProjector::imageActivated);
         QSignalSpy shown(&projector, &ui::AtlasProjector::stripShown);
         QTest::mouseClick(plot, Qt::LeftButton, {}, pixel);

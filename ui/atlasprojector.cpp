@@ -56,6 +56,7 @@ AtlasProjector::AtlasProjector(QWidget* parent)
     , colourBox_(new QComboBox(this))
     , channelBox_(new QSpinBox(this))
     , caption_(new QLabel(this))
+    , hoverPreview_(new QLabel(this))
     , plot_(new QCustomPlot(this))
     , strip_(new QListWidget(this))
 {
@@ -89,7 +90,14 @@ AtlasProjector::AtlasProjector(QWidget* parent)
     auto* layout = new QVBoxLayout(this);
     layout->addLayout(controls);
     layout->addWidget(caption_);
-    layout->addWidget(plot_, 1);
+    hoverPreview_->setFixedWidth(kThumbnailSide + 40);
+    hoverPreview_->setAlignment(Qt::AlignTop | Qt::AlignHCenter);
+    hoverPreview_->setWordWrap(true);
+    hoverPreview_->setToolTip(tr("The image under the mouse"));
+    auto* plotRow = new QHBoxLayout;
+    plotRow->addWidget(plot_, 1);
+    plotRow->addWidget(hoverPreview_);
+    layout->addLayout(plotRow, 1);
     layout->addWidget(strip_);
 
     connect(captureBox_, &QComboBox::currentIndexChanged, this, [this] { project(); });
@@ -123,6 +131,7 @@ AtlasProjector::AtlasProjector(QWidget* parent)
                                .arg(QString::fromStdString(atlas_->files()[std::size_t(image)]))
                                .arg(predicted),
                            plot_);
+        showHovered(image);
     });
     connect(strip_, &QListWidget::itemActivated, this,
             [this](QListWidgetItem* item) { emit imageActivated(item->data(Qt::UserRole).toString()); });
@@ -273,6 +282,35 @@ void AtlasProjector::draw()
     plot_->xAxis->scaleRange(1.08);
     plot_->yAxis->scaleRange(1.08);
     plot_->replot();
+}
+
+void AtlasProjector::showHovered(std::int64_t image)
+{
+    if (image == hovered_ || !atlas_)
+        return;
+    hovered_ = image;
+    const quint64 generation = ++hoverGeneration_;
+    const std::string file = atlas_->files()[std::size_t(image)];
+    QPointer<AtlasProjector> self(this);
+    QThreadPool::globalInstance()->start([self, generation, file] {
+        QImage thumbnail;
+        try {
+            thumbnail = atlasThumbnail(file, kThumbnailSide);
+        } catch (const std::exception&) {
+        }
+        QMetaObject::invokeMethod(qApp, [self, generation, thumbnail, file] {
+            if (!self || generation != self->hoverGeneration_)
+                return;
+            const QString name = QFileInfo(QString::fromStdString(file)).fileName();
+            if (thumbnail.isNull()) {
+                self->hoverPreview_->setText(self->tr("%1\n(cannot be read)").arg(name));
+            } else {
+                self->hoverPreview_->setPixmap(QPixmap::fromImage(thumbnail));
+                self->hoverPreview_->setToolTip(QString::fromStdString(file));
+            }
+            emit self->hoverShown();
+        });
+    });
 }
 
 int AtlasProjector::groupCount() const { return plot_->graphCount(); }

@@ -40,18 +40,21 @@ public:
     QCustomPlot* plot() const { return plot_; }
     QListWidget* strip() const { return strip_; }
     int groupCount() const; // colour groups drawn (subfolders, classes or value bins)
+    const QLabel* hoverPreview() const { return hoverPreview_; }
     // The image whose point is nearest to a pixel of the plot, within `radius` pixels, or -1.
     std::int64_t imageAt(const QPointF& pixel, double radius = 8) const;
 
 signals:
     void projected();  // the points are drawn
     void stripShown(); // the strip's thumbnails are drawn
+    void hoverShown(); // the hovered image's thumbnail is drawn
     void imageActivated(const QString& file);
 
 private:
     void project();
     void draw();
     void fillStrip(const std::vector<std::int64_t>& images, const std::vector<QString>& captions);
+    void showHovered(std::int64_t image); // its thumbnail beside the plot, decoded off the GUI thread
 
     std::shared_ptr<const Atlas> atlas_;
     Projection projection_;
@@ -59,13 +62,15 @@ private:
     Tensor pooled_;
     Colouring colouring_ = Colouring::Subfolder;
     int channel_ = 0;
-    quint64 generation_ = 0, stripGeneration_ = 0;
+    quint64 generation_ = 0, stripGeneration_ = 0, hoverGeneration_ = 0;
+    std::int64_t hovered_ = -1;
     QPointF pressedAt_;
 
     QComboBox* captureBox_;
     QComboBox* colourBox_;
     QSpinBox* channelBox_;
     QLabel* caption_;
+    QLabel* hoverPreview_;
     QCustomPlot* plot_;
     QListWidget* strip_;
 };
