@@ -42,8 +42,10 @@ private slots:
         QCOMPARE(maxAbsDifference(window.activationPlots()->activation(), reference.at("feature_model:1")), 0.0);
         ui::CallSelector* calls = window.callSelector();
         QVERIFY(calls->isVisibleTo(&window));
-        QCOMPARE(calls->count(), 2);
+        QCOMPARE(calls->count(), 3); // call 0, call 1, and the inputs on demand
         QCOMPARE(calls->currentData().toString(), QString("feature_model:1"));
+        QCOMPARE(calls->currentText(), QString("call 1"));
+        QCOMPARE(calls->itemText(2), QString("call 0, inputs"));
 
         // The header says what is on screen.
         QVERIFY2(window.viewHeader().contains("<b>feature_model:1</b>") && window.viewHeader().contains("call 1")
@@ -69,6 +71,22 @@ private slots:
         QVERIFY(maxAbsDifference(window.activationPlots()->activation(), reference.at("feature_model")) <= 1e-5);
         QVERIFY(maxAbsDifference(reference.at("feature_model"), reference.at("feature_model:1"))
                 > 1e-3); // two inputs, two outputs
+    }
+
+    void moduleInputsAreRecordedOnDemand()
+    {
+        MainWindow window;
+        QSignalSpy ran(&window, &MainWindow::runReady);
+        window.openModel(fixture("model.pt"), {fixture("input0.npy"), fixture("input1.npy")});
+        QVERIFY(ran.wait(60000));
+        window.showModule("head");
+        ui::CallSelector* calls = window.callSelector();
+        QCOMPARE(calls->itemData(calls->count() - 1).toString(), QString("head>in")); // offered, not yet recorded
+        emit calls->activated(calls->count() - 1);
+        QVERIFY(ran.wait(60000)); // one more run, with head's inputs
+        QCOMPARE(window.shownCapture(), QString("head>in"));
+        const auto reference = readNpzAsMap(fixturePath("nested_scripted", "reference_inputs.npz"));
+        QVERIFY(maxAbsDifference(window.activationPlots()->activation(), reference.at("head>in")) <= 1e-5);
     }
 
     void aFailedRunGreysTheViewUntilTheNextSuccess()

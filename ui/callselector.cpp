@@ -26,10 +26,16 @@ void CallSelector::setCaptures(const QStringList& keys, const QString& shown)
     const QSignalBlocker blocker(this);
     clear();
     for (const QString& key : keys) {
-        const QString call = key.section(':', 1, 1).section('[', 0, 0).section('>', 0, 0);
-        addItem(call.isEmpty() ? (key.contains('[') ? key.mid(key.indexOf('[')) : tr("call 0"))
-                               : tr("call %1").arg(call),
-                key);
+        // "name:1>in[0]": call 1, inputs, first argument.
+        const int arrow = key.indexOf(QLatin1String(">in"));
+        const QString head = arrow < 0 ? key : key.left(arrow);
+        const QString call = head.section(':', 1, 1).section('[', 0, 0);
+        QString label = call.isEmpty() ? tr("call 0") : tr("call %1").arg(call);
+        if (arrow >= 0)
+            label += tr(", inputs") + key.mid(arrow + 3);
+        else if (key.contains('['))
+            label += ' ' + key.mid(key.indexOf('['));
+        addItem(label, key);
         setItemData(count() - 1, key, Qt::ToolTipRole);
     }
     setCurrentIndex(std::max(0, findData(shown)));

@@ -66,7 +66,7 @@ void EngineWorker::loadModel(const JobControl& job, const QString& path, bool tr
 }
 
 void EngineWorker::runInputs(const JobControl& job, std::shared_ptr<const Model> model, const QStringList& inputs,
-                             const Preprocessing& preprocessing)
+                             const Preprocessing& preprocessing, const QStringList& inputsOf)
 {
     Q_ASSERT(QThread::currentThread() == thread());
     guarded(this, job, [&] {
@@ -82,6 +82,8 @@ void EngineWorker::runInputs(const JobControl& job, std::shared_ptr<const Model>
             if (!m.name.empty() && m.hasForward)
                 everything.outputsOf.push_back(m.name);
         }
+        for (const QString& module : inputsOf)
+            everything.inputsOf.push_back(module.toStdString());
         outcome->result = model->run(outcome->modelInputs, everything, &job);
         emit runFinished(job.id, outcome);
     });

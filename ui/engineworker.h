@@ -32,8 +32,10 @@ public:
     // Called through QMetaObject::invokeMethod, so they run in the worker's thread.
     // Unless `trustModel`, a model whose code reaches outside it ends the job with untrusted().
     void loadModel(const JobControl& job, const QString& path, bool trustModel = false);
+    // Records every module's output, and the inputs of `inputsOf` (asked for one by one: they would
+    // double the memory of a run).
     void runInputs(const JobControl& job, std::shared_ptr<const Model> model, const QStringList& inputs,
-                   const Preprocessing& preprocessing);
+                   const Preprocessing& preprocessing, const QStringList& inputsOf = {});
     void extract(const JobControl& job, std::shared_ptr<const Model> model, const ExtractionJob& extraction);
 
 signals:

@@ -189,10 +189,7 @@ void MainWindow::createCentralView()
     colorScale_ = new QLabel(page);
     controls->addWidget(sampleBox_);
     callBox_ = new CallSelector(page);
-    connect(callBox_, &CallSelector::captureChosen, this, [this](const QString& key) {
-        shownModule_ = key;
-        refreshCentralView();
-    });
+    connect(callBox_, &CallSelector::captureChosen, this, [this](const QString& key) { showCapture(key); });
     controls->addWidget(callBox_);
     controls->addWidget(colormapBox_);
     controls->addWidget(normalizationBox_);
@@ -445,6 +442,7 @@ void MainWindow::onModelLoaded(quint64 job, std::shared_ptr<const Model> model)
     if (!jobs_->isCurrent(JobTracker::Kind::Load, job))
         return; // a newer model was asked for
     model_ = std::move(model);
+    inputsWanted_.clear(); // module names of the previous model
     outcome_.reset();
     captures_.clear();
     // Nothing of the previous model stays on screen: its module, statistics, plots and colour bar.
@@ -508,10 +506,11 @@ void MainWindow::runNow()
     errorBar_->hide();
     const JobControl job
         = jobs_->start(JobTracker::Kind::Run, tr("Running %1…").arg(QFileInfo(inputs.value(0)).fileName()));
-    QMetaObject::invokeMethod(
-        worker_, [worker = worker_, job, model = model_, inputs, preprocessing = inputs_->preprocessing()] {
-            worker->runInputs(job, model, inputs, preprocessing);
-        });
+    QMetaObject::invokeMethod(worker_,
+                              [worker = worker_, job, model = model_, inputs, preprocessing = inputs_->preprocessing(),
+                               inputsOf = QStringList(inputsWanted_.begin(), inputsWanted_.end())] {
+                                  worker->runInputs(job, model, inputs, preprocessing, inputsOf);
+                              });
 }
 
 void MainWindow::onRunFinished(quint64 job, std::shared_ptr<const RunOutcome> outcome)
@@ -556,7 +555,7 @@ void MainWindow::onRunFinished(quint64 job, std::shared_ptr<const RunOutcome> ou
             treeView_->setCurrentIndex(index); // shows the module
             treeView_->scrollTo(index);
             if (key != moduleOfCaptureKey(key))
-                showModule(key);
+                showCapture(key);
         } else {
             QString message
                 = tr("no module '%1' in %2").arg(moduleOfCaptureKey(key), QFileInfo(currentModelPath()).fileName());
@@ -606,6 +605,19 @@ void MainWindow::showModelOutput()
     output_->showOutput(tensor, std::clamp(sampleBox_->value(), 0, std::max(0, last)));
 }
 
+void MainWindow::showCapture(const QString& key)
+{
+    shownModule_ = key;
+    const QString module = moduleOfCaptureKey(key);
+    if (key.contains(QLatin1String(">in")) && captures_.find(key) == captures_.end()
+        && !inputsWanted_.contains(module)) {
+        inputsWanted_.insert(module); // not recorded yet: run again with this module's inputs
+        runNow();
+        return;
+    }
+    refreshCentralView();
+}
+
 void MainWindow::showModule(const QString& qualifiedName)
 {
     shownModule_ = qualifiedName;
@@ -642,9 +654,11 @@ void MainWindow::refreshCentralView()
     for (const auto* list : {&outcome_->result.captures, &outcome_->result.outputs})
         for (const Capture& capture : *list) {
             const QString key = QString::fromStdString(capture.key);
-            if (moduleOfCaptureKey(key) == module && !key.contains('>'))
+            if (moduleOfCaptureKey(key) == module)
                 calls << key;
         }
+    if (!module.isEmpty() && module != QLatin1String("output") && !calls.contains(module + ">in"))
+        calls << module + ">in"; // recorded on demand: choosing it runs again with this module's inputs
     callBox_->setCaptures(calls, it->first);
     Tensor tensor = it->second->tensor;
     // [N, C, 1, 1] (after a global pooling) is a vector of C values, not C one-pixel tiles.

@@ -6,6 +6,7 @@
 
 #include <QMainWindow>
 #include <QPointer>
+#include <QSet>
 #include <QThread>
 
 #include <map>
@@ -53,6 +54,8 @@ public:
     // Saves what is on screen: the grid as PNG, or the plot as PNG, PDF or SVG (by the extension).
     bool exportView(const QString& path);
     void showModule(const QString& qualifiedName);
+    // Any capture key: name, name:1, name[0], and name>in (its inputs, recorded by one more run).
+    void showCapture(const QString& key);
     // The module to select once the next model's first run arrives.
     void selectAfterFirstRun(const QString& qualifiedName) { pendingModule_ = qualifiedName; }
 
@@ -129,8 +132,9 @@ private:
     std::shared_ptr<const RunOutcome> outcome_;
     std::map<QString, const Capture*> captures_; // key -> capture of the last run
     QString shownModule_;
-    QString pendingModule_; // shown once the first run of a model arrives
-    QString pendingPath_;   // the model being opened, and the inputs it gets
+    QString pendingModule_;      // shown once the first run of a model arrives
+    QSet<QString> inputsWanted_; // modules whose inputs the user asked to see: recorded in every run
+    QString pendingPath_;        // the model being opened, and the inputs it gets
     QStringList pendingInputs_;
     QString modelPath_; // the model shown
     QString trustOnce_; // a model the user chose to open anyway: its next load skips the code check
