@@ -56,12 +56,12 @@ int main(int argc, char** argv)
         const char* name;
         QString module, neighbour;
     };
-    const Case cases[] = {{argv[1], "resnet18", "layer1.0.conv1", "layer1.0.bn1"},
-                          {argv[1], "resnet18", "layer4", "layer3"},
-                          {argv[1], "resnet18", "fc", "avgpool"},
-                          {argv[2], "densenet121", "features.denseblock3.denselayer20.conv2",
-                           "features.denseblock3.denselayer20.conv1"},
-                          {argv[2], "densenet121", "classifier", "features.norm5"}};
+    const Case cases[] = {
+        {argv[1], "resnet18", "layer1.0.conv1", "layer1.0.bn1"},
+        {argv[1], "resnet18", "layer4", "layer3"},
+        {argv[1], "resnet18", "fc", "avgpool"},
+        {argv[2], "densenet121", "features.denseblock3.denselayer20.conv2", "features.denseblock3.denselayer20.conv1"},
+        {argv[2], "densenet121", "classifier", "features.norm5"}};
     ui::MainWindow window;
     window.resize(1280, 720);
     window.show();
@@ -85,9 +85,8 @@ int main(int argc, char** argv)
             times.push_back(timer.nsecsElapsed() / 1e6);
         }
         std::sort(times.begin(), times.end());
-        std::printf("%s %s: median %.1f ms (min %.1f, max %.1f) over %zu clicks (goal <= 50 ms)\n",
-                    c.name, qPrintable(c.module), times[times.size() / 2],
-                    times.front(), times.back(), times.size());
+        std::printf("%s %s: median %.1f ms (min %.1f, max %.1f) over %zu clicks (goal <= 50 ms)\n", c.name,
+                    qPrintable(c.module), times[times.size() / 2], times.front(), times.back(), times.size());
     }
     return 0;
 }
