@@ -35,6 +35,13 @@ namespace {
 
 std::string fixtureFile(const QString& name) { return QDir(LAYERSCOPE_FIXTURES_DIR).filePath(name).toStdString(); }
 
+QStringList linesOf(const QString& path)
+{
+    QFile file(path);
+    return file.open(QIODevice::ReadOnly) ? QString::fromUtf8(file.readAll()).split('\n', Qt::SkipEmptyParts)
+                                          : QStringList();
+}
+
 std::vector<std::string> datasetFiles()
 {
     QFile file(QString::fromStdString(fixtureFile("dataset_files.json")));
@@ -285,9 +292,7 @@ private slots:
 
         const QString statistics = dir_.filePath("channels.csv");
         QVERIFY(dock.exportStatistics(statistics));
-        QFile csv(statistics);
-        QVERIFY(csv.open(QIODevice::ReadOnly));
-        const QStringList lines = QString::fromUtf8(csv.readAll()).split('\n', Qt::SkipEmptyParts);
+        const QStringList lines = linesOf(statistics);
         QCOMPARE(lines.size(), 129);
         QCOMPARE(lines[0], QString("channel,mean,std,min,max,active,nan,inf,dead"));
         for (int c = 0; c < 128; ++c) {
@@ -301,9 +306,7 @@ private slots:
 
         const QString coordinates = dir_.filePath("projector.csv");
         QVERIFY(dock.exportCoordinates(coordinates));
-        QFile points(coordinates);
-        QVERIFY(points.open(QIODevice::ReadOnly));
-        const QStringList rows = QString::fromUtf8(points.readAll()).split('\n', Qt::SkipEmptyParts);
+        const QStringList rows = linesOf(coordinates);
         QCOMPARE(rows.size(), 23);
         const Projection projection = projectPooled(atlas.pooled("cnn.3"));
         QCOMPARE(rows[3].split(',')[0].toStdString(), atlas.files()[2]);
