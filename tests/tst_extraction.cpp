@@ -62,6 +62,7 @@ private slots:
     void cancelKeepsCompleteRows();
     void pairedFoldersFeedTwoInputs();
     void singleImageAndNpyInputs();
+    void shardsWithoutImagesAreRefused();
     void failedForwardLeavesNothing();
     void imagesOfDifferentSizesNeedResize();
 
@@ -264,6 +265,31 @@ void TestExtraction::singleImageAndNpyInputs()
     QCOMPARE(result.rows, std::int64_t(2));
     const auto reference = readNpzAsMap(fixturePath("seed_cnn_scripted", "reference.npz"));
     QVERIFY(maxAbsDifference(readNpzAsMap(job.outputPath).at("linear.0"), reference.at("linear.0")) <= 1e-5);
+}
+
+// A single image is one forward: a shard of it is refused, not read past its end; so is an empty shard.
+void TestExtraction::shardsWithoutImagesAreRefused()
+{
+    QTemporaryDir out;
+    QVERIFY(QDir().mkpath(out.filePath("one")));
+    QVERIFY(QFile::copy(fixtures("images/photo.jpg"), out.filePath("one/photo.jpg")));
+    const auto errorFor = [&](const QString& input) {
+        ExtractionJob job = seedJob(out.filePath("shard.npz"));
+        job.inputs = {input.toStdString()};
+        job.shardIndex = 1;
+        job.shardCount = 2;
+        try {
+            runExtraction(*model_, job);
+        } catch (const Error& error) {
+            return QString(error.what());
+        }
+        return QString("no error");
+    };
+    QCOMPARE(errorFor(fixtures("images/photo.jpg")),
+             QString("--shard 1/2 splits the images of a folder, but every input here is a single file (one forward)"));
+    QCOMPARE(errorFor(out.filePath("one")),
+             QString("shard 1/2 has no images: 1 in all, shard I takes images I, I+N, I+2N, ..."));
+    QVERIFY(!QFile::exists(out.filePath("shard.npz")));
 }
 
 void TestExtraction::failedForwardLeavesNothing()

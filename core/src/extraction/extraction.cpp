@@ -70,8 +70,14 @@ Plan plan(const ExtractionJob& job)
         throw Error("shard " + std::to_string(job.shardIndex) + "/" + std::to_string(job.shardCount)
                     + " does not exist: use I/N with 0 <= I < N");
     Plan plan {InputSet(job.inputs, job.preprocessing, job.recursive), {}};
+    if (!plan.inputs.isFolderRun() && job.shardCount > 1)
+        throw Error("--shard " + std::to_string(job.shardIndex) + "/" + std::to_string(job.shardCount)
+                    + " splits the images of a folder, but every input here is a single file (one forward)");
     for (std::int64_t i = job.shardIndex; i < plan.inputs.datasetSize(); i += job.shardCount)
         plan.rows.push_back(i);
+    if (plan.rows.empty())
+        throw Error("shard " + std::to_string(job.shardIndex) + "/" + std::to_string(job.shardCount) + " has no images: "
+                    + std::to_string(plan.inputs.datasetSize()) + " in all, shard I takes images I, I+N, I+2N, ...");
     return plan;
 }
 
