@@ -63,6 +63,8 @@ private slots:
     void pairedFoldersFeedTwoInputs();
     void singleImageAndNpyInputs();
     void shardsWithoutImagesAreRefused();
+    void manifestIsStreamedAsJson();
+    void csvRowsNamedByTheirFiles();
     void failedForwardLeavesNothing();
     void imagesOfDifferentSizesNeedResize();
 
@@ -265,6 +267,54 @@ void TestExtraction::singleImageAndNpyInputs()
     QCOMPARE(result.rows, std::int64_t(2));
     const auto reference = readNpzAsMap(fixturePath("seed_cnn_scripted", "reference.npz"));
     QVERIFY(maxAbsDifference(readNpzAsMap(job.outputPath).at("linear.0"), reference.at("linear.0")) <= 1e-5);
+}
+
+void TestExtraction::manifestIsStreamedAsJson()
+{
+    // The rows are streamed into the manifest, one per line: the file must be valid JSON with the rows
+    // of the data set in order.
+    QTemporaryDir out;
+    ExtractionJob job = seedJob(out.filePath("streamed"));
+    job.batchSize = 3;
+    const ExtractionResult result = runExtraction(*model_, job);
+    const ProcessOutcome python = runProgram(
+        LAYERSCOPE_PYTHON,
+        {"-c",
+         "import sys, json; text = open(sys.argv[1], encoding='utf-8').read(); m = json.loads(text); "
+         "assert sum(line.lstrip().startswith('{\"row\"') for line in text.splitlines()) == len(m['rows']); "
+         "kept = json.load(open(sys.argv[2]))['kept_recursive']; "
+         "assert [r['files'][0] for r in m['rows']] == kept, m['rows']; "
+         "assert [r['row'] for r in m['rows']] == list(range(len(kept))); "
+         "assert all(m['rows'][i]['dataset_index'] < m['rows'][i + 1]['dataset_index'] for i in range(len(kept) - 1)); "
+         "print(len(m['rows']))",
+         QString::fromStdString(result.manifestPath), fixtures("dataset_files.json")});
+    QVERIFY2(python.exitCode == 0, qPrintable(python.err));
+    QCOMPARE(python.out.trimmed().toLongLong(), result.rows);
+    // The staged rows went with the staging folder.
+    QVERIFY(
+        QDir(out.path()).entryList(QDir::Hidden | QDir::AllEntries | QDir::NoDotAndDotDot).filter("partial").isEmpty());
+}
+
+void TestExtraction::csvRowsNamedByTheirFiles()
+{
+    // Row labels are staged on disk during the run and read back for the CSV's first column.
+    QTemporaryDir out;
+    ExtractionJob job = seedJob(out.filePath("rows.csv"));
+    job.request.outputsOf = {"linear.0"};
+    const ExtractionResult result = runExtraction(*model_, job);
+    const ProcessOutcome python
+        = runProgram(LAYERSCOPE_PYTHON,
+                     {"-c",
+                      "import sys, csv, json, numpy as np; rows = list(csv.reader(open(sys.argv[1]))); "
+                      "kept = json.load(open(sys.argv[2]))['kept_recursive']; "
+                      "assert [r[0] for r in rows[1:]] == kept, [r[0] for r in rows[1:]]; "
+                      "ref = np.load(sys.argv[3]); names = rows[0][1:]; "
+                      "got = np.array([[float(v) for v in r[1:]] for r in rows[1:]], dtype=np.float32); "
+                      "cols = [i for i, n in enumerate(names) if n.startswith('linear.0[')]; "
+                      "assert np.abs(got[:, cols] - ref['linear.0'].reshape(len(kept), -1)).max() <= 1e-5; print('ok')",
+                      out.filePath("rows.csv"), fixtures("dataset_files.json"), fixtures("dataset_reference.npz")});
+    QVERIFY2(python.exitCode == 0, qPrintable(python.err));
+    QCOMPARE(result.rows, std::int64_t(keptFiles().size()));
 }
 
 // A single image is one forward: a shard of it is refused, not read past its end; so is an empty shard.
