@@ -12,6 +12,7 @@
 #include "outputpanel.h"
 #include "testsupport.h"
 
+#include <QHeaderView>
 #include <QLineEdit>
 #include <QListWidget>
 #include <QMessageBox>
@@ -57,6 +58,7 @@ private slots:
     void modelOutputFollowsTheSampleBox();
     void anotherModelReplacesEverythingOnScreen();
     void fitsASmallScreen();
+    void treeColumnsFitAtTheDefaultWidth();
     void ctrlEFromTheFilterBoxSaysWhatIsMissing();
     void badModelShowsErrorAndKeepsTheOldModel();
     void untrustedModelAsksBeforeOpening();
@@ -477,6 +479,35 @@ void TestMainWindow::fitsASmallScreen()
              qPrintable(QString("%1x%2").arg(minimum.width()).arg(minimum.height())));
     window.resize(1280, 720);
     QCOMPARE(window.size(), QSize(1280, 720));
+}
+
+// At first launch on 1280x720 every name of resnet18's deepest branch is whole, and its output shape
+// and calls are in view (they were scrolled out of a 240-pixel dock).
+void TestMainWindow::treeColumnsFitAtTheDefaultWidth()
+{
+    MainWindow window;
+    window.resize(1280, 720);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QSignalSpy ran(&window, &MainWindow::runReady);
+    window.openModel(QString::fromStdString(fixturePath("resnet18_scripted", "model.pt")),
+                     {QString(LAYERSCOPE_FIXTURES_DIR "/images/photo.jpg")}, Preprocessing::imagenet());
+    QVERIFY(ran.wait(60000));
+    select(window, "layer4.0.downsample.1"); // opens its branch, five levels deep
+    QTreeView* tree = window.moduleView();
+    QTRY_VERIFY(tree->isExpanded(tree->currentIndex().parent()));
+    QHeaderView* header = tree->header();
+    const QAbstractItemView* rows = tree; // the widest visible cell of a column (protected in QTreeView)
+    QTRY_VERIFY(header->sectionSize(ModuleTreeModel::NameColumn)
+                >= rows->sizeHintForColumn(ModuleTreeModel::NameColumn));
+    QCOMPARE(header->visualIndex(ModuleTreeModel::NameColumn), 0);
+    for (int column : {ModuleTreeModel::ShapeColumn, ModuleTreeModel::CallsColumn}) {
+        const int right = header->sectionViewportPosition(column) + header->sectionSize(column);
+        QVERIFY2(
+            !header->isSectionHidden(column) && right <= tree->viewport()->width(),
+            qPrintable(QString("column %1 ends at %2 of %3").arg(column).arg(right).arg(tree->viewport()->width())));
+        QVERIFY(header->sectionSize(column) >= rows->sizeHintForColumn(column)); // "[1, 512, 7, 7]" whole
+    }
 }
 
 // Ctrl+E did nothing in the filter box, and with nothing checked a file dialog opened first.

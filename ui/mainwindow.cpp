@@ -4,11 +4,13 @@
 #include "callselector.h"
 #include "channeldialog.h"
 #include "exportfolderdialog.h"
+#include "featuremapcontrols.h"
 #include "featuremapview.h"
 #include "inputpanel.h"
 #include "modelsettings.h"
 #include "modulefilterproxy.h"
 #include "moduletreemodel.h"
+#include "moduletreeview.h"
 #include "notrunreason.h"
 #include "outputpanel.h"
 #include "preprocessingeditor.h"
@@ -49,6 +51,7 @@
 #include <QStackedWidget>
 #include <QStatusBar>
 #include <QSvgGenerator>
+#include <QTimer>
 #include <QToolBar>
 #include <QTreeView>
 #include <QVBoxLayout>
@@ -176,30 +179,16 @@ void MainWindow::createCentralView()
     sampleBox_ = new QSpinBox(page);
     sampleBox_->setPrefix(tr("sample "));
     sampleBox_->setToolTip(tr("Which sample of the batch is shown"));
-    colormapBox_ = new QComboBox(page);
-    for (const auto& name : colormapNames())
-        colormapBox_->addItem(QString::fromStdString(name));
-    colormapBox_->setToolTip(tr("Colormap; 'diverging' centres zero for signed values"));
-    normalizationBox_ = new QComboBox(page);
-    normalizationBox_->addItems({tr("per channel"), tr("layer-wide")});
-    normalizationBox_->setToolTip(tr("Stretch each channel's own range, or one range for the whole layer"));
-    orderBox_ = new QComboBox(page);
-    orderBox_->addItems({tr("channel order"), tr("by mean"), tr("by max"), tr("by std"), tr("by zeros")});
-    orderBox_->setToolTip(tr("Sort the channels, largest first"));
-    colorScale_ = new QLabel(page);
     controls->addWidget(sampleBox_);
     callBox_ = new CallSelector(page);
     connect(callBox_, &CallSelector::captureChosen, this, [this](const QString& key) { showCapture(key); });
     controls->addWidget(callBox_);
-    controls->addWidget(colormapBox_);
-    controls->addWidget(normalizationBox_);
-    controls->addWidget(orderBox_);
-    controls->addStretch();
-    controls->addWidget(colorScale_);
-    layout->addLayout(controls);
 
     central_ = new QStackedWidget(page);
     featureMaps_ = new FeatureMapView(central_);
+    featureMapControls_ = new FeatureMapControls(featureMaps_, page);
+    controls->addWidget(featureMapControls_, 1);
+    layout->addLayout(controls);
     plots_ = new ActivationPlots(central_);
     message_ = new QLabel(central_);
     message_->setAlignment(Qt::AlignCenter);
@@ -214,20 +203,9 @@ void MainWindow::createCentralView()
         refreshCentralView();
         showModelOutput();
     });
-    connect(colormapBox_, &QComboBox::currentIndexChanged, this,
-            [this](int index) { featureMaps_->setColormap(static_cast<Colormap>(index)); });
-    connect(normalizationBox_, &QComboBox::currentIndexChanged, this,
-            [this](int index) { featureMaps_->setNormalization(static_cast<Normalization>(index)); });
-    connect(orderBox_, &QComboBox::currentIndexChanged, this,
-            [this](int index) { featureMaps_->setChannelOrder(static_cast<ChannelOrder>(index)); });
     connect(featureMaps_, &FeatureMapView::hovered, this, [this](const QString& text) {
         if (!jobs_->isRunning())
             statusText_->setText(text);
-    });
-    connect(featureMaps_, &FeatureMapView::rangeChanged, this, [this](double low, double high) {
-        colorScale_->setPixmap(colorScalePixmap(featureMaps_->gridOptions().colormap, low, high,
-                                                featureMaps_->gridOptions().normalization == Normalization::PerChannel,
-                                                font()));
     });
     connect(featureMaps_, &FeatureMapView::channelActivated, this, &MainWindow::showChannel);
 }
@@ -259,13 +237,8 @@ void MainWindow::createDocks()
     regexBox_->setToolTip(tr("Treat the filter as a regular expression"));
     filterRow->addWidget(filterEdit_);
     filterRow->addWidget(regexBox_);
-    treeView_ = new QTreeView(modules);
+    treeView_ = new ModuleTreeView(modules);
     treeView_->setModel(filter_);
-    treeView_->setUniformRowHeights(true);
-    treeView_->setContextMenuPolicy(Qt::CustomContextMenu);
-    treeView_->header()->setSectionResizeMode(QHeaderView::ResizeToContents);
-    treeView_->setToolTip(tr("Click a module to see its activation; check modules to export them"));
-    treeView_->setMinimumWidth(320);
     layout->addLayout(filterRow);
     layout->addWidget(treeView_);
     auto* modulesDock = dock(tr("Modules"), "modules", modules, Qt::LeftDockWidgetArea);
@@ -310,7 +283,8 @@ void MainWindow::createDocks()
     auto* statisticsDock = dock(tr("Statistics"), "statistics", statistics_, Qt::RightDockWidgetArea);
     tabifyDockWidget(outputDock, statisticsDock);
     outputDock->raise();
-    resizeDocks({modulesDock, inputsDock}, {340, 340}, Qt::Horizontal);
+    // First launch on 1280 px: the tree's names, shapes and calls; the inputs at a readable width.
+    resizeDocks({modulesDock, inputsDock}, {370, 270}, Qt::Horizontal);
 }
 
 void MainWindow::createActions()
@@ -448,7 +422,7 @@ void MainWindow::onModelLoaded(quint64 job, std::shared_ptr<const Model> model)
     // Nothing of the previous model stays on screen: its module, statistics, plots and colour bar.
     shownModule_.clear();
     statistics_->showMessage(QString(), QString());
-    colorScale_->clear();
+    featureMapControls_->clearColorScale();
     plots_->setActivation({}, 0);
     const QString path = pendingPath_;
     // Expanded modules stay expanded when the same (or a retrained) model is opened again.
@@ -488,6 +462,8 @@ void MainWindow::onModelLoaded(quint64 job, std::shared_ptr<const Model> model)
     emit modelReady();
     runNow();
 }
+
+QTreeView* MainWindow::moduleView() const { return treeView_; }
 
 QString MainWindow::currentModelPath() const { return modelPath_; }
 
@@ -665,8 +641,7 @@ void MainWindow::refreshCentralView()
     if (tensor.shape.size() == 4 && tensor.shape[2] == 1 && tensor.shape[3] == 1)
         tensor.shape = {tensor.shape[0], tensor.shape[1]};
     const int sample = std::min<int>(sampleBox_->value(), tensor.shape.empty() ? 0 : int(tensor.shape[0]) - 1);
-    for (QWidget* control : std::initializer_list<QWidget*> {colormapBox_, normalizationBox_, orderBox_, colorScale_})
-        control->setVisible(tensor.shape.size() == 4); // feature-map controls only with feature maps
+    featureMapControls_->setVisible(tensor.shape.size() == 4); // only with feature maps
     if (tensor.shape.size() == 4) {
         featureMaps_->setActivation(tensor, sample); // one drawing per click
         central_->setCurrentWidget(featureMaps_);

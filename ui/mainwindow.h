@@ -27,7 +27,9 @@ namespace layerscope::ui {
 class ActivationPlots;
 class AtlasDock;
 class CallSelector;
+class FeatureMapControls;
 class FeatureMapView;
+class ModuleTreeView;
 class InputPanel;
 class ModuleFilterProxy;
 class ModuleTreeModel;
@@ -67,7 +69,7 @@ public:
     QString shownCapture() const { return shownModule_; }
     QString statusText() const;
     EngineWorker* engineWorker() const { return worker_; }
-    QTreeView* moduleView() const { return treeView_; }
+    QTreeView* moduleView() const;
     ModuleFilterProxy* filterProxy() const { return filter_; }
     FeatureMapView* featureMapView() const { return featureMaps_; }
     ActivationPlots* activationPlots() const { return plots_; }
@@ -142,24 +144,21 @@ private:
 
     ModuleTreeModel* treeModel_;
     ModuleFilterProxy* filter_;
-    QTreeView* treeView_ = nullptr;
+    ModuleTreeView* treeView_ = nullptr;
     QLineEdit* filterEdit_ = nullptr;
     QCheckBox* regexBox_ = nullptr;
     InputPanel* inputs_ = nullptr;
     StatisticsPanel* statistics_ = nullptr;
     OutputPanel* output_ = nullptr;
     QStackedWidget* central_ = nullptr;
+    FeatureMapControls* featureMapControls_ = nullptr;
     FeatureMapView* featureMaps_ = nullptr;
     ActivationPlots* plots_ = nullptr;
     QLabel* message_ = nullptr;
     QLabel* errorBar_ = nullptr;
     QLabel* viewHeader_ = nullptr;
-    QLabel* colorScale_ = nullptr;
     QSpinBox* sampleBox_ = nullptr;
     CallSelector* callBox_ = nullptr;
-    QComboBox* colormapBox_ = nullptr;
-    QComboBox* normalizationBox_ = nullptr;
-    QComboBox* orderBox_ = nullptr;
     QLabel* statusText_ = nullptr;
     QProgressBar* progress_ = nullptr;
     QPushButton* cancelButton_ = nullptr;

@@ -33,7 +33,11 @@ OutputPanel::OutputPanel(QWidget* parent)
     , table_(new QTableWidget(0, 3, this))
 {
     table_->setHorizontalHeaderLabels({tr("Class"), tr("Score"), tr("Logit")});
+    // The class name takes what the numbers leave.
+    table_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     table_->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
+    table_->setWordWrap(false);
+    table_->setTextElideMode(Qt::ElideMiddle);
     table_->verticalHeader()->hide();
     table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
     summary_->setWordWrap(true);

@@ -43,25 +43,6 @@ const QImage& colormapStrip(Colormap colormap)
     return strip;
 }
 
-void drawColorBar(QPainter& painter, const QRect& bar, Colormap colormap, double low, double high, bool perChannel)
-{
-    painter.drawImage(bar, colormapStrip(colormap));
-    if (colormap == Colormap::Diverging) {
-        const double bound = std::max(std::abs(low), std::abs(high));
-        low = -bound;
-        high = bound;
-    }
-    const QRect below(bar.left(), bar.bottom() + 2, bar.width(), painter.fontMetrics().height());
-    if (perChannel) {
-        painter.drawText(below, Qt::AlignLeft, QStringLiteral("0"));
-        painter.drawText(below, Qt::AlignRight, QStringLiteral("1"));
-        painter.drawText(below, Qt::AlignHCenter, QObject::tr("of each channel's own range"));
-    } else {
-        painter.drawText(below, Qt::AlignLeft, QString::number(low, 'g', 4));
-        painter.drawText(below, Qt::AlignRight, QString::number(high, 'g', 4));
-    }
-}
-
 void drawGridPicture(QPainter& painter, const GridPicture& p, int scale, const QSize& size)
 {
     painter.fillRect(QRect(QPoint(0, 0), size), Qt::white);
@@ -169,15 +150,26 @@ bool saveGridPicture(const GridPicture& picture, const QString& path)
     return moveIntoPlace(ok, temporary, path);
 }
 
-QPixmap colorScalePixmap(Colormap colormap, double low, double high, bool perChannel, const QFont& font)
+void drawColorBar(QPainter& painter, const QRect& bar, Colormap colormap, double low, double high, bool perChannel)
 {
-    QPixmap pixmap(260, 34);
-    pixmap.fill(Qt::transparent);
-    QPainter painter(&pixmap);
-    painter.setPen(QApplication::palette().color(QPalette::WindowText));
-    painter.setFont(font);
-    drawColorBar(painter, QRect(30, 2, 200, 14), colormap, low, high, perChannel);
-    return pixmap;
+    painter.drawImage(bar, colormapStrip(colormap));
+    if (colormap == Colormap::Diverging) {
+        const double bound = std::max(std::abs(low), std::abs(high));
+        low = -bound;
+        high = bound;
+    }
+    const QRect below(bar.left(), bar.bottom() + 2, bar.width(), painter.fontMetrics().height());
+    if (perChannel) {
+        painter.drawText(below, Qt::AlignLeft, QStringLiteral("0"));
+        painter.drawText(below, Qt::AlignRight, QStringLiteral("1"));
+        const int room = below.width() - 2 * painter.fontMetrics().horizontalAdvance(QStringLiteral("10"));
+        painter.drawText(
+            below, Qt::AlignHCenter,
+            painter.fontMetrics().elidedText(QObject::tr("of each channel's own range"), Qt::ElideRight, room));
+    } else {
+        painter.drawText(below, Qt::AlignLeft, QString::number(low, 'g', 4));
+        painter.drawText(below, Qt::AlignRight, QString::number(high, 'g', 4));
+    }
 }
 
 } // namespace layerscope::ui

@@ -13,6 +13,8 @@
 
 class QCustomPlot;
 
+class QPainter;
+
 namespace layerscope::ui {
 
 bool savePlot(QCustomPlot* plot, const QString& path);
@@ -32,7 +34,7 @@ struct GridPicture {
 // above and a colour bar with its values below. PDF and SVG keep the tiles as one embedded image.
 bool saveGridPicture(const GridPicture& picture, const QString& path);
 
-// The colour bar under the grid: the colormap from a 256-entry table, the range's ends.
-QPixmap colorScalePixmap(Colormap colormap, double low, double high, bool perChannel, const QFont& font);
+// A colour bar in `bar` (the colormap from a 256-entry table) with the range's ends written below it.
+void drawColorBar(QPainter& painter, const QRect& bar, Colormap colormap, double low, double high, bool perChannel);
 
 } // namespace layerscope::ui
