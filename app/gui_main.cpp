@@ -3,6 +3,7 @@
 
 #include "atlasdock.h"
 #include "atlasview.h"
+#include "channeldialog.h"
 #include "layerscope/runtime.h"
 #include "mainwindow.h"
 
@@ -40,6 +41,11 @@ int main(int argc, char** argv)
     QCommandLineOption atlas(
         "atlas", "Open this atlas (made by Build Atlas or layerscope-cli atlas) in the Atlas dock.", "ATLAS");
     parser.addOption(atlas);
+    QCommandLineOption channel("channel",
+                               "Open this channel of the shown feature map in its own window (with "
+                               "--screenshot, that window is saved).",
+                               "C");
+    parser.addOption(channel);
     parser.process(app);
 
     layerscope::configureRuntime();
@@ -59,6 +65,10 @@ int main(int argc, char** argv)
     if (parser.isSet(atlas))
         window.atlasDock()->openAtlas(parser.value(atlas));
 
+    if (parser.isSet(channel))
+        QObject::connect(
+            &window, &layerscope::ui::MainWindow::runReady, &window,
+            [&window, c = parser.value(channel).toInt()] { window.showChannel(c); }, Qt::SingleShotConnection);
     if (parser.isSet(screenshot)) {
         const QString file = parser.value(screenshot);
         // The first run, and the atlas's first patches when one is opened, must be on screen.
@@ -67,7 +77,8 @@ int main(int argc, char** argv)
             if (--*waiting != 0)
                 return;
             QTimer::singleShot(300, &window, [&window, file] {
-                window.grab().save(file);
+                auto* dialog = window.findChild<layerscope::ui::ChannelDialog*>();
+                (dialog ? dialog->grab() : window.grab()).save(file);
                 QApplication::quit();
             });
         };

@@ -10,8 +10,10 @@
 #include "modulefilterproxy.h"
 #include "moduletreemodel.h"
 #include "outputpanel.h"
+#include "scaledimage.h"
 #include "testsupport.h"
 
+#include <QAbstractItemModelTester>
 #include <QHeaderView>
 #include <QLineEdit>
 #include <QListWidget>
@@ -59,6 +61,7 @@ private slots:
     void anotherModelReplacesEverythingOnScreen();
     void fitsASmallScreen();
     void treeColumnsFitAtTheDefaultWidth();
+    void modelInputPreviewKeepsItsAspect();
     void ctrlEFromTheFilterBoxSaysWhatIsMissing();
     void badModelShowsErrorAndKeepsTheOldModel();
     void untrustedModelAsksBeforeOpening();
@@ -489,6 +492,9 @@ void TestMainWindow::treeColumnsFitAtTheDefaultWidth()
     window.resize(1280, 720);
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
+    // The tree's models checked through a whole load, run, selection and check change.
+    QAbstractItemModelTester treeTester(window.moduleModel(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QAbstractItemModelTester filterTester(window.filterProxy(), QAbstractItemModelTester::FailureReportingMode::QtTest);
     QSignalSpy ran(&window, &MainWindow::runReady);
     window.openModel(QString::fromStdString(fixturePath("resnet18_scripted", "model.pt")),
                      {QString(LAYERSCOPE_FIXTURES_DIR "/images/photo.jpg")}, Preprocessing::imagenet());
@@ -507,6 +513,36 @@ void TestMainWindow::treeColumnsFitAtTheDefaultWidth()
             !header->isSectionHidden(column) && right <= tree->viewport()->width(),
             qPrintable(QString("column %1 ends at %2 of %3").arg(column).arg(right).arg(tree->viewport()->width())));
         QVERIFY(header->sectionSize(column) >= rows->sizeHintForColumn(column)); // "[1, 512, 7, 7]" whole
+    }
+    window.moduleModel()->setModuleChecked("layer4", true, true);
+    window.moduleModel()->setCheckedModules({});
+    QVERIFY(tree->isExpanded(tree->currentIndex().parent())); // unchecking keeps the tree as it was
+}
+
+// "As the model sees it" drew a 224x224 crop at 256x105 in a squeezed dock: the picture keeps the
+// model input's aspect ratio, square or not, whatever room the dock leaves.
+void TestMainWindow::modelInputPreviewKeepsItsAspect()
+{
+    MainWindow window;
+    window.resize(1280, 720);
+    window.show();
+    QSignalSpy ran(&window, &MainWindow::runReady);
+    Preprocessing wide = Preprocessing::imagenet();
+    wide.resize = ResizeMode::Exact;
+    wide.resizeWidth = 320, wide.resizeHeight = 160, wide.cropWidth = wide.cropHeight = 0;
+    for (const auto& [preprocessing, aspect] : {std::pair {Preprocessing::imagenet(), 1.0}, std::pair {wide, 2.0}}) {
+        window.openModel(QString::fromStdString(fixturePath("resnet18_scripted", "model.pt")),
+                         {QString(LAYERSCOPE_FIXTURES_DIR "/images/photo.jpg")}, preprocessing);
+        QVERIFY(ran.wait(60000));
+        const auto* preview = window.findChild<const ui::ScaledImage*>("modelInputPreview");
+        QVERIFY(preview);
+        for (int height : {300, 120}) { // roomy, then squeezed
+            const_cast<ui::ScaledImage*>(preview)->resize(240, height);
+            const QRect drawn = preview->drawnRect();
+            QVERIFY(!drawn.isEmpty() && preview->rect().contains(drawn));
+            QVERIFY2(std::abs(double(drawn.width()) / drawn.height() - aspect) < 0.05,
+                     qPrintable(QString("%1x%2").arg(drawn.width()).arg(drawn.height())));
+        }
     }
 }
 

@@ -77,6 +77,8 @@ void TestViews::channelDialogHoverNamesTheChannelAndPosition()
     QTest::mouseMove(view->viewport(), at);
     QVERIFY(!hovered.isEmpty());
     QCOMPARE(hovered.last().at(0).toString(), QString("channel 26, x 5, y 2: 19"));
+    QVERIFY(view->tilesNumbered());
+    QCOMPARE(view->tileLabel(0), QString("26")); // its number on the tile too, not 0
 }
 
 void TestViews::channelDialogSavesAtLeastTheInputSize()

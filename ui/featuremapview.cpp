@@ -93,6 +93,11 @@ void FeatureMapView::redraw()
         fitToWindow();
 }
 
+QString FeatureMapView::tileLabel(int tile) const
+{
+    return QString::number(reportedChannel_ >= 0 ? reportedChannel_ : options_.channelOrder[std::size_t(tile)]);
+}
+
 bool FeatureMapView::tilesNumbered() const
 {
     if (tiles_ == 0 || capture_.shape.size() != 4)
@@ -121,7 +126,7 @@ void FeatureMapView::drawForeground(QPainter* painter, const QRectF& rect)
         const QPoint at = mapFromScene(corner);
         if (!visible.contains(at + QPoint(2, 2)))
             continue;
-        const QString text = QString::number(options_.channelOrder[std::size_t(tile)]);
+        const QString text = tileLabel(tile);
         const QRect box(at + QPoint(1, 1), QSize(metrics.horizontalAdvance(text) + 4, metrics.height()));
         painter->fillRect(box, QColor(0, 0, 0, 150));
         painter->setPen(Qt::white);

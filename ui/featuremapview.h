@@ -33,7 +33,8 @@ public:
     int tileCount() const { return tiles_; }
     // Channel numbers are drawn on the tiles once a tile is this many screen pixels wide.
     static constexpr int kNumberedTileWidth = 28;
-    bool tilesNumbered() const; // at the current zoom
+    bool tilesNumbered() const;        // at the current zoom
+    QString tileLabel(int tile) const; // the channel number drawn on a tile
     int sample() const { return sample_; }
     const GridOptions& gridOptions() const { return options_; }
     const QImage& gridImage() const { return image_; }

@@ -1,5 +1,7 @@
 #include "inputpanel.h"
 
+#include "scaledimage.h"
+
 #include "layerscope/error.h"
 #include "layerscope/preprocessing.h"
 #include "layerscope/statistics.h"
@@ -47,7 +49,7 @@ InputPanel::InputPanel(QWidget* parent)
     , thumbnails_(new QListWidget(this))
     , loader_(new ThumbnailLoader(this))
     , editor_(new PreprocessingEditor(this))
-    , previewLabel_(new QLabel(this))
+    , preview_(new ScaledImage(this))
 {
     thumbnails_->setViewMode(QListView::IconMode);
     thumbnails_->setIconSize(QSize(56, 56));
@@ -56,15 +58,14 @@ InputPanel::InputPanel(QWidget* parent)
     thumbnails_->setFixedHeight(96);
     thumbnails_->setToolTip(tr("The folder's images: select one to run it (arrow keys step through)"));
     thumbnails_->hide();
-    previewLabel_->setMinimumSize(96, 96);
-    previewLabel_->setAlignment(Qt::AlignCenter);
-    previewLabel_->setToolTip(tr("The first input exactly as the model receives it (range stretched for display)"));
+    preview_->setObjectName("modelInputPreview");
+    preview_->setToolTip(tr("The first input exactly as the model receives it (range stretched for display)"));
     auto* layout = new QVBoxLayout(this);
     layout->addLayout(rowsLayout_);
     layout->addWidget(thumbnails_);
     layout->addWidget(editor_);
     layout->addWidget(new QLabel(tr("As the model sees it:"), this));
-    layout->addWidget(previewLabel_, 1);
+    layout->addWidget(preview_, 1);
     connect(editor_, &PreprocessingEditor::changed, this, &InputPanel::inputsChanged);
     connect(thumbnails_, &QListWidget::currentRowChanged, this, [this](int row) {
         if (row >= 0)
@@ -211,14 +212,11 @@ void InputPanel::setPreprocessing(const Preprocessing& p) { editor_->setPreproce
 
 void InputPanel::showPreview(const Tensor& modelInput)
 {
-    preview_ = tensorToImage(modelInput);
-    if (preview_.isNull()) {
-        previewLabel_->setText(tr("%1: no preview").arg(QString::fromStdString(shapeToString(modelInput.shape))));
-        return;
-    }
-    const int side = std::max(96, std::min(previewLabel_->width(), 256));
-    previewLabel_->setPixmap(
-        QPixmap::fromImage(preview_.scaled(side, side, Qt::KeepAspectRatio, Qt::FastTransformation)));
+    const QImage image = tensorToImage(modelInput);
+    if (image.isNull())
+        preview_->setText(tr("%1: no preview").arg(QString::fromStdString(shapeToString(modelInput.shape))));
+    else
+        preview_->setImage(image);
 }
 
 } // namespace layerscope::ui

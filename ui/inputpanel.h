@@ -13,6 +13,7 @@ class QVBoxLayout;
 namespace layerscope::ui {
 
 class PreprocessingEditor;
+class ScaledImage;
 class ThumbnailLoader;
 
 // One row per forward argument: an image, an .npy tensor, or a folder of images (shown as a list of
@@ -33,8 +34,8 @@ public:
     void setInputs(const QStringList& paths);
     Preprocessing preprocessing() const;
     void setPreprocessing(const Preprocessing& preprocessing);
-    void showPreview(const Tensor& modelInput); // [1, C, H, W]
-    const QImage& previewImage() const { return preview_; }
+    void showPreview(const Tensor& modelInput);             // [1, C, H, W]
+    const ScaledImage* preview() const { return preview_; } // the first input as the model sees it
     QListWidget* thumbnails() const { return thumbnails_; }
     PreprocessingEditor* preprocessingEditor() const { return editor_; }
     ThumbnailLoader* thumbnailLoader() const { return loader_; }
@@ -54,8 +55,7 @@ private:
     int thumbnailRow_ = -1;   // the folder row whose images the list shows
     ThumbnailLoader* loader_; // lists and decodes the folder off the GUI thread
     PreprocessingEditor* editor_;
-    QLabel* previewLabel_;
-    QImage preview_;
+    ScaledImage* preview_;
 };
 
 // A [1, C, H, W] (or [C, H, W]) tensor as an image, its range stretched to 0..255.

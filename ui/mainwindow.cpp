@@ -188,6 +188,7 @@ void MainWindow::createCentralView()
     featureMaps_ = new FeatureMapView(central_);
     featureMapControls_ = new FeatureMapControls(featureMaps_, page);
     controls->addWidget(featureMapControls_, 1);
+    controls->addStretch(0); // keeps the sample and call boxes small while the map controls are hidden
     layout->addLayout(controls);
     plots_ = new ActivationPlots(central_);
     message_ = new QLabel(central_);

@@ -42,6 +42,8 @@ class MainWindow : public QMainWindow {
     Q_OBJECT
 
 public:
+    // The shown feature map's channel in its own window (as a double-click on its tile).
+    void showChannel(int channel);
     explicit MainWindow(QWidget* parent = nullptr);
     ~MainWindow() override;
 
@@ -125,7 +127,6 @@ private:
     void rememberFolder(const QString& path);
     void exportCheckedDialog(bool folder);
     void exportViewDialog();
-    void showChannel(int channel);
 
     QThread workerThread_;
     EngineWorker* worker_ = nullptr;
