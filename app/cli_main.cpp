@@ -1,7 +1,9 @@
 // layerscope-cli: the engine from the command line. `modules` lists a model's module tree,
-// `extract` runs images, image folders or .npy tensors through it and writes the chosen captures.
+// `extract` runs images, image folders or .npy tensors through it and writes the chosen captures;
+// `atlas` ranks images per channel over a folder; `cam` explains predictions (camcommand.h).
 
 #include "atlascommands.h"
+#include "camcommand.h"
 #include "cliarguments.h"
 #include "layerscope/error.h"
 #include "layerscope/extraction.h"
@@ -143,6 +145,8 @@ int main(int argc, char** argv)
             return listModules(line.modulesModel, line.modulesLoad);
         if (*line.atlas)
             return cli::buildAtlasCommand(line.atlasBuild);
+        if (*line.cam)
+            return cli::camCommand(line.attribution);
         if (line.extraction.layers.empty() && !line.extraction.all) {
             std::cerr << "layerscope-cli: error: choose modules with --layer NAME or --all\n";
             return 2;

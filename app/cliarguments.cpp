@@ -1,5 +1,7 @@
 #include "cliarguments.h"
 
+#include "layerscope/attribution.h"
+
 #include "layerscope/error.h"
 #include "layerscope/preprocessing.h"
 
@@ -154,6 +156,8 @@ ExtractOptions* CommandLine::runOptions()
         return &extraction;
     if (atlas && *atlas)
         return &atlasBuild.run;
+    if (cam && *cam)
+        return &attribution.run;
     return nullptr;
 }
 
@@ -204,6 +208,23 @@ void declareCommandLine(CLI::App& app, CommandLine& line)
         ->check(CLI::IsMember({"max", "mean"}))
         ->capture_default_str();
     line.atlas->add_option("--out,-o", atlas.run.job.outputPath, "The atlas (a folder)")->required();
+
+    CamOptions& cam = line.attribution;
+    line.cam = app.add_subcommand(
+        "cam",
+        "Why the model predicts what it does: class activation maps of a module (Grad-CAM and relatives) or "
+        "input gradients, computed on the compiled model.");
+    declareRunOptions(line.cam, cam.run, trustHelp);
+    line.cam->get_option("--layer")->description("The target module (a capture key: name or name:1); not for saliency");
+    line.cam->add_option("--method,-m", cam.method, "gradcam, gradcampp, hirescam, layercam, eigencam or saliency")
+        ->check(CLI::IsMember(attributionMethodNames()))
+        ->capture_default_str();
+    line.cam->add_option("--class,-c", cam.classChoice, "top (each image's predicted class) or a class index")
+        ->capture_default_str();
+    line.cam
+        ->add_option("--out,-o", cam.run.job.outputPath,
+                     "An .npz: cam [N,h,w] float32, class [N] int64, score [N] float32; a manifest beside it")
+        ->required();
 
     AtlasShowOptions& show = line.atlasShowing;
     line.atlasShow

@@ -43,6 +43,13 @@ struct AtlasOptions {
     std::string score = "max";
 };
 
+// `cam`: the options it shares with extract, and the attribution's own.
+struct CamOptions {
+    ExtractOptions run; // run.job.outputPath is the .npz
+    std::string method = "gradcam";
+    std::string classChoice = "top"; // "top" or a class index
+};
+
 struct AtlasShowOptions {
     std::string atlas, layer;
     std::int64_t channel = -1;
@@ -60,14 +67,16 @@ struct CommandLine {
     CLI::App* atlas = nullptr;
     CLI::App* atlasShow = nullptr;
     CLI::App* atlasMerge = nullptr;
+    CLI::App* cam = nullptr;
     std::string modulesModel;
     LoadOptions modulesLoad;
     ExtractOptions extraction;
     AtlasOptions atlasBuild;
     AtlasShowOptions atlasShowing;
     AtlasMergeOptions atlasMerging;
+    CamOptions attribution;
 
-    // The options of the command that runs a model over inputs (extract or atlas), or null.
+    // The options of the command that runs a model over inputs (extract, atlas or cam), or null.
     ExtractOptions* runOptions();
 };
 

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,6 +38,11 @@ struct ExtractionJob {
     // while the next batch runs) instead of a file: outputPath and the manifest are not written.
     // What the atlas uses. An exception it throws ends the run with that error.
     std::function<void(const ExtractionBatch&)> onBatch;
+    // When set, computes each batch's arrays instead of Model::run with `request` (what `cam` uses):
+    // the captures it returns are written as a forward's are. Throws Cancelled when `control` says so.
+    std::function<RunResult(const Model&, const std::vector<Tensor>& inputs, const JobControl* control)> forward;
+    // Recorded in the manifest under "method" when not empty (cam: the method, layer and class).
+    std::map<std::string, std::string> method;
 };
 
 // One batch of a run, for ExtractionJob::onBatch.

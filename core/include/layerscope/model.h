@@ -20,6 +20,24 @@ struct LoadOptions {
     bool trustModel = false;
 };
 
+// What attribution needs from one forward and one backward: the gradient of each sample's class
+// score S (the logit of its class, before softmax) with respect to a module's output and/or the inputs.
+struct GradientRequest {
+    std::string target;                // capture key of the module output A ("layer4", "block:1"); "" for none
+    std::vector<std::int64_t> classes; // one per sample; empty or -1: the sample's top class
+    bool inputGradients = false;       // dS/dx for every floating-point input as well
+};
+
+struct Gradients {
+    Tensor activation;                  // A as the forward made it, [N, ...] float32
+    Tensor gradient;                    // dS/dA, A's shape
+    std::vector<Tensor> inputGradients; // dS/dx per forward argument (empty Tensor: not floating)
+    std::vector<std::int64_t> classes;  // the class each sample's score is of
+    std::vector<float> scores;          // its logit
+    Tensor output;                      // the model's output [N, classes]
+    bool tapped = false;                // A was cloned where the forward went on, so later in-place ops left it whole
+};
+
 // A TorchScript model opened on the CPU, with every module's forward instrumented once so that
 // any set of modules can be captured by name at run time.
 class Model {
@@ -53,6 +71,12 @@ public:
     // started so far, total = modules in the tree).
     RunResult run(const std::vector<Tensor>& inputs, const CaptureRequest& request = {},
                   const JobControl* job = nullptr) const;
+
+    // One forward with autograd on and torch::autograd::grad of the summed class scores (no hooks, no
+    // .grad filled). The model's output must be [N, classes]. Throws layerscope::Error for an unknown
+    // target, a target that did not run or does not lead to the output, or a class out of range.
+    Gradients gradients(const std::vector<Tensor>& inputs, const GradientRequest& request,
+                        const JobControl* job = nullptr) const;
 
     // Floating-point dtype of the model's parameters (Float32 when it has none).
     DType parameterDType() const;

@@ -76,8 +76,9 @@ Plan plan(const ExtractionJob& job)
     for (std::int64_t i = job.shardIndex; i < plan.inputs.datasetSize(); i += job.shardCount)
         plan.rows.push_back(i);
     if (plan.rows.empty())
-        throw Error("shard " + std::to_string(job.shardIndex) + "/" + std::to_string(job.shardCount) + " has no images: "
-                    + std::to_string(plan.inputs.datasetSize()) + " in all, shard I takes images I, I+N, I+2N, ...");
+        throw Error("shard " + std::to_string(job.shardIndex) + "/" + std::to_string(job.shardCount)
+                    + " has no images: " + std::to_string(plan.inputs.datasetSize())
+                    + " in all, shard I takes images I, I+N, I+2N, ...");
     return plan;
 }
 
@@ -244,7 +245,9 @@ void Run::go(detail::BatchLoader& loader, const std::function<double()>& elapsed
             const std::vector<Tensor> inputs = modelInputs(batch, good);
             RunResult run;
             try {
-                timed(result.forwardSeconds, [&] { run = model.run(inputs, request, control); });
+                timed(result.forwardSeconds, [&] {
+                    run = job.forward ? job.forward(model, inputs, control) : model.run(inputs, request, control);
+                });
             } catch (const Cancelled&) {
                 result.cancelled = true; // what was written stays complete: this batch is not
                 break;

@@ -69,6 +69,8 @@ std::string extractionManifest(const ManifestFacts& facts)
         captures.push_back(entry);
     }
     manifest["captures"] = captures;
+    if (!job.method.empty())
+        manifest["method"] = job.method;
     Json skipped = Json::array();
     for (const auto& s : result.skippedInputs)
         skipped.push_back({{"files", s.files}, {"reason", s.reason}});

@@ -61,6 +61,14 @@ void leaveKernel(const c10::OperatorHandle&, torch::jit::Stack* stack)
     withRecorder([&](RunRecorder& recorder) { recorder.leave(module, value); });
 }
 
+void tapKernel(const c10::OperatorHandle&, torch::jit::Stack* stack)
+{
+    at::Tensor value = torch::jit::pop(*stack).toTensor();
+    const auto module = torch::jit::pop(*stack).toInt();
+    withRecorder([&](RunRecorder& recorder) { value = recorder.tap(module, value); });
+    torch::jit::push(*stack, std::move(value));
+}
+
 } // namespace
 
 // CONSERVATIVE marks the operators as having side effects; without it the graph optimiser
@@ -74,6 +82,9 @@ TORCH_LIBRARY(layerscope, m)
           torch::CppFunction::makeFromBoxedFunction<&recordInputKernel>());
     m.def(torch::schema("layerscope::leave(int module, Any value) -> ()", conservative),
           torch::CppFunction::makeFromBoxedFunction<&leaveKernel>());
+    // A catch-all kernel: autograd sees the clone it may make, so gradients flow through it.
+    m.def(torch::schema("layerscope::tap(int module, Tensor value) -> Tensor", conservative),
+          torch::CppFunction::makeFromBoxedFunction<&tapKernel>());
 }
 
 namespace {
@@ -84,6 +95,7 @@ void instrumentForwardGraph(torch::jit::Graph& graph)
     static const auto enterSymbol = c10::Symbol::fromQualString("layerscope::enter");
     static const auto recordInputSymbol = c10::Symbol::fromQualString("layerscope::record_input");
     static const auto leaveSymbol = c10::Symbol::fromQualString("layerscope::leave");
+    static const auto tapSymbol = c10::Symbol::fromQualString("layerscope::tap");
 
     Value* self = graph.inputs().at(0);
     Value* moduleId = nullptr;
@@ -97,7 +109,13 @@ void instrumentForwardGraph(torch::jit::Graph& graph)
         }
     }
     WithInsertPoint beforeReturn(graph.return_node());
-    graph.insertNode(graph.create(leaveSymbol, {moduleId, graph.outputs().at(0)}, 0));
+    Value* output = graph.outputs().at(0);
+    graph.insertNode(graph.create(leaveSymbol, {moduleId, output}, 0));
+    if (output->type()->kind() == c10::TypeKind::TensorType) {
+        Node* tap = graph.insertNode(graph.create(tapSymbol, {moduleId, output}, 1));
+        tap->output()->setType(output->type());
+        graph.return_node()->replaceInput(0, tap->output());
+    }
 }
 
 } // namespace
@@ -253,12 +271,33 @@ void RunRecorder::leave(std::int64_t module, const c10::IValue& output)
     Frame frame;
     if (!takeFrame(module, &frame))
         return;
+    if (frame.module == liveModule_ && frame.call == liveCall_ && output.isTensor() && !live_.defined()) {
+        live_ = output.toTensor();
+        liveVersion_ = live_._version();
+        tapPending_ = true; // the tap right after this leave makes the clone the forward goes on with
+    }
     if (!captureOutputs_[frame.module])
         return;
     Capture proto;
     proto.module = names_[frame.module];
     proto.call = frame.call;
     collect(output, callKey(frame.module, frame.call), proto, result_.captures);
+}
+
+at::Tensor RunRecorder::tap(std::int64_t module, const at::Tensor& output)
+{
+    if (!tapPending_ || module != liveModule_ || !output.is_same(live_))
+        return output;
+    tapPending_ = false;
+    clone_ = output.clone();
+    cloneVersion_ = clone_._version();
+    return clone_;
+}
+
+void RunRecorder::keepLive(int module, int call)
+{
+    liveModule_ = module;
+    liveCall_ = call;
 }
 
 void RunRecorder::collect(const c10::IValue& value, const std::string& key, const Capture& proto,

@@ -4,6 +4,7 @@
 //   layerscope::enter(int module)                         first thing in forward
 //   layerscope::record_input(int module, int arg, Any v)  once per argument
 //   layerscope::leave(int module, Any output)             just before return
+//   layerscope::tap(int module, Tensor output) -> Tensor   returns it (forwards returning a Tensor)
 // The module is identified by an int attribute set per instance (types are shared by instances),
 // and the operators report to the RunRecorder of the running forward, if any. The recorder travels
 // as LibTorch thread-local debug info, which at::launch carries to the tasks that torch.jit.fork
@@ -50,6 +51,19 @@ public:
     void enter(std::int64_t module);
     void recordInput(std::int64_t module, std::int64_t argument, const c10::IValue& value);
     void leave(std::int64_t module, const c10::IValue& output);
+    // The tap: the output itself, or for the kept module (below) a clone that the rest of the
+    // forward uses, so that its in-place ops (ReLU(inplace=True)) cannot change the kept tensor.
+    at::Tensor tap(std::int64_t module, const at::Tensor& output);
+
+    // For gradients: keep the live output tensor (not a copy) of one call of one module.
+    void keepLive(int module, int call);
+    const at::Tensor& live() const { return live_; }
+    // True when an in-place op changed the kept output after the module returned (no tap there):
+    // a gradient taken now would be of the changed tensor.
+    bool liveChangedInPlace() const { return live_.defined() && live_._version() != liveVersion_; }
+    // True when the forward changed the tap's clone in place after the module returned: without the
+    // tap, the kept output would have been changed too.
+    bool liveKeptByTap() const { return clone_.defined() && clone_._version() != cloneVersion_; }
     void detach(); // no more recording, from any thread
 
     // Splits a value into tensors named key, key[0], key[name] ...; non-tensors go to `skipped`.
@@ -88,6 +102,10 @@ private:
     const JobControl* job_;
     std::int64_t started_ = 0; // module calls so far
     bool stoppedByCancel_ = false;
+    int liveModule_ = -1, liveCall_ = 0;
+    bool tapPending_ = false;
+    at::Tensor live_, clone_;
+    std::uint32_t liveVersion_ = 0, cloneVersion_ = 0;
     RunResult result_;
     std::shared_ptr<RecorderLink> link_;
     std::unique_ptr<c10::DebugInfoGuard> guard_;

@@ -2,6 +2,7 @@
 
 #include "layerscope/error.h"
 #include "libtorch/instrumentation_p.h"
+#include "libtorch/model_p.h"
 #include "libtorch/torchbridge_p.h"
 #include "model/modelfile_p.h"
 #include "model/namesuggest_p.h"
@@ -15,20 +16,6 @@
 namespace layerscope {
 
 using detail::RunRecorder;
-
-struct Model::Impl {
-    std::string path;
-    torch::jit::Module root;
-    std::vector<ModuleInfo> modules;
-    std::vector<std::string> moduleNames;
-    std::unordered_map<std::string, int> moduleIndex;
-    std::vector<ArgumentInfo> arguments;
-    std::string returnType;
-    bool instrumented = false;
-    DType parameterDType = DType::Float32;
-    int imageChannels = 0;
-    std::vector<std::int64_t> linearInFeatures; // per module: a Linear's in_features, else 0
-};
 
 namespace {
 
@@ -291,6 +278,74 @@ std::vector<std::string> Model::closestModuleNames(const std::string& name, std:
     return detail::closestNames(name, impl_->moduleNames, count);
 }
 
+namespace detail {
+
+int moduleIndexOrThrow(const Model& model, const std::string& name)
+{
+    const int index = model.findModule(name);
+    if (index >= 0)
+        return index;
+    std::string message = "no module named '" + name + "' in " + model.path();
+    const auto suggestions = model.closestModuleNames(name);
+    for (std::size_t i = 0; i < suggestions.size(); ++i)
+        message += (i ? ", '" : "; did you mean '") + suggestions[i] + "'";
+    throw Error(message + (suggestions.empty() ? "" : "?"));
+}
+
+void throwForwardFailure(Model::Impl& impl, const RunRecorder& recorder, const std::vector<Tensor>& inputs,
+                         const std::exception& error)
+{
+    if (recorder.stoppedByCancel())
+        throw Cancelled();
+    const auto* torchError = dynamic_cast<const c10::Error*>(&error);
+    const std::string cause = torchError ? messageOf(*torchError) : conciseMessage(error.what());
+    std::ostringstream message;
+    const int failed = recorder.failedModule();
+    if (failed > 0) {
+        const auto& module = impl.modules[failed];
+        message << "forward failed in module '" << module.name << "' (" << module.typeName << ")";
+    } else {
+        message << "forward of " << impl.path << " failed";
+    }
+    const auto shapes = failed > 0 ? recorder.failedModuleInputShapes() : [&] {
+        std::vector<std::vector<std::int64_t>> given;
+        for (const auto& input : inputs)
+            given.push_back(input.shape);
+        return given;
+    }();
+    for (std::size_t i = 0; i < shapes.size(); ++i)
+        message << (i                        ? ", "
+                        : shapes.size() == 1 ? " on input of shape "
+                                             : " on inputs of shapes ")
+                << shapeToString(shapes[i]);
+    const std::string context = message.str(); // which module, which shapes
+    message << ": " << cause;
+    // A Linear after a flatten that got the wrong number of features from an image: the model
+    // tells which image sizes it takes, and the user needs that, not LibTorch's matrix shapes.
+    const int channels = impl.imageChannels;
+    if (failed > 0 && impl.modules[failed].typeName == "Linear" && shapes.size() == 1 && shapes[0].size() == 2
+        && inputs.size() == 1 && inputs[0].shape.size() == 4 && inputs[0].shape[1] == channels) {
+        const std::int64_t inFeatures = impl.linearInFeatures[failed];
+        const auto [low, high] = inFeatures > 0 && shapes[0][1] != inFeatures
+            ? runnableSides(impl, channels, failed, inFeatures)
+            : std::pair<std::int64_t, std::int64_t> {0, 0};
+        if (low > 0) {
+            const std::int64_t side = low + (high - low + 1) / 2;
+            std::ostringstream advice;
+            advice << context << ": the model expects " << channels << "x" << low << "x" << low << " inputs";
+            if (high > low)
+                advice << " (up to " << channels << "x" << high << "x" << high << ")";
+            advice << "; set Resize to " << side << "x" << side << " (--resize " << side << "x" << side << "; it takes "
+                   << inFeatures << " features, a " << inputs[0].shape[1] << "x" << inputs[0].shape[2] << "x"
+                   << inputs[0].shape[3] << " input gives " << shapes[0][1] << ")";
+            throw InputSizeError(advice.str(), channels, int(side), int(side));
+        }
+    }
+    throw Error(message.str());
+}
+
+} // namespace detail
+
 RunResult Model::run(const std::vector<Tensor>& inputs, const CaptureRequest& request, const JobControl* job) const
 {
     if (job)
@@ -299,14 +354,7 @@ RunResult Model::run(const std::vector<Tensor>& inputs, const CaptureRequest& re
     std::vector<char> captureOutputs(moduleCount, 0), captureInputs(moduleCount, 0);
     auto select = [&](const std::vector<std::string>& names, std::vector<char>& flags) {
         for (const auto& name : names) {
-            const int index = findModule(name);
-            if (index < 0) {
-                std::string message = "no module named '" + name + "' in " + impl_->path;
-                const auto suggestions = closestModuleNames(name);
-                for (std::size_t i = 0; i < suggestions.size(); ++i)
-                    message += (i ? ", '" : "; did you mean '") + suggestions[i] + "'";
-                throw Error(message + (suggestions.empty() ? "" : "?"));
-            }
+            const int index = detail::moduleIndexOrThrow(*this, name);
             if (index == 0)
                 throw Error("the root module is the model itself: its output is always captured as 'output'");
             if (!impl_->instrumented)
@@ -332,53 +380,7 @@ RunResult Model::run(const std::vector<Tensor>& inputs, const CaptureRequest& re
         recorder.detach();
     } catch (const std::exception& error) {
         recorder.detach();
-        if (recorder.stoppedByCancel())
-            throw Cancelled();
-        const auto* torchError = dynamic_cast<const c10::Error*>(&error);
-        const std::string cause = torchError ? messageOf(*torchError) : conciseMessage(error.what());
-        std::ostringstream message;
-        const int failed = recorder.failedModule();
-        if (failed > 0) {
-            const auto& module = impl_->modules[failed];
-            message << "forward failed in module '" << module.name << "' (" << module.typeName << ")";
-        } else {
-            message << "forward of " << impl_->path << " failed";
-        }
-        const auto shapes = failed > 0 ? recorder.failedModuleInputShapes() : [&] {
-            std::vector<std::vector<std::int64_t>> given;
-            for (const auto& input : inputs)
-                given.push_back(input.shape);
-            return given;
-        }();
-        for (std::size_t i = 0; i < shapes.size(); ++i)
-            message << (i                        ? ", "
-                            : shapes.size() == 1 ? " on input of shape "
-                                                 : " on inputs of shapes ")
-                    << shapeToString(shapes[i]);
-        const std::string context = message.str(); // which module, which shapes
-        message << ": " << cause;
-        // A Linear after a flatten that got the wrong number of features from an image: the model
-        // tells which image sizes it takes, and the user needs that, not LibTorch's matrix shapes.
-        const int channels = impl_->imageChannels;
-        if (failed > 0 && impl_->modules[failed].typeName == "Linear" && shapes.size() == 1 && shapes[0].size() == 2
-            && inputs.size() == 1 && inputs[0].shape.size() == 4 && inputs[0].shape[1] == channels) {
-            const std::int64_t inFeatures = impl_->linearInFeatures[failed];
-            const auto [low, high] = inFeatures > 0 && shapes[0][1] != inFeatures
-                ? runnableSides(*impl_, channels, failed, inFeatures)
-                : std::pair<std::int64_t, std::int64_t> {0, 0};
-            if (low > 0) {
-                const std::int64_t side = low + (high - low + 1) / 2;
-                std::ostringstream advice;
-                advice << context << ": the model expects " << channels << "x" << low << "x" << low << " inputs";
-                if (high > low)
-                    advice << " (up to " << channels << "x" << high << "x" << high << ")";
-                advice << "; set Resize to " << side << "x" << side << " (--resize " << side << "x" << side
-                       << "; it takes " << inFeatures << " features, a " << inputs[0].shape[1] << "x"
-                       << inputs[0].shape[2] << "x" << inputs[0].shape[3] << " input gives " << shapes[0][1] << ")";
-                throw InputSizeError(advice.str(), channels, int(side), int(side));
-            }
-        }
-        throw Error(message.str());
+        detail::throwForwardFailure(*impl_, recorder, inputs, error);
     }
 
     Capture proto;
