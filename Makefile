@@ -49,6 +49,7 @@ test: build
 
 bench: build
 	$(BUILD_DIR)/tests/benchmarks/bench_capture_overhead
+	$(BUILD_DIR)/tests/benchmarks/bench_cam
 	QT_QPA_PLATFORM=offscreen $(BUILD_DIR)/tests/benchmarks/bench_feature_grid
 	test -f $(BUILD_DIR)/bench/densenet121.pt || /usr/bin/python3 tests/benchmarks/make_densenet.py $(BUILD_DIR)/bench/densenet121.pt
 	QT_QPA_PLATFORM=offscreen $(BUILD_DIR)/tests/benchmarks/bench_click_to_picture $(BUILD_DIR)/tests/fixtures/resnet18_scripted/model.pt \
