@@ -64,7 +64,8 @@ int camCommand(CamOptions& options)
             throw Error("--layer: " + options.method + " attributes to the inputs, it takes no target module");
     } else {
         if (layers.size() != 1)
-            throw Error("--layer: " + options.method + " needs exactly one target module (a capture key: name or name:1)");
+            throw Error("--layer: " + options.method
+                        + " needs exactly one target module (a capture key: name or name:1)");
         request.layer = layers.front();
     }
     const std::int64_t wantedClass = classIndex(options.classChoice);

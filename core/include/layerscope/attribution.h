@@ -17,7 +17,7 @@ enum class AttributionMethod { GradCam, GradCamPlusPlus, HiResCam, LayerCam, Eig
 const std::vector<std::string>& attributionMethodNames();
 std::string attributionMethodName(AttributionMethod method);
 AttributionMethod attributionMethodFromName(const std::string& name); // throws Error listing the names
-bool isInputAttribution(AttributionMethod method); // at the input's resolution, no target module
+bool isInputAttribution(AttributionMethod method);                    // at the input's resolution, no target module
 
 struct AttributionRequest {
     AttributionMethod method = AttributionMethod::GradCam;

@@ -16,9 +16,10 @@ struct Method {
     AttributionMethod method;
     const char* name;
 };
-constexpr Method kMethods[] = {{AttributionMethod::GradCam, "gradcam"},   {AttributionMethod::GradCamPlusPlus, "gradcampp"},
-                               {AttributionMethod::HiResCam, "hirescam"}, {AttributionMethod::LayerCam, "layercam"},
-                               {AttributionMethod::EigenCam, "eigencam"}, {AttributionMethod::Saliency, "saliency"}};
+constexpr Method kMethods[]
+    = {{AttributionMethod::GradCam, "gradcam"},   {AttributionMethod::GradCamPlusPlus, "gradcampp"},
+       {AttributionMethod::HiResCam, "hirescam"}, {AttributionMethod::LayerCam, "layercam"},
+       {AttributionMethod::EigenCam, "eigencam"}, {AttributionMethod::Saliency, "saliency"}};
 
 std::vector<double> asDoubles(const Tensor& tensor)
 {
@@ -41,7 +42,8 @@ std::vector<double> firstComponentProjection(const double* a, std::int64_t chann
     cv::SVD::compute(rows, w, u, vt);
     cv::Mat projection = rows * vt.row(0).t();
     std::vector<double> out(projection.begin<double>(), projection.end<double>());
-    const auto largest = std::max_element(out.begin(), out.end(), [](double x, double y) { return std::abs(x) < std::abs(y); });
+    const auto largest
+        = std::max_element(out.begin(), out.end(), [](double x, double y) { return std::abs(x) < std::abs(y); });
     if (largest != out.end() && *largest < 0)
         for (double& v : out)
             v = -v;
@@ -145,11 +147,12 @@ Tensor tokensAsGrid(const Tensor& tokens, std::string* note)
     if (side == 0)
         first = 0, side = squareSide(t);
     if (side == 0)
-        throw Error("cannot lay " + std::to_string(t) + " tokens out as a square grid (with or without a class token): "
-                    + shapeToString(tokens.shape));
+        throw Error("cannot lay " + std::to_string(t)
+                    + " tokens out as a square grid (with or without a class token): " + shapeToString(tokens.shape));
     if (note)
-        *note = first ? "a class token first, then a " + std::to_string(side) + "x" + std::to_string(side) + " grid of patches"
-                      : "a " + std::to_string(side) + "x" + std::to_string(side) + " grid of patches, no class token";
+        *note = first
+            ? "a class token first, then a " + std::to_string(side) + "x" + std::to_string(side) + " grid of patches"
+            : "a " + std::to_string(side) + "x" + std::to_string(side) + " grid of patches, no class token";
     const Tensor values = convertFloating(tokens, DType::Float32);
     Tensor grid = Tensor::zeros({n, d, side, side}, DType::Float32);
     const float* in = values.values<float>();

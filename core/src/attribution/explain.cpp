@@ -61,8 +61,9 @@ Attribution explain(const Model& model, const std::vector<Tensor>& inputs, const
         gradient = tokensAsGrid(gradient, nullptr);
         result.note = "'" + request.layer + "' is [N, T, D]: read as " + result.note;
     } else if (activation.shape.size() != 4) {
-        throw Error("'" + request.layer + "' has output " + shapeToString(activation.shape)
-                    + ": a class activation map needs [N, C, H, W] (or [N, T, D] tokens); choose a convolutional module");
+        throw Error(
+            "'" + request.layer + "' has output " + shapeToString(activation.shape)
+            + ": a class activation map needs [N, C, H, W] (or [N, T, D] tokens); choose a convolutional module");
     }
     if (gradients.tapped)
         result.note += std::string(result.note.empty() ? "" : "; ") + "'" + request.layer

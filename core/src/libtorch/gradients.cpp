@@ -73,8 +73,9 @@ Gradients Model::gradients(const std::vector<Tensor>& inputs, const GradientRequ
 
     if (!output.isTensor() || output.toTensor().dim() != 2 || !output.toTensor().is_floating_point())
         throw Error(impl_->path + ": attribution needs a model whose output is one [N, classes] tensor of scores; "
-                    + "its forward returns " + (output.isTensor() ? "a tensor of " + std::to_string(output.toTensor().dim())
-                                                    + " dimensions" : output.type()->annotation_str()));
+                    + "its forward returns "
+                    + (output.isTensor() ? "a tensor of " + std::to_string(output.toTensor().dim()) + " dimensions"
+                                         : output.type()->annotation_str()));
     const at::Tensor logits = output.toTensor();
     const std::int64_t n = logits.size(0), classCount = logits.size(1);
     if (!request.classes.empty() && std::int64_t(request.classes.size()) != n)
@@ -85,8 +86,8 @@ Gradients Model::gradients(const std::vector<Tensor>& inputs, const GradientRequ
     for (std::int64_t i = 0; i < n; ++i) {
         const std::int64_t wanted = request.classes.empty() ? -1 : request.classes[std::size_t(i)];
         if (wanted >= classCount)
-            throw Error("class " + std::to_string(wanted) + " is out of range: the model scores " + std::to_string(classCount)
-                        + " classes (0 to " + std::to_string(classCount - 1) + ")");
+            throw Error("class " + std::to_string(wanted) + " is out of range: the model scores "
+                        + std::to_string(classCount) + " classes (0 to " + std::to_string(classCount - 1) + ")");
         result.classes.push_back(wanted >= 0 ? wanted : top[i].item<std::int64_t>());
     }
     const at::Tensor classes = torch::tensor(result.classes, at::kLong);
@@ -101,7 +102,8 @@ Gradients Model::gradients(const std::vector<Tensor>& inputs, const GradientRequ
         if (!live.defined())
             throw Error("'" + name + "' did not return a tensor in this forward (did it run? is its output a tuple?)");
         if (recorder.liveChangedInPlace()) // never a silently wrong map
-            throw Error("'" + name + "' is changed in place after it returns (an in-place op such as ReLU(inplace=True) "
+            throw Error("'" + name
+                        + "' is changed in place after it returns (an in-place op such as ReLU(inplace=True) "
                         + "follows it) and its output could not be kept apart; choose the module after it");
         if (!live.requires_grad())
             throw Error("the class score does not depend on '" + name + "' (no gradient flows to it)");

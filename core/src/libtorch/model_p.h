@@ -35,8 +35,8 @@ int moduleIndexOrThrow(const Model& model, const std::string& name);
 // Turns an exception from a forward into what a user reads: Cancelled when the job's token stopped
 // it; otherwise the module that failed, its input shapes and LibTorch's last line (InputSizeError
 // with the sizes a fixed-size image model takes).
-[[noreturn]] void throwForwardFailure(Model::Impl& impl, const RunRecorder& recorder,
-                                      const std::vector<Tensor>& inputs, const std::exception& error);
+[[noreturn]] void throwForwardFailure(Model::Impl& impl, const RunRecorder& recorder, const std::vector<Tensor>& inputs,
+                                      const std::exception& error);
 
 } // namespace detail
 } // namespace layerscope
