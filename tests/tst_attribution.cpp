@@ -134,7 +134,8 @@ void TestAttribution::badTargetsSayWhy()
     QVERIFY(errorOf([&] { explain(model, {input}, request); }).contains("needs a target module"));
     const Model tuple = Model::load(fixturePath("tuple_scripted", "model.pt"));
     request.method = AttributionMethod::Saliency;
-    const QString notScores = errorOf([&] { explain(tuple, {readNpy(fixturePath("tuple_scripted", "input0.npy"))}, request); });
+    const QString notScores
+        = errorOf([&] { explain(tuple, {readNpy(fixturePath("tuple_scripted", "input0.npy"))}, request); });
     QVERIFY2(notScores.contains("[N, classes]"), qPrintable(notScores));
 }
 
@@ -142,10 +143,11 @@ void TestAttribution::cliWritesMapsClassesScoresAndManifest()
 {
     QTemporaryDir out;
     const QString npz = out.filePath("maps.npz");
-    const ProcessOutcome cli = runProgram(
-        LAYERSCOPE_CLI, {"cam", QString::fromStdString(fixturePath("resnet18_traced", "model.pt")), "--input",
-                         QString::fromStdString(fixturePath("resnet18_traced", "input0.npy")), "--layer", "layer4",
-                         "--method", "gradcampp", "--batch-size", "1", "--out", npz, "--quiet"});
+    const ProcessOutcome cli
+        = runProgram(LAYERSCOPE_CLI,
+                     {"cam", QString::fromStdString(fixturePath("resnet18_traced", "model.pt")), "--input",
+                      QString::fromStdString(fixturePath("resnet18_traced", "input0.npy")), "--layer", "layer4",
+                      "--method", "gradcampp", "--batch-size", "1", "--out", npz, "--quiet"});
     QVERIFY2(cli.exitCode == 0, qPrintable(cli.err));
     const auto got = readNpzAsMap(npz.toStdString());
     const auto reference = readNpzAsMap(fixturePath("resnet18_traced", "cam_reference.npz"));
@@ -159,10 +161,11 @@ void TestAttribution::cliWritesMapsClassesScoresAndManifest()
     QCOMPARE(method["name"].toString(), QString("gradcampp"));
     QCOMPARE(method["layer"].toString(), QString("layer4"));
 
-    const ProcessOutcome wrong = runProgram(
-        LAYERSCOPE_CLI, {"cam", QString::fromStdString(fixturePath("resnet18_traced", "model.pt")), "--input",
-                         QString::fromStdString(fixturePath("resnet18_traced", "input0.npy")), "--method", "gradcam",
-                         "--out", out.filePath("none.npz")});
+    const ProcessOutcome wrong
+        = runProgram(LAYERSCOPE_CLI,
+                     {"cam", QString::fromStdString(fixturePath("resnet18_traced", "model.pt")), "--input",
+                      QString::fromStdString(fixturePath("resnet18_traced", "input0.npy")), "--method", "gradcam",
+                      "--out", out.filePath("none.npz")});
     QCOMPARE(wrong.exitCode, 1);
     QVERIFY2(wrong.err.contains("needs exactly one target module"), qPrintable(wrong.err));
     QVERIFY(!QFile::exists(out.filePath("none.npz")));
