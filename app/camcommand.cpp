@@ -30,20 +30,6 @@ std::int64_t classIndex(const std::string& choice)
     return index;
 }
 
-Tensor int64Tensor(const std::vector<std::int64_t>& values)
-{
-    Tensor t = Tensor::zeros({std::int64_t(values.size())}, DType::Int64);
-    std::copy(values.begin(), values.end(), static_cast<std::int64_t*>(t.mutableData()));
-    return t;
-}
-
-Tensor float32Tensor(const std::vector<float>& values)
-{
-    Tensor t = Tensor::zeros({std::int64_t(values.size())}, DType::Float32);
-    std::copy(values.begin(), values.end(), static_cast<float*>(t.mutableData()));
-    return t;
-}
-
 Capture captureOf(const std::string& key, const Tensor& tensor)
 {
     Capture capture;
@@ -92,8 +78,8 @@ int camCommand(CamOptions& options)
         for (std::size_t a = 1; a < attribution.inputMaps.size(); ++a) // saliency of further arguments
             if (!attribution.inputMaps[a].shape.empty())
                 result.captures.push_back(captureOf("cam_input" + std::to_string(a), attribution.inputMaps[a]));
-        result.captures.push_back(captureOf("class", int64Tensor(attribution.classes)));
-        result.captures.push_back(captureOf("score", float32Tensor(attribution.scores)));
+        result.captures.push_back(captureOf("class", vectorTensor(attribution.classes)));
+        result.captures.push_back(captureOf("score", vectorTensor(attribution.scores)));
         return result;
     };
 

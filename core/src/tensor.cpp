@@ -1,5 +1,6 @@
 #include "layerscope/tensor.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -145,5 +146,20 @@ Tensor sampleOf(const Tensor& tensor, std::int64_t sample)
         throw Error("sample " + std::to_string(sample) + " out of range for " + shapeToString(tensor.shape));
     return rowsOf(tensor, sample, 1);
 }
+
+namespace {
+
+template <typename T> Tensor copyToVector(const std::vector<T>& values, DType dtype)
+{
+    Tensor tensor = Tensor::zeros({std::int64_t(values.size())}, dtype);
+    std::copy(values.begin(), values.end(), static_cast<T*>(tensor.mutableData()));
+    return tensor;
+}
+
+} // namespace
+
+Tensor vectorTensor(const std::vector<std::int64_t>& values) { return copyToVector(values, DType::Int64); }
+
+Tensor vectorTensor(const std::vector<float>& values) { return copyToVector(values, DType::Float32); }
 
 } // namespace layerscope

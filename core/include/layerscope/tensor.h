@@ -48,4 +48,8 @@ Tensor rowsOf(const Tensor& tensor, std::int64_t first, std::int64_t count);
 // Sample `sample` of an [N, ...] tensor, sharing its buffer: [1, ...]. Throws layerscope::Error when out of range.
 Tensor sampleOf(const Tensor& tensor, std::int64_t sample);
 
+// A 1-D tensor holding a copy of `values` (int64 or float32).
+Tensor vectorTensor(const std::vector<std::int64_t>& values);
+Tensor vectorTensor(const std::vector<float>& values);
+
 } // namespace layerscope

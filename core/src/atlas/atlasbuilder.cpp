@@ -177,9 +177,7 @@ void AtlasBuilder::add(const std::vector<std::int64_t>& rows, const std::vector<
             impl_->startLayer(state, i, it->second);
         impl_->addLayer(state, rows, it->second);
     }
-    Tensor rowTensor = Tensor::zeros({std::int64_t(rows.size())}, DType::Int64);
-    std::copy(rows.begin(), rows.end(), static_cast<std::int64_t*>(rowTensor.mutableData()));
-    impl_->stage(impl_->rows, "rows", rowTensor);
+    impl_->stage(impl_->rows, "rows", vectorTensor(rows));
     impl_->addPredictions(std::int64_t(rows.size()), output);
     for (const std::string& file : files)
         impl_->imageList << detail::imageLine(file);

@@ -74,13 +74,6 @@ void checkShardSet(const std::vector<Atlas>& shards)
                     + std::to_string(count) + " (give every --shard I/" + std::to_string(count) + " atlas)");
 }
 
-template <typename T> Tensor vectorTensor(const std::vector<T>& values, DType dtype)
-{
-    Tensor tensor = Tensor::zeros({std::int64_t(values.size())}, dtype);
-    std::memcpy(tensor.mutableData(), values.data(), values.size() * sizeof(T));
-    return tensor;
-}
-
 } // namespace
 
 void mergeAtlases(const std::vector<std::string>& shardPaths, const std::string& outputPath)
@@ -130,9 +123,9 @@ void mergeAtlases(const std::vector<std::string>& shardPaths, const std::string&
         scores.push_back(shard.predictedScore()[image.index]);
         imageList += detail::imageLine(shard.files()[image.index]);
     }
-    writeNpy(staging.path() + "/rows.npy", vectorTensor(rows, DType::Int64));
-    writeNpy(staging.path() + "/predicted_class.npy", vectorTensor(classes, DType::Int64));
-    writeNpy(staging.path() + "/predicted_score.npy", vectorTensor(scores, DType::Float32));
+    writeNpy(staging.path() + "/rows.npy", vectorTensor(rows));
+    writeNpy(staging.path() + "/predicted_class.npy", vectorTensor(classes));
+    writeNpy(staging.path() + "/predicted_score.npy", vectorTensor(scores));
     {
         detail::AtomicFile list(staging.path() + "/" + detail::kAtlasImages);
         list.write(imageList.data(), imageList.size());

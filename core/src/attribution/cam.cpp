@@ -2,6 +2,7 @@
 
 #include "layerscope/attribution.h"
 #include "layerscope/error.h"
+#include "layerscope/statistics.h"
 
 #include <opencv2/core.hpp>
 
@@ -20,12 +21,6 @@ constexpr Method kMethods[]
     = {{AttributionMethod::GradCam, "gradcam"},   {AttributionMethod::GradCamPlusPlus, "gradcampp"},
        {AttributionMethod::HiResCam, "hirescam"}, {AttributionMethod::LayerCam, "layercam"},
        {AttributionMethod::EigenCam, "eigencam"}, {AttributionMethod::Saliency, "saliency"}};
-
-std::vector<double> asDoubles(const Tensor& tensor)
-{
-    const Tensor values = tensor.dtype == DType::Float64 ? tensor : convertFloating(tensor, DType::Float64);
-    return std::vector<double>(values.values<double>(), values.values<double>() + values.numel());
-}
 
 // The first principal component's projection of one sample's [C, H*W] activation (positions as
 // rows, centred per channel), signed so that its largest magnitude is positive (SVD's sign is free).
@@ -90,8 +85,9 @@ Tensor classActivationMap(AttributionMethod method, const Tensor& activation, co
         throw Error("a class activation map needs a [N, C, H, W] activation, not " + shapeToString(activation.shape));
     const std::int64_t n = activation.shape[0], channels = activation.shape[1];
     const std::int64_t positions = activation.shape[2] * activation.shape[3];
-    const std::vector<double> a = asDoubles(activation);
-    const std::vector<double> g = method == AttributionMethod::EigenCam ? std::vector<double>() : asDoubles(gradient);
+    const std::vector<double> a = valuesAsDoubles(activation);
+    const std::vector<double> g
+        = method == AttributionMethod::EigenCam ? std::vector<double>() : valuesAsDoubles(gradient);
     Tensor cam = Tensor::zeros({n, activation.shape[2], activation.shape[3]}, DType::Float32);
     float* out = static_cast<float*>(cam.mutableData());
     for (std::int64_t i = 0; i < n; ++i) {

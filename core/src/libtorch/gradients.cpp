@@ -62,14 +62,7 @@ Gradients Model::gradients(const std::vector<Tensor>& inputs, const GradientRequ
                                  std::vector<char>(moduleCount, 0), job);
     if (target.first > 0)
         recorder.keepLive(target.first, target.second);
-    c10::IValue output;
-    try {
-        output = impl_->root.forward(std::move(values));
-        recorder.detach();
-    } catch (const std::exception& error) {
-        recorder.detach();
-        detail::throwForwardFailure(*impl_, recorder, inputs, error);
-    }
+    const c10::IValue output = detail::recordedForward(*impl_, recorder, std::move(values), inputs);
 
     if (!output.isTensor() || output.toTensor().dim() != 2 || !output.toTensor().is_floating_point())
         throw Error(impl_->path + ": attribution needs a model whose output is one [N, classes] tensor of scores; "

@@ -292,8 +292,10 @@ int moduleIndexOrThrow(const Model& model, const std::string& name)
     throw Error(message + (suggestions.empty() ? "" : "?"));
 }
 
-void throwForwardFailure(Model::Impl& impl, const RunRecorder& recorder, const std::vector<Tensor>& inputs,
-                         const std::exception& error)
+namespace {
+
+[[noreturn]] void throwForwardFailure(Model::Impl& impl, const RunRecorder& recorder, const std::vector<Tensor>& inputs,
+                                      const std::exception& error)
 {
     if (recorder.stoppedByCancel())
         throw Cancelled();
@@ -344,6 +346,21 @@ void throwForwardFailure(Model::Impl& impl, const RunRecorder& recorder, const s
     throw Error(message.str());
 }
 
+} // namespace
+
+c10::IValue recordedForward(Model::Impl& impl, RunRecorder& recorder, std::vector<c10::IValue> arguments,
+                            const std::vector<Tensor>& inputs)
+{
+    try {
+        c10::IValue output = impl.root.forward(std::move(arguments));
+        recorder.detach();
+        return output;
+    } catch (const std::exception& error) {
+        recorder.detach();
+        throwForwardFailure(impl, recorder, inputs, error);
+    }
+}
+
 } // namespace detail
 
 RunResult Model::run(const std::vector<Tensor>& inputs, const CaptureRequest& request, const JobControl* job) const
@@ -374,14 +391,7 @@ RunResult Model::run(const std::vector<Tensor>& inputs, const CaptureRequest& re
         arguments.emplace_back(detail::toAten(input).clone());
 
     RunRecorder recorder(impl_->moduleNames, captureOutputs, captureInputs, job);
-    c10::IValue output;
-    try {
-        output = impl_->root.forward(std::move(arguments));
-        recorder.detach();
-    } catch (const std::exception& error) {
-        recorder.detach();
-        detail::throwForwardFailure(*impl_, recorder, inputs, error);
-    }
+    const c10::IValue output = detail::recordedForward(*impl_, recorder, std::move(arguments), inputs);
 
     Capture proto;
     recorder.collect(output, "output", proto, recorder.result().outputs);

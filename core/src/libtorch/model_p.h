@@ -32,11 +32,12 @@ namespace detail {
 // Throws layerscope::Error for a module name the model does not have, with "did you mean" names.
 int moduleIndexOrThrow(const Model& model, const std::string& name);
 
-// Turns an exception from a forward into what a user reads: Cancelled when the job's token stopped
-// it; otherwise the module that failed, its input shapes and LibTorch's last line (InputSizeError
-// with the sizes a fixed-size image model takes).
-[[noreturn]] void throwForwardFailure(Model::Impl& impl, const RunRecorder& recorder, const std::vector<Tensor>& inputs,
-                                      const std::exception& error);
+// The model's forward on `arguments` (made from `inputs`) with `recorder` attached, detached after.
+// A failure is turned into what a user reads: Cancelled when the job's token stopped it; otherwise
+// the module that failed, its input shapes and LibTorch's last line (InputSizeError with the sizes a
+// fixed-size image model takes).
+c10::IValue recordedForward(Model::Impl& impl, RunRecorder& recorder, std::vector<c10::IValue> arguments,
+                            const std::vector<Tensor>& inputs);
 
 } // namespace detail
 } // namespace layerscope
