@@ -25,6 +25,9 @@ constexpr auto kRecorderSlot = c10::DebugInfoKind::PRODUCER_INFO;
 struct RecorderLink : c10::DebugInfoBase {
     std::mutex mutex;
     RunRecorder* recorder = nullptr;
+    // Set once before the forward when a module's output is kept for gradients: every other forward's
+    // taps return at once, without the lock (they run in every module call).
+    bool keepsLive = false;
 };
 
 namespace {
@@ -65,7 +68,9 @@ void tapKernel(const c10::OperatorHandle&, torch::jit::Stack* stack)
 {
     at::Tensor value = torch::jit::pop(*stack).toTensor();
     const auto module = torch::jit::pop(*stack).toInt();
-    withRecorder([&](RunRecorder& recorder) { value = recorder.tap(module, value); });
+    const auto* link = static_cast<RecorderLink*>(c10::ThreadLocalDebugInfo::get(kRecorderSlot));
+    if (link && link->keepsLive)
+        withRecorder([&](RunRecorder& recorder) { value = recorder.tap(module, value); });
     torch::jit::push(*stack, std::move(value));
 }
 
@@ -298,6 +303,7 @@ void RunRecorder::keepLive(int module, int call)
 {
     liveModule_ = module;
     liveCall_ = call;
+    link_->keepsLive = true; // before the forward starts: read-only while it runs
 }
 
 void RunRecorder::collect(const c10::IValue& value, const std::string& key, const Capture& proto,
