@@ -5,6 +5,10 @@
 #include "layerscope/attribution.h"
 #include "layerscope/error.h"
 #include "layerscope/extraction.h"
+#include "layerscope/render.h"
+
+#include <cstdio>
+#include <filesystem>
 
 #include <iostream>
 #include <memory>
@@ -38,12 +42,59 @@ Capture captureOf(const std::string& key, const Tensor& tensor)
     return capture;
 }
 
+// --overlay: each sample's map over the image it explains, "<row>_<file stem>[_inputK].png".
+class OverlayWriter {
+public:
+    OverlayWriter(const CamOptions& options)
+        : folder_(options.overlayFolder)
+        , colormap_(colormapFromName(options.colormap))
+        , opacity_(options.opacity)
+    {
+        std::error_code error;
+        if (!folder_.empty() && !std::filesystem::is_directory(folder_)
+            && !std::filesystem::create_directories(folder_, error))
+            throw Error("--overlay: " + folder_ + ": cannot create the folder (" + error.message() + ")");
+    }
+    bool wanted() const { return !folder_.empty(); }
+
+    // The map of argument `argument` over that argument's images (the first for a module's map).
+    void write(const ForwardBatch& batch, const Tensor& maps, std::size_t argument, std::string* note) const
+    {
+        const Tensor& images = batch.inputs[argument];
+        const auto& s = images.shape;
+        if (s.size() != 4 || (s[1] != 1 && s[1] != 3)) {
+            *note = "--overlay: input " + std::to_string(argument) + " is " + shapeToString(s)
+                + ", not an image ([N, 1 or 3, H, W]): no overlay written for it";
+            return;
+        }
+        for (std::size_t i = 0; i < batch.datasetRows.size(); ++i) {
+            const std::string stem = std::filesystem::path(batch.files[i][argument]).stem().string();
+            char row[32];
+            std::snprintf(row, sizeof row, "%06lld_", static_cast<long long>(batch.datasetRows[i]));
+            const std::string name = row + stem + (argument ? "_input" + std::to_string(argument) : "") + ".png";
+            writePng(
+                renderOverlay(sampleOf(images, std::int64_t(i)), sampleOf(maps, std::int64_t(i)), colormap_, opacity_),
+                (std::filesystem::path(folder_) / name).string());
+        }
+    }
+
+private:
+    std::string folder_;
+    Colormap colormap_;
+    double opacity_;
+};
+
 } // namespace
 
 int camCommand(CamOptions& options)
 {
     AttributionRequest request;
     request.method = attributionMethodFromName(options.method);
+    request.samples = options.samples;
+    request.noise = options.noise;
+    request.seed = options.seed;
+    request.steps = options.steps;
+    request.baseline = baselineFromName(options.baseline);
     const std::vector<std::string>& layers = options.run.layers;
     if (isInputAttribution(request.method)) {
         if (!layers.empty())
@@ -61,25 +112,46 @@ int camCommand(CamOptions& options)
         throw Error("--out: " + job.outputPath + ": cam writes an .npz (cam, class, score)");
     job.request = {};
     job.method = {{"name", options.method}, {"layer", request.layer}, {"class", options.classChoice}};
+    if (request.method == AttributionMethod::SmoothGrad)
+        job.method.insert({{"samples", std::to_string(request.samples)},
+                           {"noise", std::to_string(request.noise)},
+                           {"seed", std::to_string(request.seed)}});
+    if (request.method == AttributionMethod::IntegratedGradients)
+        job.method.insert({{"steps", std::to_string(request.steps)}, {"baseline", baselineName(request.baseline)}});
+    const auto overlays = std::make_shared<const OverlayWriter>(options);
+    if (overlays->wanted())
+        job.method["overlay"] = options.overlayFolder;
     // Notes (a token grid assumed, an in-place tap) are the same for every batch: said once.
     auto notes = std::make_shared<std::pair<std::mutex, std::set<std::string>>>();
-    job.forward = [request, wantedClass, notes](const Model& model, const std::vector<Tensor>& inputs,
-                                                const JobControl* control) {
-        AttributionRequest batch = request;
-        if (wantedClass >= 0 && !inputs.empty() && !inputs.front().shape.empty())
-            batch.classes.assign(std::size_t(inputs.front().shape[0]), wantedClass);
-        const Attribution attribution = explain(model, inputs, batch, control);
-        if (!attribution.note.empty()) {
-            std::lock_guard<std::mutex> lock(notes->first);
-            notes->second.insert(attribution.note);
-        }
+    job.forward = [request, wantedClass, notes, overlays](const Model& model, const ForwardBatch& batch,
+                                                          const JobControl* control) {
+        AttributionRequest wanted = request;
+        if (wantedClass >= 0 && !batch.inputs.empty() && !batch.inputs.front().shape.empty())
+            wanted.classes.assign(std::size_t(batch.inputs.front().shape[0]), wantedClass);
+        const Attribution attribution = explain(model, batch.inputs, wanted, control);
+        std::vector<std::string> said {attribution.note};
         RunResult result;
         result.captures.push_back(captureOf("cam", attribution.cam));
-        for (std::size_t a = 1; a < attribution.inputMaps.size(); ++a) // saliency of further arguments
+        for (std::size_t a = 1; a < attribution.inputMaps.size(); ++a) // input maps of further arguments
             if (!attribution.inputMaps[a].shape.empty())
                 result.captures.push_back(captureOf("cam_input" + std::to_string(a), attribution.inputMaps[a]));
         result.captures.push_back(captureOf("class", vectorTensor(attribution.classes)));
         result.captures.push_back(captureOf("score", vectorTensor(attribution.scores)));
+        if (!attribution.convergenceDelta.empty())
+            result.captures.push_back(captureOf("delta", vectorTensor(attribution.convergenceDelta)));
+        if (overlays->wanted()) {
+            said.emplace_back();
+            overlays->write(batch, attribution.cam, 0, &said.back());
+            for (std::size_t a = 1; a < attribution.inputMaps.size(); ++a)
+                if (!attribution.inputMaps[a].shape.empty()) {
+                    said.emplace_back();
+                    overlays->write(batch, attribution.inputMaps[a], a, &said.back());
+                }
+        }
+        std::lock_guard<std::mutex> lock(notes->first);
+        for (const auto& note : said)
+            if (!note.empty())
+                notes->second.insert(note);
         return result;
     };
 
@@ -92,7 +164,8 @@ int camCommand(CamOptions& options)
     for (const auto& note : notes->second)
         std::cerr << "note: " << note << "\n";
     std::cerr << (result.cancelled ? "interrupted: wrote " : "wrote ") << options.method << " maps of " << result.rows
-              << (result.rows == 1 ? " input" : " inputs") << " to " << job.outputPath << " in "
+              << (result.rows == 1 ? " input" : " inputs") << " to " << job.outputPath
+              << (overlays->wanted() ? " and overlays to " + options.overlayFolder : std::string()) << " in "
               << formatSeconds(result.seconds) << "; manifest " << result.manifestPath << "\n";
     return result.cancelled ? 130 : 0;
 }

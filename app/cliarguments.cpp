@@ -1,6 +1,7 @@
 #include "cliarguments.h"
 
 #include "layerscope/attribution.h"
+#include "layerscope/render.h"
 
 #include "layerscope/error.h"
 #include "layerscope/preprocessing.h"
@@ -215,16 +216,44 @@ void declareCommandLine(CLI::App& app, CommandLine& line)
         "Why the model predicts what it does: class activation maps of a module (Grad-CAM and relatives) or "
         "input gradients, computed on the compiled model.");
     declareRunOptions(line.cam, cam.run, trustHelp);
-    line.cam->get_option("--layer")->description("The target module (a capture key: name or name:1); not for saliency");
-    line.cam->add_option("--method,-m", cam.method, "gradcam, gradcampp, hirescam, layercam, eigencam or saliency")
+    line.cam->get_option("--layer")->description(
+        "The target module (a capture key: name or name:1); not for the input methods");
+    line.cam
+        ->add_option("--method,-m", cam.method,
+                     "gradcam, gradcampp, hirescam, layercam, eigencam (of a module); saliency, smoothgrad, "
+                     "integrated-gradients (of the inputs)")
         ->check(CLI::IsMember(attributionMethodNames()))
         ->capture_default_str();
     line.cam->add_option("--class,-c", cam.classChoice, "top (each image's predicted class) or a class index")
+        ->capture_default_str();
+    line.cam->add_option("--samples", cam.samples, "smoothgrad: noisy copies averaged")
+        ->check(CLI::Range(1, 10000))
+        ->capture_default_str();
+    line.cam->add_option("--noise", cam.noise, "smoothgrad: noise sigma as a fraction of each input's range")
+        ->check(CLI::Range(0.0, 10.0))
+        ->capture_default_str();
+    line.cam->add_option("--seed", cam.seed, "smoothgrad: the noise's seed (the same seed, the same maps)")
+        ->capture_default_str();
+    line.cam->add_option("--steps", cam.steps, "integrated-gradients: steps from the baseline to the input")
+        ->check(CLI::Range(1, 10000))
+        ->capture_default_str();
+    line.cam
+        ->add_option("--baseline", cam.baseline,
+                     "integrated-gradients: zeros, or blur (the input through a Gaussian, sigma max(H,W)/16)")
+        ->check(CLI::IsMember({"zeros", "blur"}))
         ->capture_default_str();
     line.cam
         ->add_option("--out,-o", cam.run.job.outputPath,
                      "An .npz: cam [N,h,w] float32, class [N] int64, score [N] float32; a manifest beside it")
         ->required();
+    line.cam->add_option("--overlay", cam.overlayFolder,
+                         "Also write each input with its map over it (upsampled, normalised, coloured) as PNG here");
+    line.cam->add_option("--colormap", cam.colormap, "--overlay: the map's colours")
+        ->check(CLI::IsMember(colormapNames()))
+        ->capture_default_str();
+    line.cam->add_option("--opacity", cam.opacity, "--overlay: how much of the map covers the image, 0..1")
+        ->check(CLI::Range(0.0, 1.0))
+        ->capture_default_str();
 
     AtlasShowOptions& show = line.atlasShowing;
     line.atlasShow

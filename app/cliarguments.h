@@ -48,6 +48,14 @@ struct CamOptions {
     ExtractOptions run; // run.job.outputPath is the .npz
     std::string method = "gradcam";
     std::string classChoice = "top"; // "top" or a class index
+    int samples = 25;                // smoothgrad
+    double noise = 0.15;
+    std::uint64_t seed = 0;
+    int steps = 50; // integrated-gradients
+    std::string baseline = "zeros";
+    std::string overlayFolder; // PNGs of each input with its map over it
+    std::string colormap = "jet";
+    double opacity = 0.5;
 };
 
 struct AtlasShowOptions {

@@ -4,9 +4,12 @@
 #include "layerscope/attribution.h"
 #include "layerscope/error.h"
 #include "layerscope/npy.h"
+#include "layerscope/preprocessing.h"
+#include "layerscope/render.h"
 #include "layerscope/statistics.h"
 #include "testsupport.h"
 
+#include <QDir>
 #include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -27,6 +30,37 @@ double relativeDifference(const Tensor& got, const Tensor& expected)
     return maxAbsDifference(got, expected) / scale;
 }
 
+void compareMap(const Tensor& got, const Tensor& expected)
+{
+    QCOMPARE(shapeToString(got.shape), shapeToString(expected.shape));
+    QCOMPARE(got.dtype, DType::Float32);
+    const double difference = relativeDifference(got, expected);
+    QVERIFY2(difference <= 1e-5, qPrintable(QString("relative difference %1").arg(difference)));
+}
+
+// The request the reference was computed with (fewer noisy copies and steps than the defaults).
+AttributionRequest referenceRequest(const std::map<std::string, Tensor>& reference, const std::string& method)
+{
+    AttributionRequest request;
+    request.method = attributionMethodFromName(method);
+    request.samples = int(valuesAsDoubles(reference.at("smoothgrad_samples"))[0]);
+    request.noise = valuesAsDoubles(reference.at("smoothgrad_noise"))[0];
+    request.seed = std::uint64_t(valuesAsDoubles(reference.at("smoothgrad_seed"))[0]);
+    request.steps = int(valuesAsDoubles(reference.at("integrated_steps"))[0]);
+    return request;
+}
+
+std::string targetOf(const QString& fixture)
+{
+    if (fixture.startsWith("resnet"))
+        return "layer4";
+    if (fixture.startsWith("nested"))
+        return "feature_model.cnn:1"; // the second call: the second argument's branch
+    if (fixture.startsWith("vit"))
+        return "blocks.1.norm"; // [N, 17, 32] tokens
+    return "features.0";
+}
+
 QString errorOf(const std::function<void()>& action)
 {
     try {
@@ -45,17 +79,22 @@ class TestAttribution : public QObject {
 private slots:
     void everyMethodEqualsTheEagerModel_data();
     void everyMethodEqualsTheEagerModel();
+    void integratedGradientsFromABlurredInput();
+    void smoothGradIsSeeded();
+    void overlayUpsamplesLikePyTorch();
     void inPlaceFollowerIsKeptApart();
     void chosenClassIsExplained();
     void badTargetsSayWhy();
     void cliWritesMapsClassesScoresAndManifest();
+    void cliWritesOverlaysOfAFolder();
 };
 
 void TestAttribution::everyMethodEqualsTheEagerModel_data()
 {
     QTest::addColumn<QString>("fixture");
     QTest::addColumn<QString>("method");
-    for (const char* fixture : {"resnet18_scripted", "resnet18_traced", "inplace_scripted", "inplace_traced"})
+    for (const char* fixture : {"resnet18_scripted", "resnet18_traced", "inplace_scripted", "inplace_traced",
+                                "nested_scripted", "vit_scripted"})
         for (const auto& method : attributionMethodNames())
             QTest::addRow("%s %s", fixture, method.c_str()) << QString(fixture) << QString::fromStdString(method);
 }
@@ -66,21 +105,94 @@ void TestAttribution::everyMethodEqualsTheEagerModel()
     QFETCH(QString, method);
     const Model model = Model::load(fixturePath(fixture, "model.pt"));
     const auto reference = readNpzAsMap(fixturePath(fixture, "cam_reference.npz"));
-    AttributionRequest request;
-    request.method = attributionMethodFromName(method.toStdString());
-    request.layer = fixture.startsWith("resnet") ? "layer4" : "features.0";
-    const Attribution got = explain(model, {readNpy(fixturePath(fixture, "input0.npy"))}, request);
-    const Tensor& expected = reference.at(method.toStdString());
-    QCOMPARE(shapeToString(got.cam.shape), shapeToString(expected.shape));
-    QCOMPARE(got.cam.dtype, DType::Float32);
-    const double difference = relativeDifference(got.cam, expected);
-    QVERIFY2(difference <= 1e-5, qPrintable(QString("relative difference %1").arg(difference)));
+    AttributionRequest request = referenceRequest(reference, method.toStdString());
+    request.layer = targetOf(fixture);
+    const std::vector<Tensor> inputs = fixtureInputs(fixture);
+    const Attribution got = explain(model, inputs, request);
+    const std::string key = method.toStdString();
+    compareMap(got.cam, reference.at(key));
+    if (isInputAttribution(request.method)) { // one map per argument: the two-input model's second
+        QCOMPARE(got.inputMaps.size(), inputs.size());
+        for (std::size_t a = 1; a < inputs.size(); ++a)
+            compareMap(got.inputMaps[a], reference.at(key + "_input" + std::to_string(a)));
+    }
     const std::vector<double> classes = valuesAsDoubles(reference.at("class"));
     const std::vector<double> scores = valuesAsDoubles(reference.at("score"));
     for (std::size_t i = 0; i < classes.size(); ++i) {
         QCOMPARE(double(got.classes[i]), classes[i]);
         QVERIFY(std::abs(got.scores[i] - scores[i]) <= 1e-4 * std::max(1.0, std::abs(scores[i])));
     }
+    if (fixture == "vit_scripted" && !isInputAttribution(request.method))
+        QVERIFY2(QString::fromStdString(got.note).contains("a class token first, then a 4x4 grid"), got.note.c_str());
+    if (request.method == AttributionMethod::IntegratedGradients) {
+        const std::vector<double> delta = valuesAsDoubles(reference.at(key + "-delta"));
+        QCOMPARE(got.convergenceDelta.size(), delta.size());
+        for (std::size_t i = 0; i < delta.size(); ++i)
+            QVERIFY2(std::abs(got.convergenceDelta[i] - delta[i]) <= 1e-4 * std::max(1.0, std::abs(scores[i])),
+                     qPrintable(QString("delta %1 vs %2").arg(got.convergenceDelta[i]).arg(delta[i])));
+    }
+}
+
+// The blurred baseline, and what tells a user that the steps were enough: the convergence delta.
+void TestAttribution::integratedGradientsFromABlurredInput()
+{
+    const auto reference = readNpzAsMap(fixturePath("resnet18_traced", "cam_reference.npz"));
+    const Model model = Model::load(fixturePath("resnet18_traced", "model.pt"));
+    AttributionRequest request = referenceRequest(reference, "integrated-gradients");
+    request.baseline = Baseline::Blur;
+    const Attribution blurred = explain(model, fixtureInputs("resnet18_traced"), request);
+    compareMap(blurred.cam, reference.at("integrated-gradients-blur"));
+    const std::vector<double> delta = valuesAsDoubles(reference.at("integrated-gradients-blur-delta"));
+    for (std::size_t i = 0; i < delta.size(); ++i)
+        QVERIFY(std::abs(blurred.convergenceDelta[i] - delta[i]) <= 1e-3);
+    // More steps, a smaller delta: the Riemann sum converges to S(x) - S(baseline).
+    request.steps = 24;
+    const Attribution finer = explain(model, fixtureInputs("resnet18_traced"), request);
+    for (std::size_t i = 0; i < delta.size(); ++i)
+        QVERIFY2(std::abs(finer.convergenceDelta[i]) < std::abs(blurred.convergenceDelta[i]),
+                 qPrintable(QString("%1 vs %2").arg(finer.convergenceDelta[i]).arg(blurred.convergenceDelta[i])));
+}
+
+// SmoothGrad is seeded: the same seed gives the same map, another seed another one.
+void TestAttribution::smoothGradIsSeeded()
+{
+    const Model model = Model::load(fixturePath("inplace_scripted", "model.pt"));
+    AttributionRequest request;
+    request.method = AttributionMethod::SmoothGrad;
+    request.samples = 3;
+    const Attribution first = explain(model, fixtureInputs("inplace_scripted"), request);
+    QCOMPARE(maxAbsDifference(explain(model, fixtureInputs("inplace_scripted"), request).cam, first.cam), 0.0);
+    request.seed = 1;
+    QVERIFY(maxAbsDifference(explain(model, fixtureInputs("inplace_scripted"), request).cam, first.cam) > 0);
+    request.samples = 0;
+    QVERIFY(errorOf([&] { explain(model, fixtureInputs("inplace_scripted"), request); }).contains("--samples >= 1"));
+}
+
+// What an overlay draws: the map upsampled as PyTorch's bilinear interpolation does, in [0, 1].
+void TestAttribution::overlayUpsamplesLikePyTorch()
+{
+    const auto reference = readNpzAsMap(fixturePath("resnet18_scripted", "cam_reference.npz"));
+    const Tensor& cam = reference.at("gradcam");
+    const Tensor& expected = reference.at("gradcam_upsampled");
+    for (std::int64_t i = 0; i < cam.shape[0]; ++i) {
+        const Tensor got = upsampledMap(sampleOf(cam, i), 112, 112);
+        QCOMPARE(shapeToString(got.shape), std::string("[112, 112]"));
+        Tensor reference = sampleOf(expected, i);
+        reference.shape = {112, 112};
+        const double difference = maxAbsDifference(got, reference);
+        QVERIFY2(difference <= 1e-5, qPrintable(QString("sample %1: %2").arg(i).arg(difference)));
+    }
+    const Tensor image = sampleOf(readNpy(fixturePath("resnet18_scripted", "input0.npy")), 0);
+    const RgbImage hidden = renderOverlay(image, sampleOf(cam, 0), Colormap::Jet, 0.0);
+    const RgbImage plain = renderInputImage(image);
+    QCOMPARE(hidden.pixels, plain.pixels); // opacity 0: the image alone
+    const RgbImage full = renderOverlay(image, sampleOf(cam, 0), Colormap::Jet, 1.0);
+    const Tensor level = upsampledMap(sampleOf(cam, 0), 112, 112);
+    const auto hottest
+        = std::max_element(level.values<float>(), level.values<float>() + 112 * 112) - level.values<float>();
+    const auto colour = colormapColor(Colormap::Jet, 1.0);
+    for (int c = 0; c < 3; ++c) // opacity 1: the colormap alone, its top colour where the map peaks
+        QCOMPARE(int(full.pixels[std::size_t(hottest) * 3 + c]), int(colour[std::size_t(c)]));
 }
 
 // features.0 is followed by ReLU(inplace=True): without the tap, dS/dA would be of the ReLU's output.
@@ -169,6 +281,43 @@ void TestAttribution::cliWritesMapsClassesScoresAndManifest()
     QCOMPARE(wrong.exitCode, 1);
     QVERIFY2(wrong.err.contains("needs exactly one target module"), qPrintable(wrong.err));
     QVERIFY(!QFile::exists(out.filePath("none.npz")));
+}
+
+// A folder through smoothgrad with --overlay: one PNG per readable image, named by row and file, the
+// size of the model's input; the maps equal the library's on the same preprocessed images.
+void TestAttribution::cliWritesOverlaysOfAFolder()
+{
+    QTemporaryDir out;
+    const QString npz = out.filePath("smooth.npz"), overlays = out.filePath("overlays");
+    const QString model = QString::fromStdString(fixturePath("seed_cnn_scripted", "model.pt"));
+    const QString dataset = QString::fromStdString(fixturePath("dataset", ""));
+    const ProcessOutcome cli = runProgram(
+        LAYERSCOPE_CLI, {"cam",          model,      "--input",    dataset,     "--preset",  "gray",   "--resize",
+                         "101x101",      "--method", "smoothgrad", "--samples", "2",         "--seed", "9",
+                         "--batch-size", "5",        "--out",      npz,         "--overlay", overlays, "--quiet"});
+    QVERIFY2(cli.exitCode == 0, qPrintable(cli.err));
+    QVERIFY2(cli.err.contains("skipped: ") && cli.err.contains("img005_truncated.jpg"), qPrintable(cli.err));
+    const auto got = readNpzAsMap(npz.toStdString());
+    const std::int64_t rows = got.at("cam").shape[0];
+    QCOMPARE(shapeToString(got.at("cam").shape), "[" + std::to_string(rows) + ", 101, 101]");
+    const QStringList pngs = QDir(overlays).entryList({"*.png"}, QDir::Files, QDir::Name);
+    QCOMPARE(pngs.size(), int(rows));
+    QVERIFY2(pngs.first() == "000000_img000.png", qPrintable(pngs.join(' ')));
+    QVERIFY(!pngs.join(' ').contains("truncated"));
+    const Tensor decoded = loadImage(QDir(overlays).filePath(pngs.first()).toStdString(), Preprocessing {});
+    QCOMPARE(shapeToString(decoded.shape), std::string("[3, 101, 101]"));
+
+    // The first image's map, from the library on the same preprocessed image.
+    const Preprocessing gray = Preprocessing::gray(101, 101);
+    const Model seed = Model::load(model.toStdString());
+    AttributionRequest request;
+    request.method = AttributionMethod::SmoothGrad;
+    request.samples = 2;
+    request.seed = 9;
+    Tensor first = loadImage((QDir(dataset).filePath("img000.png")).toStdString(), gray);
+    first.shape.insert(first.shape.begin(), 1);
+    const Attribution expected = explain(seed, {first}, request);
+    QVERIFY(relativeDifference(sampleOf(got.at("cam"), 0), expected.cam) <= 1e-5);
 }
 
 QTEST_MAIN(TestAttribution)

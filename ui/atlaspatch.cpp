@@ -1,7 +1,7 @@
 #include "atlaspatch.h"
 
-#include "inputpanel.h" // tensorToImage
 #include "layerscope/error.h"
+#include "qimages.h"
 
 #include <QPainter>
 

@@ -1,5 +1,7 @@
 #include "featuremapview.h"
 
+#include "qimages.h"
+
 #include "layerscope/statistics.h"
 
 #include <QGraphicsPixmapItem>
@@ -83,7 +85,7 @@ void FeatureMapView::redraw()
     const QColor gap = palette().color(QPalette::Window); // light or dark, as the system is
     options_.gapColor = {std::uint8_t(gap.red()), std::uint8_t(gap.green()), std::uint8_t(gap.blue())};
     const RgbImage grid = renderChannelGrid(capture_, sample_, options_);
-    image_ = QImage(grid.pixels.data(), grid.width, grid.height, grid.width * 3, QImage::Format_RGB888).copy();
+    image_ = toQImage(grid);
     item_->setPixmap(QPixmap::fromImage(image_));
     scene()->setSceneRect(item_->boundingRect());
     tiles_ = int(capture_.shape[1]);

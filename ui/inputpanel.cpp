@@ -1,5 +1,6 @@
 #include "inputpanel.h"
 
+#include "qimages.h"
 #include "scaledimage.h"
 
 #include "layerscope/error.h"
@@ -19,29 +20,6 @@
 #include <QVBoxLayout>
 
 namespace layerscope::ui {
-
-QImage tensorToImage(const Tensor& tensor)
-{
-    const auto& s = tensor.shape;
-    const std::size_t rank = s.size();
-    if (rank < 3 || (s[rank - 3] != 1 && s[rank - 3] != 3))
-        return {};
-    const int channels = int(s[rank - 3]), height = int(s[rank - 2]), width = int(s[rank - 1]);
-    const std::vector<double> values = valuesAsDoubles(tensor);
-    const TensorStatistics stats = computeStatistics(tensor);
-    const double range = stats.max > stats.min ? stats.max - stats.min : 1.0;
-    QImage image(width, height, QImage::Format_RGB888);
-    for (int y = 0; y < height; ++y) {
-        uchar* line = image.scanLine(y);
-        for (int x = 0; x < width; ++x) {
-            for (int c = 0; c < 3; ++c) {
-                const double v = values[std::size_t((std::min(c, channels - 1) * height + y) * width + x)];
-                line[3 * x + c] = uchar(std::clamp((v - stats.min) / range * 255.0 + 0.5, 0.0, 255.0));
-            }
-        }
-    }
-    return image;
-}
 
 InputPanel::InputPanel(QWidget* parent)
     : QWidget(parent)

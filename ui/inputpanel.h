@@ -58,7 +58,4 @@ private:
     ScaledImage* preview_;
 };
 
-// A [1, C, H, W] (or [C, H, W]) tensor as an image, its range stretched to 0..255.
-QImage tensorToImage(const Tensor& tensor);
-
 } // namespace layerscope::ui

@@ -14,6 +14,7 @@
 #include "notrunreason.h"
 #include "outputpanel.h"
 #include "preprocessingeditor.h"
+#include "qimages.h"
 #include "statisticspanel.h"
 #include "viewexport.h"
 

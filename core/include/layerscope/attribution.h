@@ -11,29 +11,57 @@
 
 namespace layerscope {
 
-enum class AttributionMethod { GradCam, GradCamPlusPlus, HiResCam, LayerCam, EigenCam, Saliency };
+enum class AttributionMethod {
+    GradCam,
+    GradCamPlusPlus,
+    HiResCam,
+    LayerCam,
+    EigenCam,
+    Saliency,
+    SmoothGrad,
+    IntegratedGradients
+};
 
-// "gradcam", "gradcampp", "hirescam", "layercam", "eigencam", "saliency"
+// Where integrated gradients start: zeros (the mean image, for normalised inputs), or the input
+// blurred with a Gaussian of sigma max(H, W) / 16.
+enum class Baseline { Zeros, Blur };
+
+// "gradcam", "gradcampp", "hirescam", "layercam", "eigencam", "saliency", "smoothgrad",
+// "integrated-gradients"
 const std::vector<std::string>& attributionMethodNames();
 std::string attributionMethodName(AttributionMethod method);
 AttributionMethod attributionMethodFromName(const std::string& name); // throws Error listing the names
 bool isInputAttribution(AttributionMethod method);                    // at the input's resolution, no target module
+const char* baselineName(Baseline baseline);                          // "zeros", "blur"
+Baseline baselineFromName(const std::string& name);                   // throws Error
 
 struct AttributionRequest {
     AttributionMethod method = AttributionMethod::GradCam;
     std::string layer;                 // capture key of the target module (CAM methods)
     std::vector<std::int64_t> classes; // one per sample, -1 or empty: the predicted class
+
+    // smoothgrad: the mean saliency of `samples` noisy copies, noise sigma = noise x (max - min) of
+    // each sample; seeded, so the same request gives the same maps.
+    int samples = 25;
+    double noise = 0.15;
+    std::uint64_t seed = 0;
+    // integrated-gradients: (x - baseline) x the mean gradient at baseline + k/steps (x - baseline),
+    // k = 1..steps (right Riemann sum), summed over channels.
+    int steps = 50;
+    Baseline baseline = Baseline::Zeros;
 };
 
 struct Attribution {
-    Tensor cam;                        // [N, h, w] float32, before upsampling and normalisation
-    std::vector<Tensor> inputMaps;     // saliency: one [N, H, W] per forward argument (cam is the first)
-    std::vector<std::int64_t> classes; // the class each map explains
-    std::vector<float> scores;         // its logit
-    std::string note;                  // what was assumed (a token grid) or done (an in-place tap)
+    Tensor cam;                          // [N, h, w] float32, before upsampling and normalisation
+    std::vector<Tensor> inputMaps;       // input methods: one [N, H, W] per forward argument (cam is the first)
+    std::vector<std::int64_t> classes;   // the class each map explains
+    std::vector<float> scores;           // its logit
+    std::vector<float> convergenceDelta; // integrated gradients: sum(IG) - (S(x) - S(baseline)), per sample
+    std::string note;                    // what was assumed (a token grid) or done (an in-place tap)
 };
 
-// One forward and one backward (none for eigencam's gradient, which it does not use).
+// One forward and one backward for the CAM methods and saliency; smoothgrad takes 1 + samples,
+// integrated-gradients steps + 1. `job` stops it between them and hears "gradient passes".
 Attribution explain(const Model& model, const std::vector<Tensor>& inputs, const AttributionRequest& request,
                     const JobControl* job = nullptr);
 

@@ -20,6 +20,13 @@ namespace layerscope {
 
 struct ExtractionBatch;
 
+// One batch for ExtractionJob::forward: the model's inputs and where each sample came from.
+struct ForwardBatch {
+    std::vector<Tensor> inputs;                  // one [batch, ...] per forward argument, preprocessed
+    std::vector<std::vector<std::string>> files; // each sample's file per forward argument
+    std::vector<std::int64_t> datasetRows;       // each sample's row in the data set
+};
+
 struct ExtractionJob {
     std::vector<std::string> inputs; // one per forward argument: an image, a folder of images, or an .npy
     Preprocessing preprocessing;
@@ -40,7 +47,7 @@ struct ExtractionJob {
     std::function<void(const ExtractionBatch&)> onBatch;
     // When set, computes each batch's arrays instead of Model::run with `request` (what `cam` uses):
     // the captures it returns are written as a forward's are. Throws Cancelled when `control` says so.
-    std::function<RunResult(const Model&, const std::vector<Tensor>& inputs, const JobControl* control)> forward;
+    std::function<RunResult(const Model&, const ForwardBatch& batch, const JobControl* control)> forward;
     // Recorded in the manifest under "method" when not empty (cam: the method, layer and class).
     std::map<std::string, std::string> method;
 };

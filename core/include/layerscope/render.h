@@ -53,7 +53,23 @@ std::vector<int> sortChannels(const Tensor& capture, std::int64_t sample, Channe
 // for other ranks.
 RgbImage renderChannelGrid(const Tensor& capture, std::int64_t sample, const GridOptions& options = {});
 
+// An input tensor as the model sees it ([C, H, W] or [1, C, H, W], C = 1 or 3), its range stretched
+// to 0..255 over all channels. Throws layerscope::Error for other shapes.
+RgbImage renderInputImage(const Tensor& image);
+
+// An attribution map [h, w] (or [1, h, w]) upsampled bilinearly (half-pixel centres, as PyTorch's
+// align_corners=False) to height x width and normalised to [0, 1] by its own min..max (all zeros
+// when flat): [height, width] float32.
+Tensor upsampledMap(const Tensor& map, int height, int width);
+
+// `map` upsampled to the image's size, normalised, coloured and blended over renderInputImage:
+// each pixel (1 - opacity) x image + opacity x colour.
+RgbImage renderOverlay(const Tensor& image, const Tensor& map, Colormap colormap = Colormap::Jet, double opacity = 0.5);
+
 // PNG bytes of an image (OpenCV's encoder).
 std::vector<std::uint8_t> encodePng(const RgbImage& image);
+
+// Writes encodePng(image) to `path` atomically (never a half-written file). Throws layerscope::Error.
+void writePng(const RgbImage& image, const std::string& path);
 
 } // namespace layerscope

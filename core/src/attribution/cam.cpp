@@ -18,9 +18,10 @@ struct Method {
     const char* name;
 };
 constexpr Method kMethods[]
-    = {{AttributionMethod::GradCam, "gradcam"},   {AttributionMethod::GradCamPlusPlus, "gradcampp"},
-       {AttributionMethod::HiResCam, "hirescam"}, {AttributionMethod::LayerCam, "layercam"},
-       {AttributionMethod::EigenCam, "eigencam"}, {AttributionMethod::Saliency, "saliency"}};
+    = {{AttributionMethod::GradCam, "gradcam"},       {AttributionMethod::GradCamPlusPlus, "gradcampp"},
+       {AttributionMethod::HiResCam, "hirescam"},     {AttributionMethod::LayerCam, "layercam"},
+       {AttributionMethod::EigenCam, "eigencam"},     {AttributionMethod::Saliency, "saliency"},
+       {AttributionMethod::SmoothGrad, "smoothgrad"}, {AttributionMethod::IntegratedGradients, "integrated-gradients"}};
 
 // The first principal component's projection of one sample's [C, H*W] activation (positions as
 // rows, centred per channel), signed so that its largest magnitude is positive (SVD's sign is free).
@@ -77,7 +78,22 @@ AttributionMethod attributionMethodFromName(const std::string& name)
     throw Error("unknown attribution method '" + name + "': use one of " + known);
 }
 
-bool isInputAttribution(AttributionMethod method) { return method == AttributionMethod::Saliency; }
+bool isInputAttribution(AttributionMethod method)
+{
+    return method == AttributionMethod::Saliency || method == AttributionMethod::SmoothGrad
+        || method == AttributionMethod::IntegratedGradients;
+}
+
+const char* baselineName(Baseline baseline) { return baseline == Baseline::Blur ? "blur" : "zeros"; }
+
+Baseline baselineFromName(const std::string& name)
+{
+    if (name == "zeros")
+        return Baseline::Zeros;
+    if (name == "blur")
+        return Baseline::Blur;
+    throw Error("unknown baseline '" + name + "': use zeros or blur");
+}
 
 Tensor classActivationMap(AttributionMethod method, const Tensor& activation, const Tensor& gradient)
 {

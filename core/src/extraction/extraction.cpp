@@ -146,6 +146,8 @@ struct Run {
     std::vector<std::size_t> usable(std::vector<detail::LoadedSample>& batch);
     std::vector<Tensor> modelInputs(const std::vector<detail::LoadedSample>& batch,
                                     const std::vector<std::size_t>& good) const;
+    ForwardBatch forwardBatch(const std::vector<detail::LoadedSample>& batch, const std::vector<std::size_t>& good,
+                              const std::vector<Tensor>& inputs) const;
     void hand(const std::vector<detail::LoadedSample>& batch, const std::vector<std::size_t>& good,
               const RunResult& run);
     void go(detail::BatchLoader& loader, const std::function<double()>& elapsed);
@@ -198,6 +200,17 @@ std::vector<Tensor> Run::modelInputs(const std::vector<detail::LoadedSample>& ba
     return inputs;
 }
 
+ForwardBatch Run::forwardBatch(const std::vector<detail::LoadedSample>& batch, const std::vector<std::size_t>& good,
+                               const std::vector<Tensor>& inputs) const
+{
+    ForwardBatch forward {inputs, {}, {}};
+    for (std::size_t i : good) {
+        forward.datasetRows.push_back(plan.rows[std::size_t(batch[i].index)]);
+        forward.files.push_back(plan.inputs.filesOf(forward.datasetRows.back()));
+    }
+    return forward;
+}
+
 void Run::hand(const std::vector<detail::LoadedSample>& batch, const std::vector<std::size_t>& good,
                const RunResult& run)
 {
@@ -246,7 +259,8 @@ void Run::go(detail::BatchLoader& loader, const std::function<double()>& elapsed
             RunResult run;
             try {
                 timed(result.forwardSeconds, [&] {
-                    run = job.forward ? job.forward(model, inputs, control) : model.run(inputs, request, control);
+                    run = job.forward ? job.forward(model, forwardBatch(batch, good, inputs), control)
+                                      : model.run(inputs, request, control);
                 });
             } catch (const Cancelled&) {
                 result.cancelled = true; // what was written stays complete: this batch is not
