@@ -4,6 +4,7 @@
 #include "atlasdock.h"
 #include "atlasview.h"
 #include "channeldialog.h"
+#include "explainview.h"
 #include "layerscope/runtime.h"
 #include "mainwindow.h"
 
@@ -46,6 +47,15 @@ int main(int argc, char** argv)
                                "--screenshot, that window is saved).",
                                "C");
     parser.addOption(channel);
+    QCommandLineOption explain(
+        "explain",
+        "Open the Explain tab with this method (gradcam, smoothgrad, ...; see layerscope-cli cam); "
+        "with --module, that module is the target. With --screenshot, the window is saved once "
+        "the map is shown.",
+        "METHOD");
+    parser.addOption(explain);
+    QCommandLineOption topThree("top3", "With --explain: the top three classes side by side.");
+    parser.addOption(topThree);
     parser.process(app);
 
     layerscope::configureRuntime();
@@ -69,10 +79,15 @@ int main(int argc, char** argv)
         QObject::connect(
             &window, &layerscope::ui::MainWindow::runReady, &window,
             [&window, c = parser.value(channel).toInt()] { window.showChannel(c); }, Qt::SingleShotConnection);
+    if (parser.isSet(explain)) {
+        window.explainView()->setMethod(parser.value(explain));
+        window.explainView()->setTopThree(parser.isSet(topThree));
+        window.showExplain(parser.value(module));
+    }
     if (parser.isSet(screenshot)) {
         const QString file = parser.value(screenshot);
         // The first run, and the atlas's first patches when one is opened, must be on screen.
-        auto waiting = std::make_shared<int>(parser.isSet(atlas) ? 2 : 1);
+        auto waiting = std::make_shared<int>((parser.isSet(atlas) ? 2 : 1) + (parser.isSet(explain) ? 1 : 0));
         auto shoot = [&window, file, waiting] {
             if (--*waiting != 0)
                 return;
@@ -85,6 +100,9 @@ int main(int argc, char** argv)
         QObject::connect(&window, &layerscope::ui::MainWindow::runReady, &window, shoot, Qt::SingleShotConnection);
         QObject::connect(window.atlasDock()->view(), &layerscope::ui::AtlasView::patchesShown, &window, shoot,
                          Qt::SingleShotConnection);
+        if (parser.isSet(explain))
+            QObject::connect(window.explainView(), &layerscope::ui::ExplainView::finished, &window, shoot,
+                             Qt::SingleShotConnection);
         QObject::connect(&window, &layerscope::ui::MainWindow::errorShown, &window, [&window, file] {
             QTimer::singleShot(300, &window, [&window, file] {
                 window.grab().save(file);

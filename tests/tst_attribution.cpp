@@ -84,6 +84,7 @@ private slots:
     void overlayUpsamplesLikePyTorch();
     void inPlaceFollowerIsKeptApart();
     void chosenClassIsExplained();
+    void defaultTargetIsTheLastSpatialStage();
     void badTargetsSayWhy();
     void cliWritesMapsClassesScoresAndManifest();
     void cliWritesOverlaysOfAFolder();
@@ -230,6 +231,22 @@ void TestAttribution::chosenClassIsExplained()
     QVERIFY(maxAbsDifference(sampleOf(five.cam, 0), sampleOf(top.cam, 0)) > 0);
     request.classes = {1000, 0};
     QVERIFY(errorOf([&] { explain(model, {input}, request); }).contains("class 1000 is out of range"));
+}
+
+// The Explain view's default target: the last convolutional stage before pooling.
+void TestAttribution::defaultTargetIsTheLastSpatialStage()
+{
+    const auto defaultOf = [](const char* fixture) {
+        const Model model = Model::load(fixturePath(fixture, "model.pt"));
+        CaptureRequest everything;
+        for (const auto& module : model.modules())
+            if (!module.name.empty())
+                everything.outputsOf.push_back(module.name);
+        return defaultAttributionTarget(model.run(fixtureInputs(fixture), everything));
+    };
+    QCOMPARE(defaultOf("resnet18_traced"), std::string("layer4"));
+    QCOMPARE(defaultOf("nested_scripted"), std::string("feature_model.cnn:1")); // the second argument's
+    QCOMPARE(defaultOf("vit_scripted"), std::string("patches"));                // [N, 32, 4, 4]: the patch embedding
 }
 
 void TestAttribution::badTargetsSayWhy()

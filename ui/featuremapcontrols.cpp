@@ -1,5 +1,6 @@
 #include "featuremapcontrols.h"
 
+#include "colorbar.h"
 #include "featuremapview.h"
 #include "viewexport.h"
 
@@ -8,43 +9,6 @@
 #include <QPainter>
 
 namespace layerscope::ui {
-
-// The colour bar draws itself into the width it is given, so that the controls fit a small window.
-class ColorBar : public QWidget {
-public:
-    explicit ColorBar(QWidget* parent)
-        : QWidget(parent)
-    {
-        setMinimumWidth(120);
-        setSizePolicy(QSizePolicy::Preferred, QSizePolicy::Fixed);
-    }
-    void show(Colormap colormap, double low, double high, bool perChannel)
-    {
-        colormap_ = colormap, low_ = low, high_ = high, perChannel_ = perChannel, shown_ = true;
-        update();
-    }
-    void clear()
-    {
-        shown_ = false;
-        update();
-    }
-    QSize sizeHint() const override { return {260, 18 + fontMetrics().height()}; }
-
-protected:
-    void paintEvent(QPaintEvent*) override
-    {
-        if (!shown_)
-            return;
-        QPainter painter(this);
-        painter.setPen(palette().color(QPalette::WindowText));
-        drawColorBar(painter, QRect(2, 2, width() - 4, 14), colormap_, low_, high_, perChannel_);
-    }
-
-private:
-    Colormap colormap_ = Colormap::Viridis;
-    double low_ = 0, high_ = 0;
-    bool perChannel_ = false, shown_ = false;
-};
 
 FeatureMapControls::FeatureMapControls(FeatureMapView* view, QWidget* parent)
     : QWidget(parent)

@@ -3,6 +3,7 @@
 #include "activationplots.h"
 #include "callselector.h"
 #include "channeldialog.h"
+#include "explainview.h"
 #include "exportfolderdialog.h"
 #include "featuremapcontrols.h"
 #include "featuremapview.h"
@@ -52,6 +53,7 @@
 #include <QStackedWidget>
 #include <QStatusBar>
 #include <QSvgGenerator>
+#include <QTabWidget>
 #include <QTimer>
 #include <QToolBar>
 #include <QTreeView>
@@ -199,11 +201,28 @@ void MainWindow::createCentralView()
     central_->addWidget(plots_);
     central_->addWidget(message_);
     layout->addWidget(central_, 1);
-    setCentralWidget(page);
+    // Explain sits beside the activations: the same input and sample, why the model predicted it.
+    centralTabs_ = new QTabWidget(this);
+    centralTabs_->setObjectName("centralTabs");
+    centralTabs_->setDocumentMode(true);
+    centralTabs_->addTab(page, tr("Activations"));
+    explain_ = new ExplainView(centralTabs_);
+    centralTabs_->addTab(explain_, tr("Explain"));
+    centralTabs_->setTabToolTip(0, tr("The shown module's feature maps or values (Ctrl+1)"));
+    centralTabs_->setTabToolTip(1,
+                                tr("Why the model predicted its class: class activation maps and input "
+                                   "gradients on the compiled model (Ctrl+E)"));
+    setCentralWidget(centralTabs_);
+    connect(explain_, &ExplainView::failed, this, [this](const QString& message) {
+        if (!jobs_->isRunning())
+            statusText_->setText(message);
+    });
 
     connect(sampleBox_, &QSpinBox::valueChanged, this, [this] {
         refreshCentralView();
         showModelOutput();
+        if (outcome_)
+            explain_->setRun(model_, outcome_, sampleBox_->value());
     });
     connect(featureMaps_, &FeatureMapView::hovered, this, [this](const QString& text) {
         if (!jobs_->isRunning())
@@ -270,6 +289,7 @@ void MainWindow::createDocks()
             menu.addAction(tr("Check %1 with its children").arg(name), this,
                            [this, name] { treeModel_->setModuleChecked(name, true, true); });
             menu.addAction(tr("Check every %1").arg(type), this, [this, type] { treeModel_->checkAllOfType(type); });
+            menu.addAction(tr("Explain the prediction at %1").arg(name), this, [this, name] { showExplain(name); });
         }
         menu.addAction(tr("Uncheck all"), this, [this] { treeModel_->setCheckedModules({}); });
         menu.addAction(tr("Expand all"), treeView_, &QTreeView::expandAll);
@@ -280,6 +300,10 @@ void MainWindow::createDocks()
     auto* inputsDock = dock(tr("Inputs"), "inputs", inputs_, Qt::RightDockWidgetArea);
     connect(inputs_, &InputPanel::inputsChanged, this, &MainWindow::runNow);
     output_ = new OutputPanel(this);
+    connect(output_, &OutputPanel::classActivated, this, [this](int classIndex) {
+        explain_->explainClass(classIndex);
+        showExplain();
+    });
     auto* outputDock = dock(tr("Model output"), "output", output_, Qt::RightDockWidgetArea);
     statistics_ = new StatisticsPanel(this);
     auto* statisticsDock = dock(tr("Statistics"), "statistics", statistics_, Qt::RightDockWidgetArea);
@@ -334,6 +358,7 @@ void MainWindow::createActions()
             return;
         labels_ = readLabelsFile(path);
         output_->setLabels(labels_);
+        explain_->setLabels(labels_);
         ModelSettings(currentModelPath()).setLabelsFile(path);
         refreshCentralView();
     });
@@ -377,6 +402,11 @@ void MainWindow::createActions()
         viewMenu_->addAction(d->toggleViewAction());
     viewMenu_->addAction(tr("Fit Feature Maps to Window"), featureMaps_, &FeatureMapView::fitToWindow)
         ->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_0));
+    viewMenu_->addSeparator();
+    viewMenu_->addAction(tr("&Activations"), this, [this] { centralTabs_->setCurrentIndex(0); })
+        ->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_1));
+    viewMenu_->addAction(tr("&Explain the Prediction"), this, [this] { showExplain(); })
+        ->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
 
     auto* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About LayerScope"), this, [this] {
@@ -448,6 +478,8 @@ void MainWindow::onModelLoaded(quint64 job, std::shared_ptr<const Model> model)
     labels_ = readLabelsFile(remembered.labelsFile());
     output_->setLabels(labels_);
     output_->clear();
+    explain_->clear();
+    explain_->setLabels(labels_);
     featureMaps_->clear();
     message_->setText(tr("Choose an input for each of the model's arguments (%1), then Run (F5)")
                           .arg(QString::fromStdString(model_->signature())));
@@ -523,6 +555,7 @@ void MainWindow::onRunFinished(quint64 job, std::shared_ptr<const RunOutcome> ou
     if (!outcome_->modelInputs.empty() && !outcome_->modelInputs.front().shape.empty())
         sampleBox_->setMaximum(int(outcome_->modelInputs.front().shape[0]) - 1);
     showModelOutput();
+    explain_->setRun(model_, outcome_, sampleBox_->value());
     setIdle(tr("Ran %1: %2 captures").arg(QFileInfo(outcome_->inputs.value(0)).fileName()).arg(captures_.size()));
     if (!pendingModule_.isEmpty()) {
         // A module's name or any capture key of it (feature_model:1, fc>in, enc[0]).
@@ -816,8 +849,22 @@ void MainWindow::exportViewDialog()
     exportView(path);
 }
 
+void MainWindow::showExplain(const QString& target)
+{
+    centralTabs_->setCurrentWidget(explain_);
+    if (!target.isEmpty())
+        explain_->setTarget(target);
+}
+
 bool MainWindow::exportView(const QString& path)
 {
+    if (centralTabs_->currentWidget() == explain_) {
+        const bool ok
+            = path.endsWith(".npy", Qt::CaseInsensitive) ? explain_->exportMaps(path) : explain_->exportImage(path);
+        if (!ok)
+            showError(tr("%1: cannot write the explanation (PNG or .npy; is a map shown?)").arg(path));
+        return ok;
+    }
     const bool grid = central_->currentWidget() == featureMaps_;
     bool ok = false;
     if (grid) {

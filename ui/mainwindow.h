@@ -20,11 +20,13 @@ class QProgressBar;
 class QPushButton;
 class QSpinBox;
 class QStackedWidget;
+class QTabWidget;
 class QTreeView;
 
 namespace layerscope::ui {
 
 class ActivationPlots;
+class ExplainView;
 class AtlasDock;
 class CallSelector;
 class FeatureMapControls;
@@ -78,6 +80,9 @@ public:
     OutputPanel* outputPanel() const { return output_; }
     InputPanel* inputPanel() const { return inputs_; }
     AtlasDock* atlasDock() const { return atlasDock_; }
+    ExplainView* explainView() const { return explain_; }
+    // The Explain tab, beside the activations; `target` (a capture key) when not empty.
+    void showExplain(const QString& target = {});
     // Builds an atlas with the model in the window, in the Atlas dock (progress, Cancel); opens it when written.
     void buildAtlas(const AtlasJob& job);
     // Opens `file` as the input and shows `capture`, then its channel `channel` (the atlas's double-click).
@@ -166,6 +171,8 @@ private:
     QMenu* recentMenu_ = nullptr;
     QMenu* viewMenu_ = nullptr;
     AtlasDock* atlasDock_ = nullptr;
+    QTabWidget* centralTabs_ = nullptr;
+    ExplainView* explain_ = nullptr;
 };
 
 } // namespace layerscope::ui

@@ -40,6 +40,11 @@ OutputPanel::OutputPanel(QWidget* parent)
     table_->setTextElideMode(Qt::ElideMiddle);
     table_->verticalHeader()->hide();
     table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    table_->setSelectionBehavior(QAbstractItemView::SelectRows);
+    connect(table_, &QTableWidget::cellClicked, this, [this](int row) {
+        if (const QTableWidgetItem* item = table_->item(row, 0))
+            emit classActivated(item->data(Qt::UserRole).toInt());
+    });
     summary_->setWordWrap(true);
     QFont font = summary_->font();
     font.setBold(true);
@@ -82,7 +87,10 @@ void OutputPanel::showOutput(const Tensor& output, int sample, int k)
     for (int row = 0; row < k; ++row) {
         const int c = order[std::size_t(row)];
         const QString name = c < labels_.size() ? labels_[c] : tr("class %1").arg(c);
-        table_->setItem(row, 0, new QTableWidgetItem(name));
+        auto* item = new QTableWidgetItem(name);
+        item->setData(Qt::UserRole, c);
+        item->setToolTip(tr("Click: explain why the model would predict %1 (the Explain tab)").arg(name));
+        table_->setItem(row, 0, item);
         table_->setItem(row, 1, new QTableWidgetItem(QString::number(100 * scores[std::size_t(c)], 'f', 1) + " %"));
         table_->setItem(row, 2, new QTableWidgetItem(QString::number(logits[std::size_t(c)], 'g', 5)));
     }

@@ -21,6 +21,9 @@ public:
     void clear();
     QString topClass() const; // "Ankle boot (97.1 %)", or empty
 
+signals:
+    void classActivated(int classIndex); // a row clicked: explain this class
+
 private:
     QStringList labels_;
     QLabel* summary_;

@@ -68,6 +68,11 @@ Attribution explain(const Model& model, const std::vector<Tensor>& inputs, const
 // The formulas on A and g = dS/dA, both [N, C, H, W] (any floating dtype): [N, H, W] float32.
 Tensor classActivationMap(AttributionMethod method, const Tensor& activation, const Tensor& gradient);
 
+// The capture a class activation map is usually taken of: the last one in forward order whose
+// output is [N, C, H, W] with H x W > 1 (the last convolutional stage, before global pooling).
+// "" when the run has none (a transformer: choose its last block's input norm).
+std::string defaultAttributionTarget(const RunResult& run);
+
 // [N, T, D] token outputs as [N, D, h, w]: a class token and h*w = T-1 patches, or h*w = T patches.
 // Throws Error when neither is square. `note` says which was assumed.
 Tensor tokensAsGrid(const Tensor& tokens, std::string* note);

@@ -61,7 +61,8 @@ Tensor upsampledMap(const Tensor& map, int height, int width)
     if (height <= 0 || width <= 0 || s[0] <= 0 || s[1] <= 0)
         throw Error("an attribution map and its image need a size, not " + shapeToString(map.shape));
     const Tensor values = convertFloating(map, DType::Float32);
-    const cv::Mat small(static_cast<int>(s[0]), static_cast<int>(s[1]), CV_32F, const_cast<float*>(values.values<float>()));
+    const cv::Mat small(static_cast<int>(s[0]), static_cast<int>(s[1]), CV_32F,
+                        const_cast<float*>(values.values<float>()));
     cv::Mat large;
     cv::resize(small, large, cv::Size(width, height), 0, 0, cv::INTER_LINEAR);
     double low = 0, high = 0;

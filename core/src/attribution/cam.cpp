@@ -146,6 +146,16 @@ Tensor classActivationMap(AttributionMethod method, const Tensor& activation, co
     return cam;
 }
 
+std::string defaultAttributionTarget(const RunResult& run)
+{
+    for (auto capture = run.captures.rbegin(); capture != run.captures.rend(); ++capture) {
+        const auto& s = capture->tensor.shape;
+        if (!capture->isInput && s.size() == 4 && s[2] * s[3] > 1 && capture->key.find('[') == std::string::npos)
+            return capture->key;
+    }
+    return {};
+}
+
 Tensor tokensAsGrid(const Tensor& tokens, std::string* note)
 {
     if (tokens.shape.size() != 3)

@@ -138,7 +138,8 @@ Attribution saliency(const Model& model, const std::vector<Tensor>& inputs, cons
     const std::vector<Planes> planes = planesOfAll(inputs, request.method);
     Attribution result;
     for (std::size_t a = 0; a < inputs.size(); ++a)
-        result.inputMaps.push_back(pass.gradients[a].empty() ? Tensor() : channelMap(pass.gradients[a], planes[a], false));
+        result.inputMaps.push_back(pass.gradients[a].empty() ? Tensor()
+                                                             : channelMap(pass.gradients[a], planes[a], false));
     result.classes = passes.classes(), result.scores = passes.firstScores();
     return result;
 }
