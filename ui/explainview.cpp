@@ -58,7 +58,8 @@ Tensor repeatedSample(const Tensor& tensor, int sample, int copies)
     shape[0] = copies;
     Tensor out = Tensor::zeros(shape, tensor.dtype);
     for (int i = 0; i < copies; ++i)
-        std::memcpy(static_cast<char*>(out.mutableData()) + std::size_t(i) * one.nbytes(), one.data.get(), one.nbytes());
+        std::memcpy(static_cast<char*>(out.mutableData()) + std::size_t(i) * one.nbytes(), one.data.get(),
+                    one.nbytes());
     return out;
 }
 
@@ -100,7 +101,8 @@ void drawStrip(QPainter& painter, const QRect& area, const std::vector<QImage>& 
         const int left = area.left() + int(i) * (slot + gap) + (slot - size.width()) / 2;
         painter.drawImage(QRect(QPoint(left, top), size), images[i]);
         painter.drawText(QRect(area.left() + int(i) * (slot + gap), top + size.height(), slot, captionHeight),
-                         Qt::AlignHCenter | Qt::AlignTop, painter.fontMetrics().elidedText(captions.value(int(i)), Qt::ElideRight, slot));
+                         Qt::AlignHCenter | Qt::AlignTop,
+                         painter.fontMetrics().elidedText(captions.value(int(i)), Qt::ElideRight, slot));
     }
 }
 
@@ -418,10 +420,16 @@ void ExplainView::recompute()
     QPointer<ExplainView> self(this);
     control.progress = [self, id](const JobProgress& p) {
         QMetaObject::invokeMethod(
-            qApp, [self, id, p] { if (self) self->onProgress(id, p.done, p.total); }, Qt::QueuedConnection);
+            qApp,
+            [self, id, p] {
+                if (self)
+                    self->onProgress(id, p.done, p.total);
+            },
+            Qt::QueuedConnection);
     };
-    setBusy(true, tr("Computing %1 of %2…").arg(methodBox_->currentText(),
-                                                 request.layer.empty() ? tr("the inputs") : target()));
+    setBusy(
+        true,
+        tr("Computing %1 of %2…").arg(methodBox_->currentText(), request.layer.empty() ? tr("the inputs") : target()));
     QThreadPool::globalInstance()->start([self, id, control, request, inputs, model = model_] {
         std::shared_ptr<const Attribution> result;
         QString error;
@@ -466,7 +474,8 @@ void ExplainView::onResult(quint64 id, std::shared_ptr<const Attribution> result
     if (id != jobId_)
         return;
     result_ = std::move(result);
-    QString status = tr("%1 of %2").arg(methodBox_->currentText(), targetBox_->isEnabled() ? target() : tr("the input"));
+    QString status
+        = tr("%1 of %2").arg(methodBox_->currentText(), targetBox_->isEnabled() ? target() : tr("the input"));
     if (!result_->convergenceDelta.empty())
         status += tr("; convergence delta %1 (sum of the map minus the score's change from the baseline)")
                       .arg(double(result_->convergenceDelta.front()), 0, 'g', 3);
@@ -497,7 +506,10 @@ void ExplainView::redraw()
         }
         images_.push_back(drawn);
         const auto c = result_->classes[std::size_t(i)];
-        captions_ << tr("%1 (class %2), logit %3").arg(className(c)).arg(c).arg(double(result_->scores[std::size_t(i)]), 0, 'g', 4);
+        captions_ << tr("%1 (class %2), logit %3")
+                         .arg(className(c))
+                         .arg(c)
+                         .arg(double(result_->scores[std::size_t(i)]), 0, 'g', 4);
     }
     static_cast<MapStrip*>(strip_)->show(images_, captions_);
     const TensorStatistics range = computeStatistics(sampleOf(result_->cam, 0));

@@ -49,7 +49,7 @@ public:
     QString target() const;
     QString method() const;
     const Attribution* attribution() const { return result_.get(); } // null until one arrives
-    QImage shownImage(int panel) const;                               // the overlay drawn in a panel
+    QImage shownImage(int panel) const;                              // the overlay drawn in a panel
     int panelCount() const;
     QString statusText() const;
 

@@ -211,7 +211,7 @@ void MainWindow::createCentralView()
     centralTabs_->setTabToolTip(0, tr("The shown module's feature maps or values (Ctrl+1)"));
     centralTabs_->setTabToolTip(1,
                                 tr("Why the model predicted its class: class activation maps and input "
-                                   "gradients on the compiled model (Ctrl+E)"));
+                                   "gradients on the compiled model (Ctrl+2)"));
     setCentralWidget(centralTabs_);
     connect(explain_, &ExplainView::failed, this, [this](const QString& message) {
         if (!jobs_->isRunning())
@@ -406,7 +406,7 @@ void MainWindow::createActions()
     viewMenu_->addAction(tr("&Activations"), this, [this] { centralTabs_->setCurrentIndex(0); })
         ->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_1));
     viewMenu_->addAction(tr("&Explain the Prediction"), this, [this] { showExplain(); })
-        ->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
+        ->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_2));
 
     auto* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About LayerScope"), this, [this] {
