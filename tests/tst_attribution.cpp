@@ -194,6 +194,10 @@ void TestAttribution::overlayUpsamplesLikePyTorch()
     const auto colour = colormapColor(Colormap::Jet, 1.0);
     for (int c = 0; c < 3; ++c) // opacity 1: the colormap alone, its top colour where the map peaks
         QCOMPARE(int(full.pixels[std::size_t(hottest) * 3 + c]), int(colour[std::size_t(c)]));
+    Tensor negated = Tensor::zeros({4, 4}, DType::Float32); // a signed map is drawn by its magnitude
+    for (int i = 0; i < 16; ++i)
+        static_cast<float*>(negated.mutableData())[i] = -sampleOf(cam, 0).values<float>()[i];
+    QCOMPARE(renderOverlay(image, negated, Colormap::Jet, 1.0).pixels, full.pixels);
 }
 
 // features.0 is followed by ReLU(inplace=True): without the tap, dS/dA would be of the ReLU's output.

@@ -109,7 +109,8 @@ void TestExplainView::modelOutputClickExplainsThatClass()
     AttributionRequest request;
     request.layer = "layer4";
     request.classes = {second};
-    const Attribution expected = explain(model, {rowsOf(readNpy(fixturePath("resnet18_scripted", "input0.npy")), 0, 1)}, request);
+    const Attribution expected
+        = explain(model, {rowsOf(readNpy(fixturePath("resnet18_scripted", "input0.npy")), 0, 1)}, request);
     QVERIFY(relativeDifference(opened.view()->attribution()->cam, expected.cam) <= 1e-5);
     QVERIFY(std::abs(opened.view()->attribution()->scores[0] - expected.scores[0]) <= 1e-4);
 }
@@ -149,7 +150,8 @@ void TestExplainView::cancelledMapNeverLands()
     QVERIFY(finished.wait(60000));
     QCOMPARE(finished.count(), 1);
     QCOMPARE(opened.view()->method(), QString("eigencam"));
-    QVERIFY(relativeDifference(opened.view()->attribution()->cam, rowsOf(opened.reference.at("eigencam"), 0, 1)) <= 1e-5);
+    QVERIFY(relativeDifference(opened.view()->attribution()->cam, rowsOf(opened.reference.at("eigencam"), 0, 1))
+            <= 1e-5);
 }
 
 void TestExplainView::flatTargetSaysWhy()

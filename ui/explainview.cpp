@@ -513,7 +513,10 @@ void ExplainView::redraw()
     }
     static_cast<MapStrip*>(strip_)->show(images_, captions_);
     const TensorStatistics range = computeStatistics(sampleOf(result_->cam, 0));
-    colorBar_->show(colormap, range.min, range.max, false);
+    if (range.min < 0) // signed (integrated gradients): drawn by magnitude
+        colorBar_->show(colormap, 0, std::max(-range.min, range.max), false);
+    else
+        colorBar_->show(colormap, range.min, range.max, false);
     exportButton_->setEnabled(true);
 }
 

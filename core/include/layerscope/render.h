@@ -63,7 +63,8 @@ RgbImage renderInputImage(const Tensor& image);
 Tensor upsampledMap(const Tensor& map, int height, int width);
 
 // `map` upsampled to the image's size, normalised, coloured and blended over renderInputImage:
-// each pixel (1 - opacity) x image + opacity x colour.
+// each pixel (1 - opacity) x image + opacity x colour. A signed map (integrated gradients) is drawn by
+// its magnitude.
 RgbImage renderOverlay(const Tensor& image, const Tensor& map, Colormap colormap = Colormap::Jet, double opacity = 0.5);
 
 // PNG bytes of an image (OpenCV's encoder).

@@ -80,7 +80,14 @@ Tensor upsampledMap(const Tensor& map, int height, int width)
 RgbImage renderOverlay(const Tensor& image, const Tensor& map, Colormap colormap, double opacity)
 {
     RgbImage out = renderInputImage(image);
-    const Tensor level = upsampledMap(map, out.height, out.width);
+    Tensor magnitude = map;
+    const std::vector<double> values = valuesAsDoubles(map);
+    if (std::any_of(values.begin(), values.end(), [](double v) { return v < 0; })) {
+        magnitude = Tensor::zeros(map.shape, DType::Float32); // signed (integrated gradients): |map|
+        std::transform(values.begin(), values.end(), static_cast<float*>(magnitude.mutableData()),
+                       [](double v) { return float(std::abs(v)); });
+    }
+    const Tensor level = upsampledMap(magnitude, out.height, out.width);
     const double a = std::clamp(opacity, 0.0, 1.0);
     std::array<std::array<std::uint8_t, 3>, 256> colours; // colormapColor is slow per pixel: a table
     for (int i = 0; i < 256; ++i)
