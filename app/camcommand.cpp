@@ -95,6 +95,15 @@ int camCommand(CamOptions& options)
     request.seed = options.seed;
     request.steps = options.steps;
     request.baseline = baselineFromName(options.baseline);
+    request.tokens.leading = options.leadingTokens;
+    if (!options.tokenGrid.empty()) {
+        int height = 0, width = 0;
+        char x = 0, rest = 0;
+        if (std::sscanf(options.tokenGrid.c_str(), "%d%c%d%c", &height, &x, &width, &rest) != 3 || x != 'x'
+            || height <= 0 || width <= 0)
+            throw Error("--token-grid: '" + options.tokenGrid + "' is not HxW (e.g. 14x14)");
+        request.tokens.height = height, request.tokens.width = width;
+    }
     const std::vector<std::string>& layers = options.run.layers;
     if (isInputAttribution(request.method)) {
         if (!layers.empty())

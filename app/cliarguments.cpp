@@ -243,6 +243,12 @@ void declareCommandLine(CLI::App& app, CommandLine& line)
         ->check(CLI::IsMember({"zeros", "blur"}))
         ->capture_default_str();
     line.cam
+        ->add_option("--leading-tokens", cam.leadingTokens,
+                     "Token outputs [N,T,D]: tokens before the patch grid (class, distillation); default: "
+                     "1 or 0, whichever leaves a square grid")
+        ->check(CLI::Range(0, 1 << 20));
+    line.cam->add_option("--token-grid", cam.tokenGrid, "Token outputs: the patch grid, HxW (default: square)");
+    line.cam
         ->add_option("--out,-o", cam.run.job.outputPath,
                      "An .npz: cam [N,h,w] float32, class [N] int64, score [N] float32; a manifest beside it")
         ->required();

@@ -53,6 +53,8 @@ struct CamOptions {
     std::uint64_t seed = 0;
     int steps = 50; // integrated-gradients
     std::string baseline = "zeros";
+    int leadingTokens = -1;    // token outputs: tokens before the patches; -1 detects 0 or 1
+    std::string tokenGrid;     // "HxW" of the patches; "" detects a square
     std::string overlayFolder; // PNGs of each input with its map over it
     std::string colormap = "jet";
     double opacity = 0.5;

@@ -85,6 +85,7 @@ private slots:
     void inPlaceFollowerIsKeptApart();
     void chosenClassIsExplained();
     void defaultTargetIsTheLastSpatialStage();
+    void tokenLayoutsCanBeGiven();
     void badTargetsSayWhy();
     void cliWritesMapsClassesScoresAndManifest();
     void cliWritesOverlaysOfAFolder();
@@ -251,6 +252,24 @@ void TestAttribution::defaultTargetIsTheLastSpatialStage()
     QCOMPARE(defaultOf("resnet18_traced"), std::string("layer4"));
     QCOMPARE(defaultOf("nested_scripted"), std::string("feature_model.cnn:1")); // the second argument's
     QCOMPARE(defaultOf("vit_scripted"), std::string("patches"));                // [N, 32, 4, 4]: the patch embedding
+}
+
+// A token layout that is not detected: given, and the extra tokens left out.
+void TestAttribution::tokenLayoutsCanBeGiven()
+{
+    Tensor tokens = Tensor::zeros({1, 8, 2}, DType::Float32); // 2 leading tokens, a 2x3 grid
+    for (int i = 0; i < 16; ++i)
+        static_cast<float*>(tokens.mutableData())[i] = float(i);
+    std::string note;
+    QVERIFY(errorOf([&] { tokensAsGrid(tokens, &note); }).contains("give --leading-tokens and --token-grid"));
+    const Tensor grid = tokensAsGrid(tokens, &note, {2, 2, 3});
+    QCOMPARE(shapeToString(grid.shape), std::string("[1, 2, 2, 3]"));
+    QCOMPARE(note, std::string("2 leading tokens, then a 2x3 grid of patches"));
+    // channel 0 of the patches: tokens 2..7, feature 0 (values 4, 6, ... 14); channel 1 feature 1
+    QCOMPARE(valuesAsDoubles(grid), (std::vector<double> {4, 6, 8, 10, 12, 14, 5, 7, 9, 11, 13, 15}));
+    tokensAsGrid(tokens, &note, {1, 2, 2}); // a distillation token's place left out at the end
+    QCOMPARE(note, std::string("a class token first, then a 2x2 grid of patches (the last 3 tokens left out)"));
+    QVERIFY(errorOf([&] { tokensAsGrid(tokens, &note, {2, 3, 3}); }).contains("as a grid of patches of 3x3"));
 }
 
 void TestAttribution::badTargetsSayWhy()

@@ -35,6 +35,13 @@ bool isInputAttribution(AttributionMethod method);                    // at the 
 const char* baselineName(Baseline baseline);                          // "zeros", "blur"
 Baseline baselineFromName(const std::string& name);                   // throws Error
 
+// Where the patches sit in [N, T, D] tokens: after `leading` other tokens (a class token, a
+// distillation token), as a height x width grid row by row. -1 and 0 x 0: detected.
+struct TokenGrid {
+    int leading = -1;
+    std::int64_t height = 0, width = 0;
+};
+
 struct AttributionRequest {
     AttributionMethod method = AttributionMethod::GradCam;
     std::string layer;                 // capture key of the target module (CAM methods)
@@ -49,6 +56,8 @@ struct AttributionRequest {
     // k = 1..steps (right Riemann sum), summed over channels.
     int steps = 50;
     Baseline baseline = Baseline::Zeros;
+    // A token output [N, T, D]: how it is laid out (see tokensAsGrid).
+    TokenGrid tokens;
 };
 
 struct Attribution {
@@ -73,8 +82,9 @@ Tensor classActivationMap(AttributionMethod method, const Tensor& activation, co
 // "" when the run has none (a transformer: choose its last block's input norm).
 std::string defaultAttributionTarget(const RunResult& run);
 
-// [N, T, D] token outputs as [N, D, h, w]: a class token and h*w = T-1 patches, or h*w = T patches.
-// Throws Error when neither is square. `note` says which was assumed.
-Tensor tokensAsGrid(const Tensor& tokens, std::string* note);
+// [N, T, D] token outputs as [N, D, h, w]. Detected: a class token and h*w = T-1 patches, or h*w = T
+// patches, square. `layout` overrides either or both (the tokens after the grid are ignored). Throws
+// Error when nothing fits. `note` says what was assumed.
+Tensor tokensAsGrid(const Tensor& tokens, std::string* note, const TokenGrid& layout = {});
 
 } // namespace layerscope

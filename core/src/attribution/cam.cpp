@@ -156,7 +156,7 @@ std::string defaultAttributionTarget(const RunResult& run)
     return {};
 }
 
-Tensor tokensAsGrid(const Tensor& tokens, std::string* note)
+Tensor tokensAsGrid(const Tensor& tokens, std::string* note, const TokenGrid& layout)
 {
     if (tokens.shape.size() != 3)
         throw Error("expected [N, T, D] tokens, not " + shapeToString(tokens.shape));
@@ -165,24 +165,41 @@ Tensor tokensAsGrid(const Tensor& tokens, std::string* note)
         const auto side = std::int64_t(std::llround(std::sqrt(double(count))));
         return side > 0 && side * side == count ? side : std::int64_t(0);
     };
-    std::int64_t first = 1, side = squareSide(t - 1);
-    if (side == 0)
-        first = 0, side = squareSide(t);
-    if (side == 0)
-        throw Error("cannot lay " + std::to_string(t)
-                    + " tokens out as a square grid (with or without a class token): " + shapeToString(tokens.shape));
-    if (note)
-        *note = first
-            ? "a class token first, then a " + std::to_string(side) + "x" + std::to_string(side) + " grid of patches"
-            : "a " + std::to_string(side) + "x" + std::to_string(side) + " grid of patches, no class token";
+    std::int64_t first = layout.leading, height = layout.height, width = layout.width;
+    if (height > 0 && width > 0) {
+        if (first < 0)
+            first = t - height * width == 1 ? 1 : 0;
+    } else {
+        if (first < 0) {
+            first = squareSide(t - 1) ? 1 : 0;
+            if (!squareSide(t - first))
+                first = -1;
+        }
+        height = width = first >= 0 ? squareSide(t - first) : 0;
+    }
+    if (first < 0 || height <= 0 || first + height * width > t)
+        throw Error("cannot lay " + std::to_string(t) + " tokens out as a grid of patches"
+                    + (layout.height > 0 ? " of " + std::to_string(layout.height) + "x" + std::to_string(layout.width)
+                                         : std::string(" (square, with or without a class token)"))
+                    + (layout.leading >= 0 ? " after " + std::to_string(layout.leading) + " leading tokens" : "") + ": "
+                    + shapeToString(tokens.shape) + "; give --leading-tokens and --token-grid");
+    if (note) {
+        const std::string grid = std::to_string(height) + "x" + std::to_string(width) + " grid of patches";
+        *note = first == 0 ? "a " + grid + ", no class token"
+            : first == 1   ? "a class token first, then a " + grid
+                           : std::to_string(first) + " leading tokens, then a " + grid;
+        if (first + height * width < t)
+            *note += " (the last " + std::to_string(t - first - height * width) + " tokens left out)";
+    }
     const Tensor values = convertFloating(tokens, DType::Float32);
-    Tensor grid = Tensor::zeros({n, d, side, side}, DType::Float32);
+    Tensor grid = Tensor::zeros({n, d, height, width}, DType::Float32);
     const float* in = values.values<float>();
     float* out = static_cast<float*>(grid.mutableData());
+    const std::int64_t cells = height * width;
     for (std::int64_t i = 0; i < n; ++i)
-        for (std::int64_t p = 0; p < side * side; ++p)
+        for (std::int64_t p = 0; p < cells; ++p)
             for (std::int64_t c = 0; c < d; ++c)
-                out[(i * d + c) * side * side + p] = in[(i * t + first + p) * d + c];
+                out[(i * d + c) * cells + p] = in[(i * t + first + p) * d + c];
     return grid;
 }
 

@@ -24,8 +24,8 @@ Attribution explain(const Model& model, const std::vector<Tensor>& inputs, const
     result.scores = gradients.scores;
     Tensor activation = gradients.activation, gradient = gradients.gradient;
     if (activation.shape.size() == 3) { // vision-transformer tokens
-        activation = tokensAsGrid(activation, &result.note);
-        gradient = tokensAsGrid(gradient, nullptr);
+        activation = tokensAsGrid(activation, &result.note, request.tokens);
+        gradient = tokensAsGrid(gradient, nullptr, request.tokens);
         result.note = "'" + request.layer + "' is [N, T, D]: read as " + result.note;
     } else if (activation.shape.size() != 4) {
         throw Error(
