@@ -2,6 +2,7 @@
 // `layerscope MODEL [IMAGE...]` opens the given model with one image (or .npy) per forward argument.
 
 #include "atlasdock.h"
+#include "atlasprojector.h"
 #include "atlasview.h"
 #include "channeldialog.h"
 #include "explainview.h"
@@ -42,6 +43,11 @@ int main(int argc, char** argv)
     QCommandLineOption atlas(
         "atlas", "Open this atlas (made by Build Atlas or layerscope-cli atlas) in the Atlas dock.", "ATLAS");
     parser.addOption(atlas);
+    QCommandLineOption projector("projector", "With --atlas: show its projector (with --screenshot, once drawn).");
+    parser.addOption(projector);
+    QCommandLineOption atlasScreenshot(
+        "atlas-screenshot", "As --screenshot, but the Atlas dock alone, floated at 900x680 (for the README).", "FILE");
+    parser.addOption(atlasScreenshot);
     QCommandLineOption channel("channel",
                                "Open this channel of the shown feature map in its own window (with "
                                "--screenshot, that window is saved).",
@@ -74,6 +80,8 @@ int main(int argc, char** argv)
                      [](const QString& message) { std::fprintf(stderr, "layerscope: %s\n", qPrintable(message)); });
     if (parser.isSet(atlas))
         window.atlasDock()->openAtlas(parser.value(atlas));
+    if (parser.isSet(atlas) && parser.isSet(projector))
+        window.atlasDock()->showProjector();
 
     if (parser.isSet(channel))
         QObject::connect(
@@ -84,22 +92,51 @@ int main(int argc, char** argv)
         window.explainView()->setTopThree(parser.isSet(topThree));
         window.showExplain(parser.value(module));
     }
-    if (parser.isSet(screenshot)) {
-        const QString file = parser.value(screenshot);
+    if (parser.isSet(screenshot) || parser.isSet(atlasScreenshot)) {
+        const bool dockOnly = parser.isSet(atlasScreenshot);
+        const QString file = dockOnly ? parser.value(atlasScreenshot) : parser.value(screenshot);
         // The first run, and the atlas's first patches when one is opened, must be on screen.
-        auto waiting = std::make_shared<int>((parser.isSet(atlas) ? 2 : 1) + (parser.isSet(explain) ? 1 : 0));
-        auto shoot = [&window, file, waiting] {
+        auto waiting = std::make_shared<int>((parser.isSet(atlas) ? 2 : 1) + (parser.isSet(explain) ? 1 : 0)
+                                             + (parser.isSet(atlas) && parser.isSet(projector) ? 1 : 0));
+        auto shoot = [&window, file, waiting, dockOnly] {
             if (--*waiting != 0)
                 return;
-            QTimer::singleShot(300, &window, [&window, file] {
-                auto* dialog = window.findChild<layerscope::ui::ChannelDialog*>();
-                (dialog ? dialog->grab() : window.grab()).save(file);
-                QApplication::quit();
-            });
+            auto save = [&window, file, dockOnly] {
+                QTimer::singleShot(300, &window, [&window, file, dockOnly] {
+                    auto* dialog = window.findChild<layerscope::ui::ChannelDialog*>();
+                    QWidget* shown = dockOnly ? static_cast<QWidget*>(window.atlasDock())
+                        : dialog              ? static_cast<QWidget*>(dialog)
+                                              : &window;
+                    shown->grab().save(file);
+                    QApplication::quit();
+                });
+            };
+            if (!dockOnly)
+                return save();
+            window.atlasDock()->setFloating(true);
+            window.atlasDock()->resize(900, 680);
+            auto* projector = window.atlasDock()->projector();
+            if (!projector->isVisible())
+                return save();
+            // The projector as a user leaves it: coloured by class, one image's neighbours in the strip.
+            QObject::connect(projector, &layerscope::ui::AtlasProjector::stripShown, &window, save,
+                             Qt::SingleShotConnection);
+            projector->setColouring(layerscope::ui::AtlasProjector::Colouring::PredictedClass);
+            projector->showNeighbours(0);
         };
         QObject::connect(&window, &layerscope::ui::MainWindow::runReady, &window, shoot, Qt::SingleShotConnection);
-        QObject::connect(window.atlasDock()->view(), &layerscope::ui::AtlasView::patchesShown, &window, shoot,
-                         Qt::SingleShotConnection);
+        // The patches with their maps when the window's model is the atlas's (known once its file is hashed).
+        auto patchesDone = std::make_shared<bool>(false);
+        auto* view = window.atlasDock()->view();
+        QObject::connect(view, &layerscope::ui::AtlasView::patchesShown, &window, [&window, view, shoot, patchesDone] {
+            if (*patchesDone || view->mapsPending() || window.currentModelPath().isEmpty())
+                return;
+            *patchesDone = true;
+            shoot();
+        });
+        if (parser.isSet(projector))
+            QObject::connect(window.atlasDock()->projector(), &layerscope::ui::AtlasProjector::projected, &window,
+                             shoot, Qt::SingleShotConnection);
         if (parser.isSet(explain))
             QObject::connect(window.explainView(), &layerscope::ui::ExplainView::finished, &window, shoot,
                              Qt::SingleShotConnection);

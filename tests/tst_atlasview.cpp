@@ -8,6 +8,7 @@
 #include "atlasview.h"
 #include "layerscope/atlas.h"
 #include "layerscope/preprocessing.h"
+#include "layerscope/statistics.h"
 #include "mainwindow.h"
 #include "testsupport.h"
 
@@ -15,6 +16,7 @@
 #include "featuremapview.h"
 #include "inputpanel.h"
 
+#include <QCheckBox>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QListWidget>
@@ -273,6 +275,58 @@ private slots:
         QCOMPARE(dialogs.size(), 1);
         QVERIFY2(dialogs.front()->windowTitle().contains(QString("channel %1").arg(view->channelOrder()[1])),
                  qPrintable(dialogs.front()->windowTitle()));
+    }
+
+    // With the atlas's own model in the window, each patch shows the channel's map: the plane whose
+    // maximum the atlas recorded, at the recorded cell. Another model draws none.
+    void patchesShowTheChannelsMapWithTheAtlasModel()
+    {
+        ui::MainWindow window;
+        window.show();
+        QSignalSpy ready(&window, &ui::MainWindow::modelReady);
+        const std::string modelPath = fixtureFile("seed_cnn_scripted/model.pt");
+        window.openModel(QString::fromStdString(modelPath), {}, Preprocessing::gray(101, 101));
+        QVERIFY(ready.wait(60000));
+        AtlasJob job;
+        job.run.inputs = {fixtureFile("dataset")};
+        job.run.preprocessing = Preprocessing::gray(101, 101);
+        job.run.outputPath = QDir(dir_.path()).filePath("mapped.atlas").toStdString();
+        job.captures = {"cnn.3"};
+        job.topK = 3;
+        QSignalSpy opened(window.atlasDock(), &ui::AtlasDock::opened);
+        window.buildAtlas(job);
+        QVERIFY(opened.wait(60000));
+        ui::AtlasView* view = window.atlasDock()->view();
+        QTRY_VERIFY_WITH_TIMEOUT(view->drawsMaps(), 30000); // the model file hashed off the GUI thread
+
+        const int channel = view->channelOrder()[2];
+        QSignalSpy shown(view, &ui::AtlasView::patchesShown);
+        view->selectChannel(channel);
+        QVERIFY(shown.wait(60000));
+        const QImage mapped = view->patchList()->item(0)->icon().pixmap(64, 64).toImage();
+        shown.clear();
+        view->findChild<QCheckBox*>("atlasMapOverlay")->setChecked(false);
+        QVERIFY(shown.wait(60000));
+        QVERIFY(view->patchList()->item(0)->icon().pixmap(64, 64).toImage() != mapped);
+
+        // The drawn plane: the atlas's top image through the model, that channel's maximum where recorded.
+        const Atlas atlas = Atlas::open(job.run.outputPath);
+        const AtlasEntry& top = atlas.layer("cnn.3").top[std::size_t(channel)].front();
+        const Model model = Model::load(modelPath);
+        Tensor image = loadImage(atlas.fileOfRow(top.row), Preprocessing::gray(101, 101));
+        image.shape.insert(image.shape.begin(), 1);
+        CaptureRequest request;
+        addCaptureKey("cnn.3", request);
+        const Tensor plane = ui::channelPlane(model.run({image}, request).captures.front().tensor, channel);
+        const std::vector<double> values = valuesAsDoubles(plane);
+        const auto peak = std::max_element(values.begin(), values.end()) - values.begin();
+        QCOMPARE(int(peak / plane.shape[1]), int(top.y));
+        QCOMPARE(int(peak % plane.shape[1]), int(top.x));
+        QVERIFY(std::abs(values[std::size_t(peak)] - double(top.score))
+                <= 1e-5 * std::max(1.0, std::abs(double(top.score))));
+
+        view->setModel(std::make_shared<const Model>(Model::load(fixtureFile("resnet18_scripted/model.pt"))));
+        QVERIFY(!view->drawsMaps());
     }
 
     void exportsWhatIsShown()

@@ -200,4 +200,10 @@ void AtlasDock::cancelBuild()
         status_->setText(tr("Cancelling after the current batch…"));
 }
 
+void AtlasDock::showProjector()
+{
+    tabs_->setCurrentWidget(projector_);
+    show();
+}
+
 } // namespace layerscope::ui

@@ -41,6 +41,7 @@ public:
     bool exportCoordinates(const QString& path) const; // the projector's points, CSV
 
     AtlasView* view() const { return view_; }
+    void showProjector();
     AtlasProjector* projector() const { return projector_; }
 
 signals:

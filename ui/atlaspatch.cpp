@@ -22,10 +22,44 @@ QRect atlasPatchRegion(QSize inputSize, QSize gridSize, int y, int x)
     return QRect(left, top, side, side);
 }
 
-QImage atlasPatch(const std::string& file, const Preprocessing& preprocessing, const AtlasLayer& layer,
-                  const AtlasEntry& entry, int side)
+Tensor channelPlane(const Tensor& capture, int channel)
 {
-    const QImage input = tensorToImage(loadImage(file, preprocessing));
+    const auto& s = capture.shape;
+    if (s.size() != 4 || channel < 0 || channel >= s[1])
+        throw Error("no channel " + std::to_string(channel) + " in a capture of " + shapeToString(s));
+    const Tensor values = convertFloating(capture, DType::Float32);
+    Tensor plane = Tensor::zeros({s[2], s[3]}, DType::Float32);
+    std::copy_n(values.values<float>() + channel * s[2] * s[3], s[2] * s[3], static_cast<float*>(plane.mutableData()));
+    return plane;
+}
+
+namespace {
+
+// The input as the model saw it, with the channel's map over it (one forward, this capture only).
+QImage withChannelMap(const Tensor& image, const std::string& file, const AtlasLayer& layer,
+                      const PatchOverlay& overlay)
+{
+    Tensor batch = image;
+    batch.shape.insert(batch.shape.begin(), 1);
+    CaptureRequest request;
+    addCaptureKey(layer.capture, request);
+    const RunResult run = overlay.model->run({prepareArrayInput(*overlay.model, batch, file)}, request);
+    for (const auto* list : {&run.captures, &run.outputs})
+        for (const Capture& capture : *list)
+            if (capture.key == layer.capture)
+                return toQImage(
+                    renderOverlay(image, channelPlane(capture.tensor, overlay.channel), Colormap::Jet, 0.45));
+    throw Error(file + ": the model recorded no '" + layer.capture + "'");
+}
+
+} // namespace
+
+QImage atlasPatch(const std::string& file, const Preprocessing& preprocessing, const AtlasLayer& layer,
+                  const AtlasEntry& entry, int side, const PatchOverlay& overlay)
+{
+    const Tensor image = loadImage(file, preprocessing);
+    const bool mapped = overlay.model && layer.kind == AtlasCaptureKind::Map && layer.sampleShape.size() == 3;
+    const QImage input = mapped ? withChannelMap(image, file, layer, overlay) : tensorToImage(image);
     if (layer.kind != AtlasCaptureKind::Map || entry.y < 0 || layer.sampleShape.size() != 3)
         return input.scaled(side, side, Qt::KeepAspectRatio, Qt::SmoothTransformation);
     const QSize grid(int(layer.sampleShape[2]), int(layer.sampleShape[1]));

@@ -67,7 +67,7 @@ AtlasProjector::AtlasProjector(QWidget* parent)
     channelBox_->setKeyboardTracking(false);
     channelBox_->setToolTip(tr("Colour each image by this channel's pooled value (its mean over the map)"));
     caption_->setWordWrap(true);
-    plot_->setMinimumHeight(200);
+    plot_->setMinimumHeight(140);
     plot_->setInteractions(QCP::iRangeZoom);
     plot_->setSelectionRectMode(QCP::srmCustom);
     plot_->setToolTip(tr("Each point an image. Click a point to open it and see its nearest neighbours; drag a "
@@ -80,6 +80,8 @@ AtlasProjector::AtlasProjector(QWidget* parent)
     strip_->setWrapping(true);
     strip_->setResizeMode(QListView::Adjust);
     strip_->setIconSize(QSize(kThumbnailSide, kThumbnailSide));
+    // One cell per image whatever its aspect ratio: thumbnails arriving later never overlap.
+    strip_->setGridSize(QSize(kThumbnailSide + 12, kThumbnailSide + 2 * strip_->fontMetrics().height() + 8));
     strip_->setMaximumHeight(2 * kThumbnailSide + 60);
     strip_->setToolTip(tr("Double-click to open the image"));
 

@@ -2,6 +2,7 @@
 
 #include "atlaspatch.h"
 #include "layerscope/error.h"
+#include "layerscope/extraction.h"
 
 #include "plotstyle.h"
 
@@ -45,6 +46,7 @@ AtlasView::AtlasView(QWidget* parent)
     , metricBox_(new QComboBox(this))
     , channelBox_(new QSpinBox(this))
     , bottomBox_(new QCheckBox(tr("Lowest"), this))
+    , mapBox_(new QCheckBox(tr("Map"), this))
     , summaryLabel_(new QLabel(this))
     , strip_(new QCustomPlot(this))
     , patches_(new QListWidget(this))
@@ -52,6 +54,11 @@ AtlasView::AtlasView(QWidget* parent)
     captureBox_->setToolTip(tr("The capture whose channels are shown"));
     metricBox_->addItems({tr("Rank by mean"), tr("Rank by max"), tr("Rank by active fraction")});
     metricBox_->setCurrentIndex(1);
+    // Narrow enough for a dock beside the feature maps at 1280 px; the list opens at full width.
+    metricBox_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    metricBox_->setMinimumContentsLength(10);
+    captureBox_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    captureBox_->setMinimumContentsLength(8);
     metricBox_->setToolTip(
         tr("Mean and max over every image and position; active: the fraction of images whose score is above zero"));
     channelBox_->setPrefix(tr("channel "));
@@ -60,7 +67,7 @@ AtlasView::AtlasView(QWidget* parent)
     bottomBox_->setToolTip(tr("Show the images that score lowest on this channel"));
     summaryLabel_->setWordWrap(true);
 
-    strip_->setMinimumHeight(120);
+    strip_->setMinimumHeight(96);
     strip_->xAxis->setLabel(tr("channels, ranked"));
     strip_->xAxis->setTicks(false);
     strip_->setToolTip(tr("Each bar a channel, ranked by the chosen statistic; red: dead (never above zero). Click one "
@@ -99,6 +106,7 @@ AtlasView::AtlasView(QWidget* parent)
     patches_->setMovement(QListView::Static);
     patches_->setSpacing(4);
     patches_->setWordWrap(true);
+    patches_->setMinimumHeight(72); // a small screen scrolls the patches rather than growing the window
     patches_->setToolTip(tr(
         "The region under the channel's maximum in each image, as the model saw it; double-click to open the image"));
 
@@ -106,17 +114,25 @@ AtlasView::AtlasView(QWidget* parent)
     controls->addWidget(captureBox_, 1);
     controls->addWidget(metricBox_);
     controls->addWidget(channelBox_);
-    controls->addWidget(bottomBox_);
+    auto* patchControls = new QHBoxLayout; // what the patches show, over them
+    patchControls->addWidget(bottomBox_);
+    patchControls->addWidget(mapBox_);
+    patchControls->addStretch(1);
     auto* layout = new QVBoxLayout(this);
     layout->addLayout(controls);
     layout->addWidget(summaryLabel_);
     layout->addWidget(strip_, 1);
+    layout->addLayout(patchControls);
     layout->addWidget(patches_, 2);
 
     connect(captureBox_, &QComboBox::currentIndexChanged, this, [this] { showCapture(); });
     connect(metricBox_, &QComboBox::currentIndexChanged, this, [this](int index) { setMetric(Metric(index)); });
     connect(channelBox_, &QSpinBox::valueChanged, this, [this](int channel) { selectChannel(channel); });
     connect(bottomBox_, &QCheckBox::toggled, this, [this] { showPatches(); });
+    mapBox_->setChecked(true);
+    mapBox_->setObjectName("atlasMapOverlay");
+    connect(mapBox_, &QCheckBox::toggled, this, [this] { showPatches(); });
+    updateMapBox();
     connect(patches_, &QListWidget::itemActivated, this, [this](QListWidgetItem* item) {
         emit imageActivated(item->data(Qt::UserRole).toString(), capture(), channel_);
     });
@@ -159,6 +175,7 @@ void AtlasView::setAtlas(std::shared_ptr<const Atlas> atlas)
     for (const AtlasLayer& layer : atlas_->layers())
         captureBox_->addItem(QString::fromStdString(layer.capture));
     setEnabled(true);
+    updateMapBox();
     showCapture();
 }
 
@@ -203,6 +220,43 @@ void AtlasView::setMetric(Metric metric)
 }
 
 void AtlasView::setBottom(bool bottom) { bottomBox_->setChecked(bottom); }
+
+void AtlasView::setModel(std::shared_ptr<const Model> model)
+{
+    model_ = model && model->requiredArgumentCount() == 1 ? std::move(model) : nullptr;
+    modelHash_.clear();
+    updateMapBox();
+    if (!model_)
+        return;
+    QPointer<AtlasView> self(this);
+    QThreadPool::globalInstance()->start([self, model = model_] {
+        std::string hash;
+        try {
+            hash = sha256OfFile(model->path());
+        } catch (const std::exception&) {
+            return; // no overlay: the patches stay as they are
+        }
+        QMetaObject::invokeMethod(qApp, [self, model, hash] {
+            if (!self || self->model_ != model)
+                return;
+            self->modelHash_ = hash;
+            self->updateMapBox();
+            if (self->atlas_)
+                self->showPatches(); // with the maps, or (another model) as they were: patchesShown() again
+        });
+    });
+}
+
+bool AtlasView::drawsMaps() const { return mapBox_->isChecked() && mapBox_->isEnabled(); }
+
+void AtlasView::updateMapBox()
+{
+    const bool matches = atlas_ && model_ && !modelHash_.empty() && modelHash_ == atlas_->info().modelSha256;
+    mapBox_->setEnabled(matches);
+    mapBox_->setToolTip(matches ? tr("The channel's map over each patch (one forward of the window's model per image)")
+                                : tr("The channel's map over each patch needs the atlas's model open in the window "
+                                     "(the same file, by SHA-256)"));
+}
 
 QString AtlasView::summary() const { return summaryLabel_->text(); }
 
@@ -313,11 +367,12 @@ void AtlasView::showPatches()
     QPointer<AtlasView> self(this);
     const AtlasLayer layerCopy = *current; // the worker needs the grid's shape only, but owns its copy
     const Preprocessing preprocessing = preprocessing_;
-    QThreadPool::globalInstance()->start([self, generation, entries, files, layerCopy, preprocessing] {
+    const PatchOverlay overlay {drawsMaps() ? model_ : nullptr, channel_};
+    QThreadPool::globalInstance()->start([self, generation, entries, files, layerCopy, preprocessing, overlay] {
         std::vector<QImage> images;
         for (std::size_t i = 0; i < entries.size(); ++i) {
             try {
-                images.push_back(atlasPatch(files[i], preprocessing, layerCopy, entries[i], kPatchSide));
+                images.push_back(atlasPatch(files[i], preprocessing, layerCopy, entries[i], kPatchSide, overlay));
             } catch (const std::exception& e) {
                 images.push_back(
                     missingPatch(QObject::tr("cannot read:\n%1").arg(QString::fromStdString(e.what()).left(80))));

@@ -40,6 +40,11 @@ public:
     void selectChannel(int channel);
     void setMetric(Metric metric);
     void setBottom(bool bottom);
+    // The window's model: when it is the atlas's own (same SHA-256, hashed off the GUI thread), each
+    // patch shows the channel's map over it, from one forward per image.
+    void setModel(std::shared_ptr<const Model> model);
+    bool drawsMaps() const;                                           // the model matches and "Map" is on
+    bool mapsPending() const { return model_ && modelHash_.empty(); } // its file is being hashed
 
     QString capture() const;
     int channel() const;
@@ -62,6 +67,7 @@ private:
     void drawStrip();
     void showPatches();
     void onStripClicked(QMouseEvent* event);
+    void updateMapBox();
 
     std::shared_ptr<const Atlas> atlas_;
     Preprocessing preprocessing_;
@@ -69,11 +75,14 @@ private:
     std::vector<int> order_;
     int channel_ = 0;
     quint64 generation_ = 0; // of patch requests; older results are dropped
+    std::shared_ptr<const Model> model_;
+    std::string modelHash_; // of model_'s file, once hashed
 
     QComboBox* captureBox_;
     QComboBox* metricBox_;
     QSpinBox* channelBox_;
     QCheckBox* bottomBox_;
+    QCheckBox* mapBox_;
     QLabel* summaryLabel_;
     QCustomPlot* strip_;
     QCPBars* aliveBars_;

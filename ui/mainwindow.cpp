@@ -1,6 +1,8 @@
 #include "mainwindow.h"
 
 #include "activationplots.h"
+#include "atlasdock.h"
+#include "atlasview.h"
 #include "callselector.h"
 #include "channeldialog.h"
 #include "explainview.h"
@@ -448,7 +450,8 @@ void MainWindow::onModelLoaded(quint64 job, std::shared_ptr<const Model> model)
     if (!jobs_->isCurrent(JobTracker::Kind::Load, job))
         return; // a newer model was asked for
     model_ = std::move(model);
-    inputsWanted_.clear(); // module names of the previous model
+    atlasDock_->view()->setModel(model_); // the atlas's own model draws the channel's map over its patches
+    inputsWanted_.clear();                // module names of the previous model
     outcome_.reset();
     captures_.clear();
     // Nothing of the previous model stays on screen: its module, statistics, plots and colour bar.

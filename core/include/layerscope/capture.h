@@ -13,6 +13,10 @@ struct CaptureRequest {
     std::vector<std::string> inputsOf;  // qualified module names whose arguments are recorded too
 };
 
+// Adds what records capture `key` ("fc>in[1]": fc's inputs; "encoder:1", "out[0]": that module's
+// output; "output": nothing, the model's output is always recorded) to `request`.
+void addCaptureKey(const std::string& key, CaptureRequest& request);
+
 // One recorded tensor, named as DESIGN.md says: "cnn.0", "fm:1", "enc[0]", "fc>in", "output".
 struct Capture {
     std::string key;

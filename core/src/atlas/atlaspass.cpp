@@ -15,21 +15,6 @@ namespace layerscope {
 
 namespace {
 
-// "fc>in[1]" -> module "fc", an input; "encoder:1" and "out[0]" -> module "encoder" / "out".
-void requestCapture(const std::string& key, CaptureRequest& request)
-{
-    if (key == "output" || key.rfind("output[", 0) == 0)
-        return; // the model's own output is always recorded
-    const std::size_t end = key.find_first_of(":>[");
-    const std::string module = key.substr(0, end);
-    const bool input = end != std::string::npos && key.compare(end, 3, ">in") == 0;
-    auto& list = input ? request.inputsOf : request.outputsOf;
-    if (std::find(list.begin(), list.end(), module) == list.end())
-        list.push_back(module);
-    if (input && std::find(request.outputsOf.begin(), request.outputsOf.end(), module) == request.outputsOf.end())
-        request.outputsOf.push_back(module); // inputs are recorded for selected modules
-}
-
 std::map<std::string, Tensor> capturesOf(const RunResult& run, const std::vector<std::string>& wanted)
 {
     std::map<std::string, Tensor> found;
@@ -77,7 +62,7 @@ template <typename Run> AtlasResult pass(const std::string& modelPath, const Atl
     extraction.withInputs = false;
     extraction.request = {};
     for (const std::string& key : job.captures)
-        requestCapture(key, extraction.request);
+        addCaptureKey(key, extraction.request);
     std::int64_t datasetSize = 0;
     extraction.onBatch = [&](const ExtractionBatch& batch) {
         std::vector<std::string> files;
