@@ -6,7 +6,10 @@
 #include "layerscope/error.h"
 #include "layerscope/preprocessing.h"
 
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -127,7 +130,8 @@ void declareRunOptions(CLI::App* command, ExtractOptions& options, const char* t
     command->add_flag("--recursive,-r", options.job.recursive, "Look for images in subfolders too");
     command->add_option("--batch-size,-b", options.job.batchSize, "Images per forward (1..4096)")
         ->capture_default_str();
-    command->add_option("--shard", options.shard, "I/N: only every N-th image, starting at I (0-based)");
+    command->add_option("--shard", options.shard,
+                        "I/N: only every N-th image, starting at I (0-based); auto: from the Slurm array task");
     command->add_flag("--quiet,-q", options.quiet, "No progress output");
     command->add_flag("--trust-model", options.job.trustModel, trustHelp);
     command->add_option("--threads", options.threads,
@@ -189,6 +193,15 @@ void declareCommandLine(CLI::App& app, CommandLine& line)
             "--out,-o", options.job.outputPath,
             "Output: .npz, .mat, .pt, .csv, .png, or a folder (one .npy per capture); a manifest goes beside it")
         ->required();
+    auto* smaller = extract->add_option_group("Smaller features", "Applied to each batch before it is written");
+    smaller
+        ->add_option("--pool", options.pool,
+                     "avg or max: 4-D [N,C,H,W] captures to [N,C] over H,W; cls or mean: 3-D [N,T,D] token captures "
+                     "to [N,D] (the first token, or the mean over tokens). Repeatable: --pool avg --pool cls")
+        ->check(CLI::IsMember({"avg", "max", "cls", "mean"}));
+    smaller
+        ->add_option("--dtype", options.dtype, "float16: store floating captures in half precision (.npz, .npy, .pt)")
+        ->check(CLI::IsMember({"float16", "float32"}));
     auto* png = extract->add_option_group("PNG output");
     png->add_option("--colormap", options.colormap, "viridis, gray, magma, inferno, plasma, jet, turbo, diverging")
         ->capture_default_str();
@@ -291,6 +304,44 @@ void parseArguments(CLI::App& app, const std::vector<std::string>& arguments)
     app.parse(reversed);
 }
 
+std::pair<int, int> slurmArrayShard(const std::function<const char*(const char*)>& environment)
+{
+    auto number = [&](const char* name) -> std::optional<long long> {
+        const char* text = environment(name);
+        if (!text || !*text)
+            return std::nullopt;
+        char* end = nullptr;
+        errno = 0;
+        const long long value = std::strtoll(text, &end, 10);
+        if (*end || errno || value < 0 || value > 100000000)
+            throw Error(std::string("--shard auto: ") + name + "='" + text + "' is not a task number");
+        return value;
+    };
+    const auto id = number("SLURM_ARRAY_TASK_ID");
+    if (!id)
+        throw Error("--shard auto: SLURM_ARRAY_TASK_ID is not set: run this as a task of a Slurm job array "
+                    "(sbatch --array=0-3), or give the shard as I/N (a Kubernetes Indexed Job: "
+                    "--shard $JOB_COMPLETION_INDEX/N)");
+    const auto min = number("SLURM_ARRAY_TASK_MIN"), max = number("SLURM_ARRAY_TASK_MAX");
+    const auto count = number("SLURM_ARRAY_TASK_COUNT");
+    const long long step = number("SLURM_ARRAY_TASK_STEP").value_or(1), first = min.value_or(0);
+    if (step < 1)
+        throw Error("--shard auto: SLURM_ARRAY_TASK_STEP is 0");
+    const long long tasks = count ? *count : (min && max ? (*max - *min) / step + 1 : 0);
+    if (tasks < 1)
+        throw Error("--shard auto: the array's size is unknown: neither SLURM_ARRAY_TASK_COUNT nor "
+                    "SLURM_ARRAY_TASK_MIN and SLURM_ARRAY_TASK_MAX are set");
+    // A list (--array=1,5,7) is no range of steps: task IDs would not name shards 0..N-1.
+    if (min && max && (*max - *min) / step + 1 != tasks)
+        throw Error("--shard auto: the array " + std::to_string(*min) + "-" + std::to_string(*max) + " has "
+                    + std::to_string(tasks) + " tasks, not a range: submit it as --array=0-"
+                    + std::to_string(tasks - 1));
+    if (*id < first || (*id - first) % step != 0 || (*id - first) / step >= tasks)
+        throw Error("--shard auto: task " + std::to_string(*id) + " is not in the array of " + std::to_string(tasks)
+                    + " tasks from " + std::to_string(first));
+    return {int((*id - first) / step), int(tasks)};
+}
+
 void checkCommandLine(CommandLine& line)
 {
     if (line.atlas && *line.atlas && (line.atlasBuild.top < 1 || line.atlasBuild.top > 10000))
@@ -311,7 +362,10 @@ void checkCommandLine(CommandLine& line)
                     + std::to_string(kMaxBatchSize));
     if (options.maxPixels < 0)
         throw Error("--max-pixels: " + std::to_string(options.maxPixels) + " is not a number of pixels");
-    if (!options.shard.empty()) {
+    if (options.shard == "auto") {
+        const auto [index, count] = slurmArrayShard([](const char* name) { return std::getenv(name); });
+        job.shardIndex = index, job.shardCount = count;
+    } else if (!options.shard.empty()) {
         const auto slash = options.shard.find('/');
         const std::string index = options.shard.substr(0, slash),
                           count = slash == std::string::npos ? "" : options.shard.substr(slash + 1);
@@ -326,6 +380,16 @@ void checkCommandLine(CommandLine& line)
             throw Error("--shard: " + options.shard + " does not exist: use I/N with 0 <= I < N");
     }
     job.preprocessing = preprocessingFrom(options);
+    for (const std::string& pool : options.pool) {
+        const bool maps = pool == "avg" || pool == "max";
+        if ((maps && job.reduce.maps != MapPooling::None) || (!maps && job.reduce.tokens != TokenPooling::None))
+            throw Error("--pool: one of avg and max (4-D captures) and one of cls and mean (3-D), not both");
+        if (maps)
+            job.reduce.maps = pool == "max" ? MapPooling::Max : MapPooling::Average;
+        else
+            job.reduce.tokens = pool == "cls" ? TokenPooling::ClassToken : TokenPooling::Mean;
+    }
+    job.reduce.float16 = options.dtype == "float16";
 }
 
 } // namespace layerscope::cli

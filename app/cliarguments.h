@@ -10,7 +10,9 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace layerscope::cli {
@@ -33,6 +35,8 @@ struct ExtractOptions {
     bool noScale = false;
     std::int64_t maxPixels = 0; // 0: the default limit (preprocessing.h)
     std::string colormap = "viridis", normalization = "channel";
+    std::vector<std::string> pool; // extract: avg|max (4-D), cls|mean (3-D)
+    std::string dtype;             // extract: float16 (or float32: as captured)
     ExtractionJob job;
 };
 
@@ -102,6 +106,11 @@ void parseArguments(CLI::App& app, const std::vector<std::string>& arguments);
 // After parseArguments(): checks the values and completes the run's job (preprocessing, shard).
 // Throws layerscope::Error naming the option and the cause.
 void checkCommandLine(CommandLine& line);
+
+// --shard auto: this Slurm array task's shard (index, count) from SLURM_ARRAY_TASK_ID, _MIN, _MAX,
+// _COUNT and _STEP as `environment` gives them (std::getenv). Throws layerscope::Error naming what
+// is missing or wrong.
+std::pair<int, int> slurmArrayShard(const std::function<const char*(const char*)>& environment);
 
 // The maximum --threads: four per core this process may use.
 int maxThreads();

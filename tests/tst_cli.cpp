@@ -1,5 +1,7 @@
 // layerscope-cli as a user runs it: exit codes, messages, and .npz files that numpy reads back.
 
+#include "cliarguments.h"
+#include "layerscope/error.h"
 #include "testsupport.h"
 
 #include <QProcess>
@@ -46,6 +48,10 @@ private slots:
     void extractAllWritesWhatNumpyReadsBack();
     void extractChosenLayersOnly();
     void extractFolderWithShardAndPreprocessing();
+    void shardAutoTakesTheSlurmArrayTask();
+    void slurmArraysThatNameNoShardAreRefused();
+    void poolingAndHalfPrecisionEqualNumpy_data();
+    void poolingAndHalfPrecisionEqualNumpy();
     void ctrlCKeepsCompleteRows();
     void fullDiskLeavesNoFile();
     void errorsAreOneLineAndNonZero_data();
@@ -115,6 +121,118 @@ void TestCli::extractFolderWithShardAndPreprocessing()
          "'dataset_size': 24}; assert len(m['skipped_inputs']) == 1; print('ok')",
          out});
     QVERIFY2(numpy.exitCode == 0, qPrintable(numpy.err));
+}
+
+// An array task of `sbatch --array=0-2`: task 1 writes what --shard 1/3 writes, the same rows.
+void TestCli::shardAutoTakesTheSlurmArrayTask()
+{
+    QTemporaryDir dir;
+    const QStringList run {"extract",  fixture("seed_cnn_scripted", "model.pt"),
+                           "--input",  QString(LAYERSCOPE_FIXTURES_DIR) + "/dataset",
+                           "--preset", "gray",
+                           "--resize", "101",
+                           "--layer",  "linear.0"};
+    const Outcome given = cli(run + QStringList {"--shard", "1/3", "--out", dir.filePath("given.npz")});
+    QVERIFY2(given.exitCode == 0, qPrintable(given.err));
+    qputenv("SLURM_ARRAY_TASK_ID", "1");
+    qputenv("SLURM_ARRAY_TASK_MIN", "0");
+    qputenv("SLURM_ARRAY_TASK_MAX", "2");
+    qputenv("SLURM_ARRAY_TASK_COUNT", "3");
+    const Outcome automatic = cli(run + QStringList {"--shard", "auto", "--out", dir.filePath("auto.npz")});
+    for (const char* name :
+         {"SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX", "SLURM_ARRAY_TASK_COUNT"})
+        qunsetenv(name);
+    QVERIFY2(automatic.exitCode == 0, qPrintable(automatic.err));
+    const Outcome same
+        = runProgram(LAYERSCOPE_PYTHON,
+                     {"-c",
+                      "import sys, json, numpy as np; a, b = np.load(sys.argv[1]), np.load(sys.argv[2]); "
+                      "assert a.files == b.files and all((a[k] == b[k]).all() for k in a.files); "
+                      "m = json.load(open(sys.argv[2] + '.manifest.json')); assert m['shard']['index'] == 1 and "
+                      "m['shard']['count'] == 3, m['shard']; print(a['linear.0'].shape[0])",
+                      dir.filePath("given.npz"), dir.filePath("auto.npz")});
+    QVERIFY2(same.exitCode == 0 && same.out.trimmed().toInt() > 0, qPrintable(same.err + same.out));
+
+    const Outcome outside = cli(run + QStringList {"--shard", "auto", "--out", dir.filePath("none.npz")});
+    QCOMPARE(outside.exitCode, 1);
+    QVERIFY2(outside.err.contains("SLURM_ARRAY_TASK_ID is not set") && outside.err.contains("JOB_COMPLETION_INDEX"),
+             qPrintable(outside.err));
+}
+
+void TestCli::slurmArraysThatNameNoShardAreRefused()
+{
+    using Environment = std::map<std::string, std::string>;
+    auto shardOf = [](const Environment& environment) {
+        return layerscope::cli::slurmArrayShard([&](const char* name) -> const char* {
+            const auto found = environment.find(name);
+            return found == environment.end() ? nullptr : found->second.c_str();
+        });
+    };
+    auto errorOf = [&](const Environment& environment) {
+        try {
+            shardOf(environment);
+        } catch (const layerscope::Error& error) {
+            return QString(error.what());
+        }
+        return QString("no error");
+    };
+    // --array=4-7: task 6 is shard 2 of 4; --array=0-15:4 (tasks 0, 4, 8, 12): task 8 is shard 2 of 4.
+    QCOMPARE(shardOf({{"SLURM_ARRAY_TASK_ID", "6"}, {"SLURM_ARRAY_TASK_MIN", "4"}, {"SLURM_ARRAY_TASK_MAX", "7"}}),
+             std::make_pair(2, 4));
+    QCOMPARE(shardOf({{"SLURM_ARRAY_TASK_ID", "8"},
+                      {"SLURM_ARRAY_TASK_MIN", "0"},
+                      {"SLURM_ARRAY_TASK_MAX", "12"},
+                      {"SLURM_ARRAY_TASK_STEP", "4"},
+                      {"SLURM_ARRAY_TASK_COUNT", "4"}}),
+             std::make_pair(2, 4));
+    QCOMPARE(shardOf({{"SLURM_ARRAY_TASK_ID", "0"}, {"SLURM_ARRAY_TASK_COUNT", "5"}}), std::make_pair(0, 5));
+    QVERIFY(errorOf({{"SLURM_ARRAY_TASK_ID", "3"}}).contains("the array's size is unknown"));
+    QVERIFY(errorOf({{"SLURM_ARRAY_TASK_ID", "5"},
+                     {"SLURM_ARRAY_TASK_MIN", "1"},
+                     {"SLURM_ARRAY_TASK_MAX", "7"},
+                     {"SLURM_ARRAY_TASK_COUNT", "3"}})
+                .contains("not a range: submit it as --array=0-2")); // --array=1,5,7
+    QVERIFY(errorOf({{"SLURM_ARRAY_TASK_ID", "x"}, {"SLURM_ARRAY_TASK_COUNT", "2"}}).contains("is not a task number"));
+}
+
+void TestCli::poolingAndHalfPrecisionEqualNumpy_data()
+{
+    QTest::addColumn<QStringList>("options");
+    QTest::addColumn<QStringList>("expected"); // maps, tokens, dtype as check_reduced.py takes them
+    QTest::newRow("avg + mean, float16") << QStringList {"--pool", "avg", "--pool", "mean", "--dtype", "float16"}
+                                         << QStringList {"avg", "mean", "float16"};
+    QTest::newRow("max + cls") << QStringList {"--pool", "max", "--pool", "cls"}
+                               << QStringList {"max", "cls", "float32"};
+    QTest::newRow("float16 only") << QStringList {"--dtype", "float16"} << QStringList {"none", "none", "float16"};
+}
+
+// The two-input model has 4-D maps, [N, 2, 64] tokens (encoder) and vectors: each pooled as numpy pools
+// the full captures that Python's hooks recorded.
+void TestCli::poolingAndHalfPrecisionEqualNumpy()
+{
+    QFETCH(QStringList, options);
+    QFETCH(QStringList, expected);
+    QTemporaryDir dir;
+    const QString out = dir.filePath("reduced.npz");
+    const Outcome run = cli(QStringList {"extract", fixture("nested_scripted", "model.pt"), "--input",
+                                         fixture("nested_scripted", "input0.npy"), "--input",
+                                         fixture("nested_scripted", "input1.npy"), "--all", "--out", out}
+                            + options);
+    QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+    const Outcome numpy = runProgram(LAYERSCOPE_PYTHON,
+                                     QStringList {QString(LAYERSCOPE_TESTS_SOURCE_DIR) + "/interop/check_reduced.py",
+                                                  out, fixture("nested_scripted", "reference.npz")}
+                                         + expected);
+    QVERIFY2(numpy.exitCode == 0, qPrintable(numpy.err));
+    QVERIFY(numpy.out.trimmed().toInt() > 40);
+
+    const Outcome mat
+        = cli({"extract", fixture("nested_scripted", "model.pt"), "--input", fixture("nested_scripted", "input0.npy"),
+               "--input", fixture("nested_scripted", "input1.npy"), "--all", "--dtype", "float16", "--out",
+               dir.filePath("half.mat")});
+    QCOMPARE(mat.exitCode, 1);
+    QVERIFY2(mat.err.contains("cannot hold half precision"), qPrintable(mat.err));
+    QVERIFY(!QFile::exists(dir.filePath("half.mat")));
 }
 
 void TestCli::ctrlCKeepsCompleteRows()

@@ -20,6 +20,16 @@ namespace layerscope {
 
 struct ExtractionBatch;
 
+// Smaller features, computed from each batch's captures before they are written (--pool, --dtype).
+enum class MapPooling { None, Average, Max };       // floating [N, C, H, W] captures to [N, C]
+enum class TokenPooling { None, ClassToken, Mean }; // floating [N, T, D] captures to [N, D]: token 0, or the mean
+struct FeatureReduction {
+    MapPooling maps = MapPooling::None;
+    TokenPooling tokens = TokenPooling::None;
+    bool float16 = false; // floating captures stored as float16 (.npy, .npz, .pt; refused for others)
+    bool any() const { return maps != MapPooling::None || tokens != TokenPooling::None || float16; }
+};
+
 // One batch for ExtractionJob::forward: the model's inputs and where each sample came from.
 struct ForwardBatch {
     std::vector<Tensor> inputs;                  // one [batch, ...] per forward argument, preprocessed
@@ -39,6 +49,7 @@ struct ExtractionJob {
     bool withInputs = false; // record the inputs of every module in request.outputsOf too
     std::string outputPath;  // format from the extension, see exporters.h
     ExportOptions exportOptions;
+    FeatureReduction reduce; // recorded in the manifest under "reduce"
     int decodeThreads = 0;   // 0: chosen from the machine
     bool trustModel = false; // LoadOptions::trustModel, when extraction opens the model itself
     // When set, each batch's forward goes to this function (on a worker thread, one batch at a time,

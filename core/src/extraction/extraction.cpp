@@ -2,6 +2,7 @@
 
 #include "extraction/batchloader_p.h"
 #include "extraction/manifest_p.h"
+#include "extraction/reduction_p.h"
 #include "layerscope/error.h"
 #include "layerscope/inputs.h"
 #include "layerscope/npy.h"
@@ -226,8 +227,10 @@ void Run::hand(const std::vector<detail::LoadedSample>& batch, const std::vector
         done->run = std::make_shared<const RunResult>(run);
         pendingWrite = std::async(std::launch::async, [this, done] { job.onBatch(*done); });
     } else {
-        auto named = std::make_shared<std::vector<NamedTensor>>(namedCaptures(run));
-        pendingWrite = std::async(std::launch::async, [this, named] { writer->append(*named); });
+        auto written = std::make_shared<const RunResult>(run); // pooled and converted while the next batch runs
+        pendingWrite = std::async(std::launch::async, [this, written] {
+            writer->append(namedCaptures(detail::reduced(*written, job.reduce)));
+        });
     }
     for (std::size_t i : good) {
         const std::int64_t row = plan.rows[std::size_t(batch[i].index)];
@@ -293,7 +296,9 @@ ExtractionResult extract(const std::string& modelPath, const ModelFuture& modelF
 {
     const auto started = std::chrono::steady_clock::now();
     auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
-    // An unwritable output fails before any work.
+    // An unwritable output, or one that cannot hold what --dtype asks for, fails before any work.
+    if (!job.onBatch)
+        detail::checkReduction(job.reduce, exportFormatFor(job.outputPath), job.outputPath);
     const auto writer = job.onBatch ? nullptr : std::make_unique<CaptureWriter>(job.outputPath, job.exportOptions);
     // The manifest's model hash is read while the images decode and the model runs.
     std::future<std::string> modelHash

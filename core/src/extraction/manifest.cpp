@@ -1,4 +1,5 @@
 #include "extraction/manifest_p.h"
+#include "extraction/reduction_p.h"
 
 #include <nlohmann/json.hpp>
 
@@ -71,6 +72,8 @@ std::string extractionManifest(const ManifestFacts& facts)
     manifest["captures"] = captures;
     if (!job.method.empty())
         manifest["method"] = job.method;
+    if (job.reduce.any()) // --pool, --dtype: the captures' shapes above are the reduced ones
+        manifest["reduce"] = Json::parse(detail::reductionJson(job.reduce));
     Json skipped = Json::array();
     for (const auto& s : result.skippedInputs)
         skipped.push_back({{"files", s.files}, {"reason", s.reason}});
