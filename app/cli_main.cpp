@@ -137,6 +137,15 @@ int main(int argc, char** argv)
             return cli::showAtlas(line.atlasShowing);
         if (*line.atlasMerge)
             return cli::mergeAtlasShards(line.atlasMerging);
+        if (*line.merge) {
+            const MergeResult merged = mergeShards(line.merging.shards, line.merging.out);
+            for (const auto& note : merged.notes)
+                std::cerr << "note: " << note << "\n";
+            std::cerr << "merged " << merged.shards << (merged.shards == 1 ? " shard: " : " shards: ") << merged.rows
+                      << " rows of " << merged.captures << " arrays to " << merged.outputPath << "; manifest "
+                      << merged.manifestPath << "\n";
+            return 0;
+        }
         const cli::ExtractOptions* run = line.runOptions();
         configureRuntime(run ? run->threads : 0);
         if (run && run->maxPixels > 0)

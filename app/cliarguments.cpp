@@ -287,6 +287,13 @@ void declareCommandLine(CLI::App& app, CommandLine& line)
     channel->excludes(stats)->excludes(dead);
     stats->excludes(dead);
 
+    line.merge = app.add_subcommand(
+        "merge", "Put the shards of one extract or cam job (--shard I/N) back together, in data-set order.");
+    line.merge
+        ->add_option("SHARD", line.merging.shards, "Every shard's output (.npz or a folder of .npy), with its manifest")
+        ->required();
+    line.merge->add_option("--out,-o", line.merging.out, "The merged output, any format extract writes")->required();
+
     AtlasMergeOptions& merge = line.atlasMerging;
     line.atlasMerge
         = app.add_subcommand("atlas-merge", "Merge the atlases of one job's shards (--shard I/N) into one.");

@@ -82,12 +82,14 @@ struct CommandLine {
     CLI::App* atlasShow = nullptr;
     CLI::App* atlasMerge = nullptr;
     CLI::App* cam = nullptr;
+    CLI::App* merge = nullptr;
     std::string modulesModel;
     LoadOptions modulesLoad;
     ExtractOptions extraction;
     AtlasOptions atlasBuild;
     AtlasShowOptions atlasShowing;
     AtlasMergeOptions atlasMerging;
+    AtlasMergeOptions merging; // extract's shards: the same two options
     CamOptions attribution;
 
     // The options of the command that runs a model over inputs (extract, atlas or cam), or null.

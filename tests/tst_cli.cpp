@@ -50,6 +50,7 @@ private slots:
     void extractFolderWithShardAndPreprocessing();
     void shardAutoTakesTheSlurmArrayTask();
     void slurmArraysThatNameNoShardAreRefused();
+    void mergedShardsEqualOneRun();
     void poolingAndHalfPrecisionEqualNumpy_data();
     void poolingAndHalfPrecisionEqualNumpy();
     void ctrlCKeepsCompleteRows();
@@ -193,6 +194,57 @@ void TestCli::slurmArraysThatNameNoShardAreRefused()
                      {"SLURM_ARRAY_TASK_COUNT", "3"}})
                 .contains("not a range: submit it as --array=0-2")); // --array=1,5,7
     QVERIFY(errorOf({{"SLURM_ARRAY_TASK_ID", "x"}, {"SLURM_ARRAY_TASK_COUNT", "2"}}).contains("is not a task number"));
+}
+
+// Three shards merged (one as .npz, one as a folder of .npy) give the arrays and rows of one run;
+// a missing, doubled or foreign shard is named.
+void TestCli::mergedShardsEqualOneRun()
+{
+    QTemporaryDir dir;
+    const QStringList run {"extract",     fixture("seed_cnn_scripted", "model.pt"),
+                           "--input",     QString(LAYERSCOPE_FIXTURES_DIR) + "/dataset",
+                           "--recursive", "--preset",
+                           "gray",        "--resize",
+                           "101",         "--batch-size",
+                           "3",           "--layer",
+                           "cnn.3",       "--layer",
+                           "linear.0",    "--quiet"};
+    const Outcome whole = cli(run + QStringList {"--out", dir.filePath("whole.npz")});
+    QVERIFY2(whole.exitCode == 0, qPrintable(whole.err));
+    const QStringList shards {dir.filePath("s0.npz"), dir.filePath("s1"), dir.filePath("s2.npz")};
+    for (int i = 0; i < 3; ++i) {
+        const Outcome shard = cli(run + QStringList {"--shard", QString("%1/3").arg(i), "--out", shards[i]});
+        QVERIFY2(shard.exitCode == 0, qPrintable(shard.err));
+    }
+    const Outcome merged = cli(QStringList {"merge"} + shards + QStringList {"--out", dir.filePath("merged.npz")});
+    QVERIFY2(merged.exitCode == 0 && merged.err.contains("merged 3 shards: 22 rows of 3 arrays"),
+             qPrintable(merged.err));
+    const Outcome same = runProgram(
+        LAYERSCOPE_PYTHON,
+        {"-c",
+         "import sys, json, numpy as np; a, b = np.load(sys.argv[1]), np.load(sys.argv[2]); "
+         "assert sorted(a.files) == sorted(b.files), (a.files, b.files); "
+         "assert all(a[k].dtype == b[k].dtype and a[k].shape == b[k].shape and (a[k] == b[k]).all() for k in a.files); "
+         "ma, mb = (json.load(open(p + '.manifest.json')) for p in sys.argv[1:3]); "
+         "assert [r['dataset_index'] for r in ma['rows']] == [r['dataset_index'] for r in mb['rows']]; "
+         "assert [r['files'] for r in ma['rows']] == [r['files'] for r in mb['rows']]; "
+         "assert mb['shard'] == {'index': 0, 'count': 1, 'dataset_size': 24} and len(mb['merged_from']) == 3; "
+         "assert len(mb['skipped_inputs']) == 2; print(a['linear.0'].shape[0])",
+         dir.filePath("whole.npz"), dir.filePath("merged.npz")});
+    QVERIFY2(same.exitCode == 0 && same.out.trimmed() == "22", qPrintable(same.err + same.out));
+
+    const Outcome missing = cli({"merge", shards[0], shards[2], "--out", dir.filePath("missing.npz")});
+    QVERIFY2(missing.exitCode == 1 && missing.err.contains("missing shard 1/3"), qPrintable(missing.err));
+    const Outcome twice = cli({"merge", shards[0], shards[1], shards[1], "--out", dir.filePath("twice.npz")});
+    QVERIFY2(twice.exitCode == 1 && twice.err.contains("shard 1/3 is given twice"), qPrintable(twice.err));
+    QStringList foreignRun = run;
+    foreignRun[1] = fixture("seed_cnn_traced", "model.pt");
+    QVERIFY(cli(foreignRun + QStringList {"--shard", "1/3", "--out", dir.filePath("foreign.npz")}).exitCode == 0);
+    const Outcome foreign
+        = cli({"merge", shards[0], dir.filePath("foreign.npz"), shards[2], "--out", dir.filePath("f.npz")});
+    QVERIFY2(foreign.exitCode == 1 && foreign.err.contains("its model (SHA-256) differs"), qPrintable(foreign.err));
+    for (const char* never : {"missing.npz", "twice.npz", "f.npz"})
+        QVERIFY(!QFile::exists(dir.filePath(never)));
 }
 
 void TestCli::poolingAndHalfPrecisionEqualNumpy_data()

@@ -119,6 +119,21 @@ ExtractionResult runExtraction(const std::string& modelPath, const ExtractionJob
 // The SHA-256 of a file as 64 hex digits (for manifests). Throws layerscope::Error.
 std::string sha256OfFile(const std::string& path);
 
+struct MergeResult {
+    std::int64_t rows = 0;
+    int shards = 0;
+    std::size_t captures = 0;
+    std::string outputPath, manifestPath;
+    std::vector<std::string> notes; // from the writer (captures a format could not hold)
+};
+
+// The shards of one extract job (--shard I/N, .npz or folders of .npy, with their manifests) as one
+// output in data-set order: the arrays an unsharded run writes, in any format. Checks that the shards
+// are one job's (model SHA-256, inputs, preprocessing, captures, shard count, --pool/--dtype), that
+// each shard and each data-set row is there once, and throws layerscope::Error naming what differs or
+// is missing. Holds the shards in memory. The output is written atomically.
+MergeResult mergeShards(const std::vector<std::string>& shards, const std::string& outputPath);
+
 std::string layerscopeVersion();
 
 } // namespace layerscope

@@ -81,7 +81,8 @@ Tensor reducedTensor(const Tensor& tensor, const FeatureReduction& reduce)
 
 void checkReduction(const FeatureReduction& reduce, ExportFormat format, const std::string& outputPath)
 {
-    if (reduce.float16 && format != ExportFormat::Npz && format != ExportFormat::NpyFolder && format != ExportFormat::Pt)
+    if (reduce.float16 && format != ExportFormat::Npz && format != ExportFormat::NpyFolder
+        && format != ExportFormat::Pt)
         throw Error("--dtype float16: " + outputPath + ": " + exportFormatName(format)
                     + " cannot hold half precision (MATLAB has no float16); write .npz, .npy or .pt");
 }
