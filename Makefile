@@ -13,9 +13,9 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 PACKAGES := g++ cmake ninja-build pkg-config ccache make \
             libtorch-dev qt6-base-dev qt6-qpa-plugins qt6-svg-dev libqcustomplot-dev libopencv-dev \
-            libzip-dev libcli11-dev libmatio-dev libssl-dev nlohmann-json3-dev libgoogle-perftools-dev \
+            libzip-dev libcli11-dev libmatio-dev libssl-dev nlohmann-json3-dev libgoogle-perftools-dev libhdf5-dev \
             python3 python3-torch python3-torchvision python3-numpy python3-scipy \
-            python3-opencv python3-pil python3-skimage python3-matplotlib dataset-fashion-mnist
+            python3-opencv python3-pil python3-skimage python3-matplotlib python3-h5py dataset-fashion-mnist
 # Only for `make fuzz`.
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 # Only for `make format` and `make format-check`.

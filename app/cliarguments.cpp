@@ -191,7 +191,7 @@ void declareCommandLine(CLI::App& app, CommandLine& line)
     extract
         ->add_option(
             "--out,-o", options.job.outputPath,
-            "Output: .npz, .mat, .pt, .csv, .png, or a folder (one .npy per capture); a manifest goes beside it")
+            "Output: .npz, .mat, .pt, .csv, .png, .h5, or a folder (one .npy per capture); a manifest goes beside it")
         ->required();
     auto* smaller = extract->add_option_group("Smaller features", "Applied to each batch before it is written");
     smaller
@@ -202,6 +202,7 @@ void declareCommandLine(CLI::App& app, CommandLine& line)
     smaller
         ->add_option("--dtype", options.dtype, "float16: store floating captures in half precision (.npz, .npy, .pt)")
         ->check(CLI::IsMember({"float16", "float32"}));
+    extract->add_flag("--compress", options.compress, "HDF5 output: gzip-compress the datasets (level 4, shuffled)");
     auto* png = extract->add_option_group("PNG output");
     png->add_option("--colormap", options.colormap, "viridis, gray, magma, inferno, plasma, jet, turbo, diverging")
         ->capture_default_str();
@@ -397,6 +398,9 @@ void checkCommandLine(CommandLine& line)
             job.reduce.tokens = pool == "cls" ? TokenPooling::ClassToken : TokenPooling::Mean;
     }
     job.reduce.float16 = options.dtype == "float16";
+    if (options.compress && !job.outputPath.empty() && exportFormatFor(job.outputPath) != ExportFormat::Hdf5)
+        throw Error("--compress: " + job.outputPath + ": only HDF5 output (.h5) is compressed");
+    job.exportOptions.compression = options.compress ? 4 : 0;
 }
 
 } // namespace layerscope::cli

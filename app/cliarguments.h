@@ -37,6 +37,7 @@ struct ExtractOptions {
     std::string colormap = "viridis", normalization = "channel";
     std::vector<std::string> pool; // extract: avg|max (4-D), cls|mean (3-D)
     std::string dtype;             // extract: float16 (or float32: as captured)
+    bool compress = false;         // extract to .h5: gzip (level 4) with the shuffle filter
     ExtractionJob job;
 };
 

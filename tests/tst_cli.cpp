@@ -51,6 +51,7 @@ private slots:
     void shardAutoTakesTheSlurmArrayTask();
     void slurmArraysThatNameNoShardAreRefused();
     void mergedShardsEqualOneRun();
+    void hdf5OutputIsChunkedCompressedAndEqual();
     void poolingAndHalfPrecisionEqualNumpy_data();
     void poolingAndHalfPrecisionEqualNumpy();
     void ctrlCKeepsCompleteRows();
@@ -245,6 +246,45 @@ void TestCli::mergedShardsEqualOneRun()
     QVERIFY2(foreign.exitCode == 1 && foreign.err.contains("its model (SHA-256) differs"), qPrintable(foreign.err));
     for (const char* never : {"missing.npz", "twice.npz", "f.npz"})
         QVERIFY(!QFile::exists(dir.filePath(never)));
+}
+
+// A folder to HDF5 with --compress, --pool and --dtype: h5py reads the .npz's arrays, each dataset
+// chunked along the sample axis and gzip-compressed, the manifest as an attribute.
+void TestCli::hdf5OutputIsChunkedCompressedAndEqual()
+{
+    QTemporaryDir dir;
+    const QStringList run {"extract",      fixture("seed_cnn_scripted", "model.pt"),
+                           "--input",      QString(LAYERSCOPE_FIXTURES_DIR) + "/dataset",
+                           "--preset",     "gray",
+                           "--resize",     "101",
+                           "--batch-size", "4",
+                           "--layer",      "cnn.2",
+                           "--layer",      "linear.0",
+                           "--pool",       "avg",
+                           "--dtype",      "float16",
+                           "--quiet"};
+    const Outcome h5 = cli(run + QStringList {"--compress", "--out", dir.filePath("features.h5")});
+    QVERIFY2(h5.exitCode == 0, qPrintable(h5.err));
+    QVERIFY(cli(run + QStringList {"--out", dir.filePath("features.npz")}).exitCode == 0);
+    const Outcome same = runProgram(
+        LAYERSCOPE_PYTHON,
+        {"-c",
+         "import sys, json, h5py, numpy as np\n"
+         "a = np.load(sys.argv[2])\n"
+         "with h5py.File(sys.argv[1], 'r') as f:\n"
+         "    assert sorted(f.keys()) == sorted(a.files), (list(f.keys()), a.files)\n"
+         "    for k in a.files:\n"
+         "        d = f[k]\n"
+         "        assert d.dtype == a[k].dtype and d.shape == a[k].shape and (d[()] == a[k]).all(), k\n"
+         "        assert d.chunks[1:] == d.shape[1:] and d.compression == 'gzip' and d.shuffle, (k, d.chunks)\n"
+         "        assert d.maxshape[0] is None, d.maxshape\n"
+         "    m = json.loads(f.attrs['layerscope_manifest'])\n"
+         "    assert m['reduce'] == {'maps': 'avg', 'dtype': 'float16'} and m['output']['format'] == 'hdf5', m\n"
+         "print(a['cnn.2'].shape)",
+         dir.filePath("features.h5"), dir.filePath("features.npz")});
+    QVERIFY2(same.exitCode == 0 && same.out.contains("64)"), qPrintable(same.err + same.out));
+    const Outcome wrong = cli(run + QStringList {"--compress", "--out", dir.filePath("features2.npz")});
+    QVERIFY2(wrong.exitCode == 1 && wrong.err.contains("only HDF5 output (.h5) is compressed"), qPrintable(wrong.err));
 }
 
 void TestCli::poolingAndHalfPrecisionEqualNumpy_data()

@@ -70,6 +70,8 @@ void TestExporters::formatFollowsTheExtension()
     QCOMPARE(exportFormatFor("b.pt"), ExportFormat::Pt);
     QCOMPARE(exportFormatFor("b.csv"), ExportFormat::Csv);
     QCOMPARE(exportFormatFor("b.png"), ExportFormat::Png);
+    QCOMPARE(exportFormatFor("b.h5"), ExportFormat::Hdf5);
+    QCOMPARE(exportFormatFor("b.hdf5"), ExportFormat::Hdf5);
     QCOMPARE(exportFormatFor("features"), ExportFormat::NpyFolder);
     QCOMPARE(exportFormatFor("features/"), ExportFormat::NpyFolder);
     QVERIFY_THROWS_EXCEPTION(Error, exportFormatFor("b.xlsx"));
@@ -92,6 +94,8 @@ void TestExporters::pythonReadsBackEveryFormat_data()
                              << "pt";
     QTest::newRow("CSV") << "all.csv"
                          << "csv";
+    QTest::newRow("HDF5") << "all.h5"
+                          << "h5";
 }
 
 void TestExporters::pythonReadsBackEveryFormat()

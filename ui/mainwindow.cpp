@@ -773,7 +773,7 @@ void MainWindow::exportCheckedDialog(bool folder)
     const QString what = checked.size() == 1 ? checked.first() : tr("%1-modules").arg(checked.size());
     const QString name = QFileInfo(currentModelPath()).completeBaseName() + "-" + what + ".npz";
     const QString filters
-        = tr("NumPy archive (*.npz);;MATLAB (*.mat);;PyTorch (*.pt);;CSV (*.csv);;Channel grids (*.png);;"
+        = tr("NumPy archive (*.npz);;HDF5 (*.h5);;MATLAB (*.mat);;PyTorch (*.pt);;CSV (*.csv);;Channel grids (*.png);;"
              "Folder of .npy files (*)");
     if (folder) { // a folder per forward argument, how much will be written, and where
         QStringList arguments;

@@ -60,6 +60,18 @@ def main():
             fail(f"torch.load gave a {type(got).__name__}, not a dict")
         for name in reference.files:
             compare(name, got[name].numpy(), reference[name])
+    elif kind == "h5":
+        import h5py
+        with h5py.File(path, "r") as f:
+            for name in reference.files:
+                expected = reference[name]
+                dataset = f[name]
+                if dataset.chunks is not None and dataset.chunks[1:] != expected.shape[1:]:
+                    fail(f"{name}: chunks {dataset.chunks} are not whole rows")
+                compare(name, dataset[()], expected if expected.dtype != np.bool_ else expected.astype(np.uint8))
+            manifest = json.loads(f.attrs["layerscope_manifest"])
+            if not isinstance(manifest, dict):
+                fail("the manifest attribute is not a JSON object")
     elif kind == "csv":
         with open(path, newline="") as f:
             rows = list(csv.reader(f))

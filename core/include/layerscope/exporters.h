@@ -13,7 +13,7 @@
 
 namespace layerscope {
 
-enum class ExportFormat { NpyFolder, Npz, Mat, Pt, Csv, Png };
+enum class ExportFormat { NpyFolder, Npz, Mat, Pt, Csv, Png, Hdf5 };
 
 // By extension; a path without one (or an existing folder) is a folder of .npy files.
 // Throws layerscope::Error for other extensions.
@@ -24,7 +24,8 @@ std::string exportFormatName(ExportFormat format);
 std::string manifestPathFor(const std::string& outputPath);
 
 struct ExportOptions {
-    GridOptions grid; // for .png
+    GridOptions grid;    // for .png
+    int compression = 0; // for .h5: gzip level 1..9 with the shuffle filter, 0 for none
 };
 
 struct CaptureSummary {

@@ -121,8 +121,8 @@ MergeResult mergeShards(const std::vector<std::string>& shardPaths, const std::s
     for (const Shard& shard : shards) {
         const int index = shard.manifest.at("shard").at("index").get<int>();
         if (!byIndex.emplace(index, shard.path).second)
-            throw Error("shard " + std::to_string(index) + "/" + std::to_string(count) + " is given twice: "
-                        + byIndex[index] + " and " + shard.path);
+            throw Error("shard " + std::to_string(index) + "/" + std::to_string(count)
+                        + " is given twice: " + byIndex[index] + " and " + shard.path);
     }
     std::string missing;
     for (int index = 0; index < count; ++index)

@@ -81,10 +81,10 @@ Tensor reducedTensor(const Tensor& tensor, const FeatureReduction& reduce)
 
 void checkReduction(const FeatureReduction& reduce, ExportFormat format, const std::string& outputPath)
 {
-    if (reduce.float16 && format != ExportFormat::Npz && format != ExportFormat::NpyFolder
-        && format != ExportFormat::Pt)
+    if (reduce.float16 && format != ExportFormat::Npz && format != ExportFormat::NpyFolder && format != ExportFormat::Pt
+        && format != ExportFormat::Hdf5)
         throw Error("--dtype float16: " + outputPath + ": " + exportFormatName(format)
-                    + " cannot hold half precision (MATLAB has no float16); write .npz, .npy or .pt");
+                    + " cannot hold half precision (MATLAB has no float16); write .npz, .npy, .pt or .h5");
 }
 
 RunResult reduced(const RunResult& run, const FeatureReduction& reduce)

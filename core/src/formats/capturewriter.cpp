@@ -1,6 +1,7 @@
 #include "layerscope/exporters.h"
 
 #include "formats/atomicfile_p.h"
+#include "formats/hdf5file_p.h"
 #include "formats/matfile_p.h"
 #include "formats/stagedarray_p.h"
 #include "formats/staging_p.h"
@@ -89,9 +90,12 @@ ExportFormat exportFormatFor(const std::string& path)
         return ExportFormat::Csv;
     if (extension == ".png")
         return ExportFormat::Png;
+    if (extension == ".h5" || extension == ".hdf5")
+        return ExportFormat::Hdf5;
     if (extension == ".npy")
         throw Error(path + ": one .npy holds one array; give a folder for one .npy per capture, or use .npz");
-    throw Error(path + ": unknown output format '" + extension + "' (use a folder, or .npz, .mat, .pt, .csv, .png)");
+    throw Error(path + ": unknown output format '" + extension
+                + "' (use a folder, or .npz, .mat, .pt, .csv, .png, .h5)");
 }
 
 std::string exportFormatName(ExportFormat format)
@@ -103,6 +107,7 @@ std::string exportFormatName(ExportFormat format)
     case ExportFormat::Pt: return "pt";
     case ExportFormat::Csv: return "csv";
     case ExportFormat::Png: return "png";
+    case ExportFormat::Hdf5: return "hdf5";
     }
     return "unknown";
 }
@@ -138,6 +143,7 @@ struct CaptureWriter::Impl {
     void commitNpz();
     void commitMat(std::vector<CaptureSummary>& summary);
     void commitPt();
+    void commitHdf5(const std::string& manifestJson);
     void commitCsv(const std::function<std::string(std::int64_t)>& rowLabel);
     std::vector<std::string> commitPng(const std::function<std::string(std::int64_t)>& rowLabel);
     void writeManifest(const std::string& manifestJson);
@@ -287,6 +293,7 @@ std::vector<std::string> CaptureWriter::commit(const std::string& manifestJson,
     case ExportFormat::Pt: impl_->commitPt(); break;
     case ExportFormat::Csv: impl_->commitCsv(rowLabel); break;
     case ExportFormat::Png: notes = impl_->commitPng(rowLabel); break;
+    case ExportFormat::Hdf5: impl_->commitHdf5(manifestJson); break;
     }
     if (!manifestJson.empty())
         impl_->writeManifest(manifestJson);
@@ -349,6 +356,17 @@ void CaptureWriter::Impl::commitMat(std::vector<CaptureSummary>& summary)
     }
     const std::string temporary = staging + "/output.mat";
     detail::writeMatFile(temporary, staged, variables);
+    if (std::rename(temporary.c_str(), path.c_str()) != 0)
+        detail::throwWriteError(path, errno);
+}
+
+void CaptureWriter::Impl::commitHdf5(const std::string& manifestJson)
+{
+    std::vector<const detail::StagedArray*> staged;
+    for (const auto& array : arrays)
+        staged.push_back(array.get());
+    const std::string temporary = staging + "/output.h5";
+    detail::writeHdf5File(temporary, staged, manifestJson, options.compression);
     if (std::rename(temporary.c_str(), path.c_str()) != 0)
         detail::throwWriteError(path, errno);
 }
