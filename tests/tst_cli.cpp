@@ -197,7 +197,7 @@ void TestCli::slurmArraysThatNameNoShardAreRefused()
     QVERIFY(errorOf({{"SLURM_ARRAY_TASK_ID", "x"}, {"SLURM_ARRAY_TASK_COUNT", "2"}}).contains("is not a task number"));
 }
 
-// Three shards merged (one as .npz, one as a folder of .npy) give the arrays and rows of one run;
+// Three shards merged (.npz, a folder of .npy, .h5) give the arrays and rows of one run;
 // a missing, doubled or foreign shard is named.
 void TestCli::mergedShardsEqualOneRun()
 {
@@ -212,7 +212,7 @@ void TestCli::mergedShardsEqualOneRun()
                            "linear.0",    "--quiet"};
     const Outcome whole = cli(run + QStringList {"--out", dir.filePath("whole.npz")});
     QVERIFY2(whole.exitCode == 0, qPrintable(whole.err));
-    const QStringList shards {dir.filePath("s0.npz"), dir.filePath("s1"), dir.filePath("s2.npz")};
+    const QStringList shards {dir.filePath("s0.npz"), dir.filePath("s1"), dir.filePath("s2.h5")};
     for (int i = 0; i < 3; ++i) {
         const Outcome shard = cli(run + QStringList {"--shard", QString("%1/3").arg(i), "--out", shards[i]});
         QVERIFY2(shard.exitCode == 0, qPrintable(shard.err));
@@ -244,7 +244,15 @@ void TestCli::mergedShardsEqualOneRun()
     const Outcome foreign
         = cli({"merge", shards[0], dir.filePath("foreign.npz"), shards[2], "--out", dir.filePath("f.npz")});
     QVERIFY2(foreign.exitCode == 1 && foreign.err.contains("its model (SHA-256) differs"), qPrintable(foreign.err));
-    for (const char* never : {"missing.npz", "twice.npz", "f.npz"})
+    // A damaged shard: its manifest is fine, the file is not HDF5.
+    QVERIFY(QFile::copy(shards[2] + ".manifest.json", dir.filePath("bad.h5.manifest.json")));
+    QFile bad(dir.filePath("bad.h5"));
+    QVERIFY(bad.open(QIODevice::WriteOnly) && bad.write(QByteArray(4096, 'x')) == 4096);
+    bad.close();
+    const Outcome damaged
+        = cli({"merge", shards[0], shards[1], dir.filePath("bad.h5"), "--out", dir.filePath("d.npz")});
+    QVERIFY2(damaged.exitCode == 1 && damaged.err.contains("bad.h5: not an HDF5 file"), qPrintable(damaged.err));
+    for (const char* never : {"missing.npz", "twice.npz", "f.npz", "d.npz"})
         QVERIFY(!QFile::exists(dir.filePath(never)));
 }
 

@@ -1,6 +1,7 @@
 // merge: the shards of one extract job (--shard I/N) back into one output in data-set order, checked
 // against their manifests: the same job, every shard once, every row of the data set once.
 
+#include "formats/hdf5file_p.h"
 #include "layerscope/error.h"
 #include "layerscope/exporters.h"
 #include "layerscope/extraction.h"
@@ -54,9 +55,16 @@ std::map<std::string, Tensor> readArrays(const std::string& shard, const Json& m
             const std::string file = capture.value("stored_as", name + ".npy");
             arrays[name] = readNpy((fs::path(shard) / file).string());
         }
+    } else if (format == ExportFormat::Hdf5) {
+        std::vector<std::string> names;
+        for (const Json& capture : manifest.at("captures"))
+            names.push_back(capture.at("name").get<std::string>());
+        std::vector<Tensor> tensors = detail::readHdf5Datasets(shard, names, std::uint64_t(1) << 40);
+        for (std::size_t i = 0; i < names.size(); ++i)
+            arrays[names[i]] = std::move(tensors[i]);
     } else {
-        throw Error(shard + ": merge reads .npz files and folders of .npy files, not " + exportFormatName(format)
-                    + "; write the shards as .npz (any format can be the merged output)");
+        throw Error(shard + ": merge reads .npz, .h5 and folders of .npy files, not " + exportFormatName(format)
+                    + "; write the shards as .npz or .h5 (any format can be the merged output)");
     }
     return arrays;
 }

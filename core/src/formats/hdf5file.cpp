@@ -82,8 +82,8 @@ void writeArray(hid_t file, const StagedArray& array, const std::string& path, i
         }
     }
     const hid_t creation = empty ? hid_t(H5P_DEFAULT) : hid_t(properties);
-    Handle dataset(H5Dcreate2(file, array.name().c_str(), type, space, H5P_DEFAULT, creation, H5P_DEFAULT),
-                   H5Dclose, path + ": cannot create the dataset '" + array.name() + "'");
+    Handle dataset(H5Dcreate2(file, array.name().c_str(), type, space, H5P_DEFAULT, creation, H5P_DEFAULT), H5Dclose,
+                   path + ": cannot create the dataset '" + array.name() + "'");
     if (array.rows() == 0 || rowBytes == 0)
         return;
     // Block by block from the staged .npy (its data follows the header), into the matching rows.
@@ -119,7 +119,83 @@ void writeStringAttribute(hid_t file, const char* name, const std::string& text,
         throw Error(path + ": cannot write the attribute " + name);
 }
 
+DType dtypeOf(hid_t type, const std::string& what)
+{
+    const H5T_class_t kind = H5Tget_class(type);
+    const std::size_t size = H5Tget_size(type);
+    if (kind == H5T_FLOAT && (size == 2 || size == 4 || size == 8))
+        return size == 2 ? DType::Float16 : size == 4 ? DType::Float32 : DType::Float64;
+    if (kind == H5T_INTEGER) {
+        const bool isSigned = H5Tget_sign(type) == H5T_SGN_2;
+        if (!isSigned && size == 1)
+            return DType::UInt8;
+        if (isSigned && size == 1)
+            return DType::Int8;
+        if (isSigned && size == 2)
+            return DType::Int16;
+        if (isSigned && size == 4)
+            return DType::Int32;
+        if (isSigned && size == 8)
+            return DType::Int64;
+    }
+    throw Error(what + ": a type LayerScope does not write (HDF5 class " + std::to_string(int(kind)) + ", "
+                + std::to_string(size) + " bytes)");
+}
+
+// The type to read `dtype` into memory as (little-endian, as the machine is).
+hid_t memoryType(DType dtype)
+{
+    switch (dtype) {
+    case DType::Float16: return fileType(DType::Float16, "", "");
+    case DType::Float32: return H5Tcopy(H5T_NATIVE_FLOAT);
+    case DType::Float64: return H5Tcopy(H5T_NATIVE_DOUBLE);
+    case DType::Int8: return H5Tcopy(H5T_NATIVE_INT8);
+    case DType::Int16: return H5Tcopy(H5T_NATIVE_INT16);
+    case DType::Int32: return H5Tcopy(H5T_NATIVE_INT32);
+    case DType::Int64: return H5Tcopy(H5T_NATIVE_INT64);
+    default: return H5Tcopy(H5T_NATIVE_UINT8);
+    }
+}
+
 } // namespace
+
+std::vector<Tensor> readHdf5Datasets(const std::string& path, const std::vector<std::string>& names,
+                                     std::uint64_t maxBytes)
+{
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    if (H5Fis_hdf5(path.c_str()) <= 0)
+        throw Error(path + ": not an HDF5 file");
+    Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose, path + ": cannot open as HDF5");
+    std::vector<Tensor> tensors;
+    for (const std::string& name : names) {
+        const std::string what = path + ": '" + name + "'";
+        if (H5Lexists(file, name.c_str(), H5P_DEFAULT) <= 0)
+            throw Error(what + " is not in the file");
+        Handle dataset(H5Dopen2(file, name.c_str(), H5P_DEFAULT), H5Dclose, what + " is not a dataset");
+        Handle type(H5Dget_type(dataset), H5Tclose, what + ": no type");
+        const DType dtype = dtypeOf(type, what);
+        Handle space(H5Dget_space(dataset), H5Sclose, what + ": no dataspace");
+        const int rank = H5Sget_simple_extent_ndims(space);
+        if (rank < 1 || rank > 32)
+            throw Error(what + ": " + std::to_string(rank) + " axes");
+        std::vector<hsize_t> dims(std::size_t(rank), 0);
+        H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+        std::uint64_t bytes = elementSize(dtype);
+        std::vector<std::int64_t> shape;
+        for (hsize_t d : dims) {
+            if (d != 0 && bytes > maxBytes / d)
+                throw Error(what + " declares more than " + std::to_string(maxBytes >> 20) + " MiB");
+            bytes *= d;
+            shape.push_back(std::int64_t(d));
+        }
+        Tensor tensor = Tensor::zeros(shape, dtype);
+        Handle memory(memoryType(dtype), H5Tclose, what + ": no type");
+        if (bytes > 0 && H5Dread(dataset, memory, H5S_ALL, H5S_ALL, H5P_DEFAULT, tensor.mutableData()) < 0)
+            throw Error(what + ": cannot read (a damaged file?)");
+        tensors.push_back(std::move(tensor));
+    }
+    return tensors;
+}
 
 void writeHdf5File(const std::string& path, const std::vector<const StagedArray*>& arrays,
                    const std::string& manifestJson, int compression)

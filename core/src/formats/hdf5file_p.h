@@ -5,6 +5,7 @@
 
 #include "formats/stagedarray_p.h"
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -14,5 +15,11 @@ namespace layerscope::detail {
 // `compression` 0 (none) to 9 (gzip level, with the shuffle filter). Throws layerscope::Error.
 void writeHdf5File(const std::string& path, const std::vector<const StagedArray*>& arrays,
                    const std::string& manifestJson, int compression);
+
+// The datasets `names` of an HDF5 file written by writeHdf5File (merge reads shards with it). A
+// dataset of another type, or larger than `maxBytes`, is refused (a crafted file may declare any
+// size). Throws layerscope::Error naming the file and dataset.
+std::vector<Tensor> readHdf5Datasets(const std::string& path, const std::vector<std::string>& names,
+                                     std::uint64_t maxBytes);
 
 } // namespace layerscope::detail
