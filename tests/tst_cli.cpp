@@ -52,6 +52,7 @@ private slots:
     void slurmArraysThatNameNoShardAreRefused();
     void mergedShardsEqualOneRun();
     void hdf5OutputIsChunkedCompressedAndEqual();
+    void matTooLargeIsRefusedAfterTheFirstBatch();
     void poolingAndHalfPrecisionEqualNumpy_data();
     void poolingAndHalfPrecisionEqualNumpy();
     void ctrlCKeepsCompleteRows();
@@ -293,6 +294,26 @@ void TestCli::hdf5OutputIsChunkedCompressedAndEqual()
     QVERIFY2(same.exitCode == 0 && same.out.contains("64)"), qPrintable(same.err + same.out));
     const Outcome wrong = cli(run + QStringList {"--compress", "--out", dir.filePath("features2.npz")});
     QVERIFY2(wrong.exitCode == 1 && wrong.err.contains("only HDF5 output (.h5) is compressed"), qPrintable(wrong.err));
+}
+
+// 20 images at 2000x2000 through a convolution of 8 channels: 128 MB a row, 2.4 GiB in all. The run
+// stops after its first image with the reason, instead of failing after the last one.
+void TestCli::matTooLargeIsRefusedAfterTheFirstBatch()
+{
+    QTemporaryDir dir;
+    const Outcome run = cli({"extract", fixture("inplace_scripted", "model.pt"), "--input",
+                             QString(LAYERSCOPE_FIXTURES_DIR) + "/dataset", "--resize", "2000x2000", "--batch-size",
+                             "1", "--layer", "features.0", "--quiet", "--out", dir.filePath("big.mat")});
+    QCOMPARE(run.exitCode, 1);
+    QVERIFY2(run.err.contains("capture 'features.0' would be 2.4 GiB over 20 inputs")
+                 && run.err.contains("more than a MATLAB v5 variable holds") && run.err.contains("--pool avg"),
+             qPrintable(run.err));
+    QVERIFY(!QFile::exists(dir.filePath("big.mat")));
+    QVERIFY(!QFile::exists(dir.filePath("big.mat.manifest.json")));
+    const Outcome pooled = cli({"extract", fixture("inplace_scripted", "model.pt"), "--input",
+                                QString(LAYERSCOPE_FIXTURES_DIR) + "/dataset", "--resize", "64x64", "--layer",
+                                "features.0", "--quiet", "--out", dir.filePath("small.mat")});
+    QVERIFY2(pooled.exitCode == 0, qPrintable(pooled.err));
 }
 
 void TestCli::poolingAndHalfPrecisionEqualNumpy_data()

@@ -3,6 +3,7 @@
 #include "extraction/batchloader_p.h"
 #include "extraction/manifest_p.h"
 #include "extraction/reduction_p.h"
+#include "formats/matfile_p.h"
 #include "layerscope/error.h"
 #include "layerscope/inputs.h"
 #include "layerscope/npy.h"
@@ -147,6 +148,7 @@ struct Run {
     std::vector<std::size_t> usable(std::vector<detail::LoadedSample>& batch);
     std::vector<Tensor> modelInputs(const std::vector<detail::LoadedSample>& batch,
                                     const std::vector<std::size_t>& good) const;
+    void checkOutputCanHoldAll(const RunResult& first) const;
     ForwardBatch forwardBatch(const std::vector<detail::LoadedSample>& batch, const std::vector<std::size_t>& good,
                               const std::vector<Tensor>& inputs) const;
     void hand(const std::vector<detail::LoadedSample>& batch, const std::vector<std::size_t>& good,
@@ -199,6 +201,17 @@ std::vector<Tensor> Run::modelInputs(const std::vector<detail::LoadedSample>& ba
     for (std::size_t a = 0; a < inputs.size(); ++a) // numpy saves float64 by default, pixels as uint8
         inputs[a] = prepareArrayInput(model, inputs[a], a < job.inputs.size() ? job.inputs[a] : std::string());
     return inputs;
+}
+
+// A .mat variable past 2 GiB is known from the first batch: said then, not after the whole run.
+void Run::checkOutputCanHoldAll(const RunResult& first) const
+{
+    if (!writer || writer->format() != ExportFormat::Mat || !plan.inputs.isFolderRun())
+        return;
+    for (const NamedTensor& capture : namedCaptures(first))
+        if (!capture.tensor.shape.empty() && capture.tensor.shape[0] > 0)
+            detail::checkMatVariableSize(job.outputPath, capture.name, plan.samples(),
+                                         capture.tensor.nbytes() / std::size_t(capture.tensor.shape[0]), true);
 }
 
 ForwardBatch Run::forwardBatch(const std::vector<detail::LoadedSample>& batch, const std::vector<std::size_t>& good,
@@ -272,6 +285,7 @@ void Run::go(detail::BatchLoader& loader, const std::function<double()>& elapsed
             if (result.rows == 0) {
                 result.notExecuted = run.notExecuted;
                 result.skippedValues = run.skipped;
+                checkOutputCanHoldAll(detail::reduced(run, job.reduce));
             }
             hand(batch, good, run);
         }

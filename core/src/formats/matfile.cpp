@@ -5,6 +5,7 @@
 
 #include <matio.h>
 
+#include <cstdio>
 #include <cstring>
 #include <memory>
 
@@ -79,6 +80,19 @@ void writeNameCell(mat_t* file, const char* variable, const std::vector<std::str
 
 } // namespace
 
+void checkMatVariableSize(const std::string& path, const std::string& capture, std::int64_t rows, std::size_t rowBytes,
+                          bool predicted)
+{
+    const double bytes = double(rows) * double(rowBytes);
+    if (bytes < double(std::size_t(1) << 31))
+        return;
+    char size[32];
+    std::snprintf(size, sizeof size, "%.1f GiB", bytes / double(1 << 30));
+    throw Error(path + ": capture '" + capture + "' " + (predicted ? "would be " : "is ") + size
+                + (predicted ? " over " + std::to_string(rows) + " inputs" : std::string())
+                + ", more than a MATLAB v5 variable holds (2 GiB); write .h5, .npz or .npy, or reduce it (--pool avg)");
+}
+
 void writeMatFile(const std::string& path, const std::vector<const StagedArray*>& arrays,
                   const std::vector<std::string>& variableNames)
 {
@@ -89,9 +103,7 @@ void writeMatFile(const std::string& path, const std::vector<const StagedArray*>
     for (std::size_t i = 0; i < arrays.size(); ++i) {
         const StagedArray& array = *arrays[i];
         const MatClass matClass = matClassOf(array.dtype());
-        if (array.rows() * array.rowBytes() >= (std::size_t(1) << 31))
-            throw Error(path + ": capture '" + array.name()
-                        + "' is over 2 GiB, more than a MATLAB v5 variable holds; export it as .npy or .npz");
+        checkMatVariableSize(path, array.name(), array.rows(), array.rowBytes(), false);
         const Tensor values = readNpy(array.file()); // one capture in memory at a time
         const std::vector<char> columnMajor = toColumnMajor(values);
         std::vector<std::size_t> dims(values.shape.begin(), values.shape.end());

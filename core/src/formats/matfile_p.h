@@ -13,6 +13,11 @@ std::vector<std::string> matlabVariableNames(const std::vector<std::string>& nam
 
 // Writes staged arrays as a MATLAB v5 .mat file at `path` with libmatio (values as numpy sees them in
 // scipy.io.loadmat), plus cell arrays `capture_names` and `variable_names` for the mapping.
+// Throws layerscope::Error when `rows` rows of `rowBytes` make a variable MATLAB v5 cannot hold
+// (2 GiB): checked after a run's first batch, from the rows to come, and again when writing.
+void checkMatVariableSize(const std::string& path, const std::string& capture, std::int64_t rows, std::size_t rowBytes,
+                          bool predicted);
+
 void writeMatFile(const std::string& path, const std::vector<const StagedArray*>& arrays,
                   const std::vector<std::string>& variableNames);
 
