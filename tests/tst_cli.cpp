@@ -253,7 +253,23 @@ void TestCli::mergedShardsEqualOneRun()
     const Outcome damaged
         = cli({"merge", shards[0], shards[1], dir.filePath("bad.h5"), "--out", dir.filePath("d.npz")});
     QVERIFY2(damaged.exitCode == 1 && damaged.err.contains("bad.h5: not an HDF5 file"), qPrintable(damaged.err));
-    for (const char* never : {"missing.npz", "twice.npz", "f.npz", "d.npz"})
+    // A crafted manifest (a row's index a string): named, one line.
+    QFile manifest(shards[0] + ".manifest.json");
+    QVERIFY(manifest.open(QIODevice::ReadOnly));
+    QByteArray text = manifest.readAll();
+    manifest.close();
+    QVERIFY(text.contains("\"dataset_index\":0"));
+    text.replace("\"dataset_index\":0", "\"dataset_index\":\"0\"");
+    QVERIFY(QFile::copy(shards[0], dir.filePath("crafted.npz")));
+    QFile crafted(dir.filePath("crafted.npz.manifest.json"));
+    QVERIFY(crafted.open(QIODevice::WriteOnly) && crafted.write(text) == text.size());
+    crafted.close();
+    const Outcome bent
+        = cli({"merge", dir.filePath("crafted.npz"), shards[1], shards[2], "--out", dir.filePath("c.npz")});
+    QVERIFY2(bent.exitCode == 1 && bent.err.contains("crafted.npz.manifest.json: not a LayerScope extract manifest")
+                 && bent.err.count('\n') == 1,
+             qPrintable(bent.err));
+    for (const char* never : {"missing.npz", "twice.npz", "f.npz", "d.npz", "c.npz"})
         QVERIFY(!QFile::exists(dir.filePath(never)));
 }
 

@@ -15,6 +15,8 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <stdexcept>
+#include <vector>
 
 namespace layerscope {
 
@@ -29,6 +31,30 @@ struct Shard {
     std::map<std::string, Tensor> arrays;
 };
 
+// Every field merge reads, with its type: a damaged or crafted manifest is named here, not met later.
+void checkManifestFields(const Json& manifest)
+{
+    (void)manifest.at("model").at("sha256").get<std::string>();
+    for (const char* key : {"index", "count", "dataset_size"})
+        (void)manifest.at("shard").at(key).get<std::int64_t>();
+    const std::int64_t count = manifest.at("shard").at("count").get<std::int64_t>();
+    if (count < 1 || count > 1000000)
+        throw std::out_of_range("shard count " + std::to_string(count));
+    for (const Json& row : manifest.at("rows")) {
+        (void)row.at("row").get<std::int64_t>();
+        (void)row.at("dataset_index").get<std::int64_t>();
+        for (const Json& file : row.value("files", Json::array()))
+            (void)file.get<std::string>();
+    }
+    for (const Json& capture : manifest.at("captures")) {
+        (void)capture.at("name").get<std::string>();
+        (void)capture.at("dtype").get<std::string>();
+        (void)capture.at("shape").get<std::vector<std::int64_t>>();
+        if (capture.contains("stored_as"))
+            (void)capture.at("stored_as").get<std::string>();
+    }
+}
+
 Json readManifest(const std::string& shard)
 {
     const std::string path = manifestPathFor(shard);
@@ -36,9 +62,11 @@ Json readManifest(const std::string& shard)
     if (!file)
         throw Error(shard + ": no manifest beside it (" + path + "); merge takes the outputs of extract --shard");
     try {
-        return Json::parse(file);
+        Json manifest = Json::parse(file);
+        checkManifestFields(manifest);
+        return manifest;
     } catch (const std::exception& e) {
-        throw Error(path + ": not a LayerScope manifest (" + e.what() + ")");
+        throw Error(path + ": not a LayerScope extract manifest, or a damaged one (" + e.what() + ")");
     }
 }
 
@@ -59,7 +87,10 @@ std::map<std::string, Tensor> readArrays(const std::string& shard, const Json& m
         std::vector<std::string> names;
         for (const Json& capture : manifest.at("captures"))
             names.push_back(capture.at("name").get<std::string>());
-        std::vector<Tensor> tensors = detail::readHdf5Datasets(shard, names, std::uint64_t(1) << 40);
+        // gzip inflates at most about 1032:1: a dataset may not declare more than that of the file's size.
+        std::error_code error;
+        const std::uint64_t fileBytes = fs::file_size(shard, error);
+        std::vector<Tensor> tensors = detail::readHdf5Datasets(shard, names, error ? 0 : fileBytes * 1100 + (1u << 20));
         for (std::size_t i = 0; i < names.size(); ++i)
             arrays[names[i]] = std::move(tensors[i]);
     } else {
