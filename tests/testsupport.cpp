@@ -4,6 +4,7 @@
 #include <QFile>
 #include <QJsonDocument>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -63,6 +64,14 @@ std::vector<double> toDoubles(const Tensor& tensor)
         }
     }
     return values;
+}
+
+double relativeDifference(const Tensor& got, const Tensor& expected)
+{
+    double scale = 1e-12;
+    for (double v : toDoubles(expected))
+        scale = std::max(scale, std::abs(v));
+    return maxAbsDifference(got, expected) / scale;
 }
 
 double maxAbsDifference(const Tensor& a, const Tensor& b)

@@ -24,6 +24,8 @@ std::map<std::string, Tensor> readNpzAsMap(const std::string& path);
 std::vector<double> toDoubles(const Tensor& tensor);
 // Largest |a - b| over all elements; +inf when shapes differ.
 double maxAbsDifference(const Tensor& a, const Tensor& b);
+// The largest difference relative to `expected`'s largest magnitude (maps range from 1e-3 to 1e2).
+double relativeDifference(const Tensor& got, const Tensor& expected);
 
 } // namespace layerscope::test
 

@@ -21,15 +21,6 @@ using namespace layerscope::test;
 
 namespace {
 
-// Largest difference relative to the reference's largest magnitude (maps range from 1e-3 to 1e2).
-double relativeDifference(const Tensor& got, const Tensor& expected)
-{
-    double scale = 1e-12;
-    for (double v : valuesAsDoubles(expected))
-        scale = std::max(scale, std::abs(v));
-    return maxAbsDifference(got, expected) / scale;
-}
-
 void compareMap(const Tensor& got, const Tensor& expected)
 {
     QCOMPARE(shapeToString(got.shape), shapeToString(expected.shape));

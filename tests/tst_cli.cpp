@@ -23,6 +23,16 @@ QString fixture(const QString& caseName, const QString& file)
     return QString::fromStdString(fixturePath(caseName, file));
 }
 
+// extract with the seed CNN over the fixture data set, grayscale at 101x101, then `more`.
+QStringList seedOverDataset(const QStringList& more)
+{
+    return QStringList {"extract",  fixture("seed_cnn_scripted", "model.pt"),
+                        "--input",  QString(LAYERSCOPE_FIXTURES_DIR) + "/dataset",
+                        "--preset", "gray",
+                        "--resize", "101"}
+    + more;
+}
+
 // numpy itself reads the file: every reference array is there, float32 stays float32, values match.
 const char* const kCompareWithNumpy = R"(
 import sys, numpy as np
@@ -130,11 +140,7 @@ void TestCli::extractFolderWithShardAndPreprocessing()
 void TestCli::shardAutoTakesTheSlurmArrayTask()
 {
     QTemporaryDir dir;
-    const QStringList run {"extract",  fixture("seed_cnn_scripted", "model.pt"),
-                           "--input",  QString(LAYERSCOPE_FIXTURES_DIR) + "/dataset",
-                           "--preset", "gray",
-                           "--resize", "101",
-                           "--layer",  "linear.0"};
+    const QStringList run = seedOverDataset({"--layer", "linear.0"});
     const Outcome given = cli(run + QStringList {"--shard", "1/3", "--out", dir.filePath("given.npz")});
     QVERIFY2(given.exitCode == 0, qPrintable(given.err));
     qputenv("SLURM_ARRAY_TASK_ID", "1");
@@ -203,14 +209,8 @@ void TestCli::slurmArraysThatNameNoShardAreRefused()
 void TestCli::mergedShardsEqualOneRun()
 {
     QTemporaryDir dir;
-    const QStringList run {"extract",     fixture("seed_cnn_scripted", "model.pt"),
-                           "--input",     QString(LAYERSCOPE_FIXTURES_DIR) + "/dataset",
-                           "--recursive", "--preset",
-                           "gray",        "--resize",
-                           "101",         "--batch-size",
-                           "3",           "--layer",
-                           "cnn.3",       "--layer",
-                           "linear.0",    "--quiet"};
+    const QStringList run
+        = seedOverDataset({"--recursive", "--batch-size", "3", "--layer", "cnn.3", "--layer", "linear.0", "--quiet"});
     const Outcome whole = cli(run + QStringList {"--out", dir.filePath("whole.npz")});
     QVERIFY2(whole.exitCode == 0, qPrintable(whole.err));
     const QStringList shards {dir.filePath("s0.npz"), dir.filePath("s1"), dir.filePath("s2.h5")};
@@ -278,16 +278,8 @@ void TestCli::mergedShardsEqualOneRun()
 void TestCli::hdf5OutputIsChunkedCompressedAndEqual()
 {
     QTemporaryDir dir;
-    const QStringList run {"extract",      fixture("seed_cnn_scripted", "model.pt"),
-                           "--input",      QString(LAYERSCOPE_FIXTURES_DIR) + "/dataset",
-                           "--preset",     "gray",
-                           "--resize",     "101",
-                           "--batch-size", "4",
-                           "--layer",      "cnn.2",
-                           "--layer",      "linear.0",
-                           "--pool",       "avg",
-                           "--dtype",      "float16",
-                           "--quiet"};
+    const QStringList run = seedOverDataset({"--batch-size", "4", "--layer", "cnn.2", "--layer", "linear.0", "--pool",
+                                             "avg", "--dtype", "float16", "--quiet"});
     const Outcome h5 = cli(run + QStringList {"--compress", "--out", dir.filePath("features.h5")});
     QVERIFY2(h5.exitCode == 0, qPrintable(h5.err));
     QVERIFY(cli(run + QStringList {"--out", dir.filePath("features.npz")}).exitCode == 0);

@@ -22,14 +22,6 @@ using layerscope::ui::MainWindow;
 
 namespace {
 
-double relativeDifference(const Tensor& got, const Tensor& expected)
-{
-    double scale = 1e-12;
-    for (double v : valuesAsDoubles(expected))
-        scale = std::max(scale, std::abs(v));
-    return maxAbsDifference(got, expected) / scale;
-}
-
 // resnet18 (scripted) on its two fixture images, run and shown; the Explain tab not yet opened.
 struct Opened {
     MainWindow window;

@@ -208,7 +208,7 @@ void Run::checkOutputCanHoldAll(const RunResult& first) const
 {
     if (!writer || writer->format() != ExportFormat::Mat || !plan.inputs.isFolderRun())
         return;
-    for (const NamedTensor& capture : namedCaptures(first))
+    for (const NamedTensor& capture : namedCaptures(detail::reduced(first, job.reduce))) // as it will be written
         if (!capture.tensor.shape.empty() && capture.tensor.shape[0] > 0)
             detail::checkMatVariableSize(job.outputPath, capture.name, plan.samples(),
                                          capture.tensor.nbytes() / std::size_t(capture.tensor.shape[0]), true);
@@ -285,7 +285,7 @@ void Run::go(detail::BatchLoader& loader, const std::function<double()>& elapsed
             if (result.rows == 0) {
                 result.notExecuted = run.notExecuted;
                 result.skippedValues = run.skipped;
-                checkOutputCanHoldAll(detail::reduced(run, job.reduce));
+                checkOutputCanHoldAll(run);
             }
             hand(batch, good, run);
         }
