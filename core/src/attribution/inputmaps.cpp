@@ -152,20 +152,28 @@ Attribution smoothGrad(const Model& model, const std::vector<Tensor>& inputs, co
     Passes passes(model, request, job, request.samples + 1);
     passes.run(inputs); // the classes, and their scores on the inputs themselves
     const std::vector<Planes> planes = planesOfAll(inputs, request.method);
-    std::vector<std::vector<double>> sums(inputs.size());
+    // Each input's values and each sample's noise sigma, the same for every draw.
+    std::vector<std::vector<double>> values(inputs.size()), sigmas(inputs.size()), sums(inputs.size());
+    for (std::size_t a = 0; a < inputs.size(); ++a) {
+        if (!attributable(inputs[a]))
+            continue;
+        values[a] = valuesAsDoubles(inputs[a]);
+        const std::size_t per = values[a].size() / std::size_t(std::max<std::int64_t>(planes[a].n, 1));
+        for (std::int64_t i = 0; i < planes[a].n; ++i) {
+            const auto first = values[a].begin() + i * per;
+            const auto [low, high] = std::minmax_element(first, first + per);
+            sigmas[a].push_back(request.noise * (*high - *low));
+        }
+    }
     for (int draw = 0; draw < request.samples; ++draw) {
         std::vector<Tensor> noisy = inputs;
         for (std::size_t a = 0; a < inputs.size(); ++a) {
-            if (!attributable(inputs[a]))
+            if (values[a].empty())
                 continue;
-            std::vector<double> v = valuesAsDoubles(inputs[a]);
-            const std::size_t per = v.size() / std::size_t(std::max<std::int64_t>(planes[a].n, 1));
-            for (std::int64_t i = 0; i < planes[a].n; ++i) {
-                const auto [low, high] = std::minmax_element(v.begin() + i * per, v.begin() + (i + 1) * per);
-                const double sigma = request.noise * (*high - *low);
-                for (std::size_t e = i * per; e < (i + 1) * per; ++e)
-                    v[e] += sigma * standardNormal(request.seed, std::uint64_t(draw), a, e);
-            }
+            std::vector<double> v = values[a];
+            const std::size_t per = v.size() / sigmas[a].size();
+            for (std::size_t e = 0; e < v.size(); ++e)
+                v[e] += sigmas[a][e / per] * standardNormal(request.seed, std::uint64_t(draw), a, e);
             noisy[a] = fromDoubles(v, inputs[a]);
         }
         const Pass pass = passes.run(noisy);
