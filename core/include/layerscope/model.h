@@ -38,12 +38,15 @@ struct Gradients {
     bool tapped = false;                // A was cloned where the forward went on, so later in-place ops left it whole
 };
 
-// A TorchScript model opened on the CPU, with every module's forward instrumented once so that
-// any set of modules can be captured by name at run time.
+// A model opened on the CPU: TorchScript (run by LibTorch, with every module's forward instrumented
+// once so that any set of modules can be captured by name at run time) or ONNX (run by OpenCV DNN,
+// with the module tree rebuilt from the exporter's scope names and each module's output requested
+// by layer). Callers do not need to know which.
 class Model {
 public:
     // Throws layerscope::Error with one line naming the file and the cause (UntrustedModelError for
-    // a model that must be trusted first, see LoadOptions::trustModel).
+    // a model that must be trusted first, see LoadOptions::trustModel). A zip archive is TorchScript;
+    // a file named *.onnx, or one that starts as an ONNX ModelProto, is ONNX.
     static Model load(const std::string& path, const LoadOptions& options = {});
 
     Model(Model&&) noexcept;
@@ -77,6 +80,11 @@ public:
     // target, a target that did not run or does not lead to the output, or a class out of range.
     Gradients gradients(const std::vector<Tensor>& inputs, const GradientRequest& request,
                         const JobControl* job = nullptr) const;
+
+    // "TorchScript" or "ONNX".
+    std::string formatName() const;
+    // False for runtimes without autograd (ONNX through OpenCV): gradients() then throws.
+    bool hasGradients() const;
 
     // Floating-point dtype of the model's parameters (Float32 when it has none).
     DType parameterDType() const;

@@ -16,6 +16,9 @@ struct ModuleInfo {
     std::vector<int> children;
     int depth = 0;
     bool hasForward = true; // containers such as ModuleList have no forward and never run
+    // Why this module's output cannot be captured although it runs, empty when it can: in an ONNX file
+    // exported with TrainingMode.EVAL, a convolution's node also holds the BatchNorm folded into it.
+    std::string unavailable;
 };
 
 // One argument of the model's forward (self excluded).

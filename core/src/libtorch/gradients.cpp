@@ -34,17 +34,14 @@ Tensor copyOf(const at::Tensor& tensor) { return detail::fromAten(tensor.detach(
 
 } // namespace
 
-Gradients Model::gradients(const std::vector<Tensor>& inputs, const GradientRequest& request,
-                           const JobControl* job) const
+Gradients TorchScriptModel::gradients(const Model& model, const std::vector<Tensor>& inputs,
+                                      const GradientRequest& request, const JobControl* job) const
 {
-    if (job)
-        job->cancel.throwIfCancelled();
-    checkInputCount(inputs.size());
     std::pair<int, int> target {-1, 0};
     if (!request.target.empty()) {
-        if (!impl_->instrumented)
-            throw Error(impl_->path + ": loaded without instrumentation, modules cannot be a target");
-        target = targetOf(*this, request.target);
+        if (!instrumented)
+            throw Error(path + ": loaded without instrumentation, modules cannot be a target");
+        target = targetOf(model, request.target);
     }
 
     c10::AutoGradMode gradients(true);
@@ -57,15 +54,15 @@ Gradients Model::gradients(const std::vector<Tensor>& inputs, const GradientRequ
         arguments.push_back(x);
         values.emplace_back(x);
     }
-    const auto moduleCount = impl_->modules.size();
-    detail::RunRecorder recorder(impl_->moduleNames, std::vector<char>(moduleCount, 0),
+    const auto moduleCount = modules.size();
+    detail::RunRecorder recorder(moduleNames, std::vector<char>(moduleCount, 0),
                                  std::vector<char>(moduleCount, 0), job);
     if (target.first > 0)
         recorder.keepLive(target.first, target.second);
-    const c10::IValue output = detail::recordedForward(*impl_, recorder, std::move(values), inputs);
+    const c10::IValue output = detail::recordedForward(*this, recorder, std::move(values), inputs);
 
     if (!output.isTensor() || output.toTensor().dim() != 2 || !output.toTensor().is_floating_point())
-        throw Error(impl_->path + ": attribution needs a model whose output is one [N, classes] tensor of scores; "
+        throw Error(path + ": attribution needs a model whose output is one [N, classes] tensor of scores; "
                     + "its forward returns "
                     + (output.isTensor() ? "a tensor of " + std::to_string(output.toTensor().dim()) + " dimensions"
                                          : output.type()->annotation_str()));

@@ -49,7 +49,7 @@ std::int64_t countElements(const std::vector<at::Tensor>& tensors)
 }
 
 // named_modules() order, shared instances once (as PyTorch's memo does).
-void buildTree(Model::Impl& impl, std::vector<torch::jit::Module>& handles)
+void buildTree(TorchScriptModel& impl, std::vector<torch::jit::Module>& handles)
 {
     std::unordered_set<const void*> seen;
     for (const auto& entry : impl.root.named_modules()) {
@@ -83,23 +83,12 @@ void buildTree(Model::Impl& impl, std::vector<torch::jit::Module>& handles)
         }
         impl.linearInFeatures.push_back(inFeatures);
 
-        const int index = static_cast<int>(impl.modules.size());
-        if (!info.name.empty()) {
-            const auto dot = info.name.rfind('.');
-            const std::string parentName = dot == std::string::npos ? std::string() : info.name.substr(0, dot);
-            auto parent = impl.moduleIndex.find(parentName);
-            info.parent = parent != impl.moduleIndex.end() ? parent->second : 0;
-            info.depth = impl.modules[info.parent].depth + 1;
-            impl.modules[info.parent].children.push_back(index);
-        }
-        impl.moduleIndex.emplace(info.name, index);
-        impl.moduleNames.push_back(info.name);
-        impl.modules.push_back(std::move(info));
+        impl.addModule(std::move(info));
         handles.push_back(entry.value);
     }
 }
 
-void readSignature(Model::Impl& impl)
+void readSignature(TorchScriptModel& impl)
 {
     auto forward = impl.root.find_method("forward");
     if (!forward)
@@ -113,7 +102,7 @@ void readSignature(Model::Impl& impl)
         impl.returnType = schema.returns()[0].type()->annotation_str();
 }
 
-void readParameterHints(Model::Impl& impl)
+void readParameterHints(TorchScriptModel& impl)
 {
     bool dtypeKnown = false;
     for (const auto& p : impl.root.parameters()) {
@@ -130,7 +119,7 @@ struct Probe {
     std::int64_t features = -1; // else: what the failing Linear received, -1 when it failed before it
 };
 
-Probe probeSquare(Model::Impl& impl, int channels, std::int64_t side, int linear)
+Probe probeSquare(const TorchScriptModel& impl, int channels, std::int64_t side, int linear)
 {
     const std::size_t n = impl.modules.size();
     RunRecorder recorder(impl.moduleNames, std::vector<char>(n, 0), std::vector<char>(n, 0));
@@ -152,7 +141,7 @@ Probe probeSquare(Model::Impl& impl, int channels, std::int64_t side, int linear
 // The square image sides a model runs with when a Linear after a flatten fixes them: the features
 // it receives grow with the side, so the sides that give exactly `inFeatures` form one range,
 // found by doubling then bisecting (a dozen forwards that stop at the Linear). {0, 0}: none found.
-std::pair<std::int64_t, std::int64_t> runnableSides(Model::Impl& impl, int channels, int linear,
+std::pair<std::int64_t, std::int64_t> runnableSides(const TorchScriptModel& impl, int channels, int linear,
                                                     std::int64_t inFeatures)
 {
     auto atLeast = [&](std::int64_t side, std::int64_t features) {
@@ -192,18 +181,11 @@ std::pair<std::int64_t, std::int64_t> runnableSides(Model::Impl& impl, int chann
 
 } // namespace
 
-Model::Model(std::unique_ptr<Impl> impl)
-    : impl_(std::move(impl))
-{
-}
-Model::Model(Model&&) noexcept = default;
-Model& Model::operator=(Model&&) noexcept = default;
-Model::~Model() = default;
+namespace detail {
 
-Model Model::load(const std::string& path, const LoadOptions& options)
+std::unique_ptr<Model::Impl> loadTorchScript(const std::string& path, const LoadOptions& options)
 {
-    detail::checkModelFile(path, options.trustModel); // before LibTorch runs any of the model's code
-    auto impl = std::make_unique<Impl>();
+    auto impl = std::make_unique<TorchScriptModel>();
     impl->path = path;
     try {
         impl->root = torch::jit::load(path, torch::kCPU);
@@ -227,74 +209,12 @@ Model Model::load(const std::string& path, const LoadOptions& options)
     } catch (const c10::Error& error) {
         throw Error(path + ": cannot be prepared for capture (" + messageOf(error) + ")");
     }
-    return Model(std::move(impl));
-}
-
-const std::string& Model::path() const { return impl_->path; }
-const std::vector<ModuleInfo>& Model::modules() const { return impl_->modules; }
-const std::vector<ArgumentInfo>& Model::forwardArguments() const { return impl_->arguments; }
-DType Model::parameterDType() const { return impl_->parameterDType; }
-int Model::imageChannelsHint() const { return impl_->imageChannels; }
-
-int Model::findModule(const std::string& name) const
-{
-    auto it = impl_->moduleIndex.find(name);
-    return it == impl_->moduleIndex.end() ? -1 : it->second;
-}
-
-int Model::requiredArgumentCount() const
-{
-    int required = 0;
-    for (const auto& argument : impl_->arguments)
-        required += argument.hasDefault ? 0 : 1;
-    return required;
-}
-
-std::string Model::signature() const
-{
-    std::string text = "forward(";
-    for (std::size_t i = 0; i < impl_->arguments.size(); ++i) {
-        const auto& argument = impl_->arguments[i];
-        text += (i ? ", " : "") + argument.name + ": " + argument.type + (argument.hasDefault ? " = ..." : "");
-    }
-    return text + ") -> " + impl_->returnType;
-}
-
-void Model::checkInputCount(std::size_t given) const
-{
-    const int required = requiredArgumentCount();
-    const auto accepted = impl_->arguments.size();
-    if (given >= std::size_t(required) && given <= accepted)
-        return;
-    std::ostringstream message;
-    message << impl_->path << ": the model takes " << (std::size_t(required) == accepted ? "" : "at least ") << required
-            << (required == 1 ? " input" : " inputs") << ", " << signature() << ", but " << given
-            << (given == 1 ? " was" : " were") << " given";
-    throw Error(message.str());
-}
-
-std::vector<std::string> Model::closestModuleNames(const std::string& name, std::size_t count) const
-{
-    return detail::closestNames(name, impl_->moduleNames, count);
-}
-
-namespace detail {
-
-int moduleIndexOrThrow(const Model& model, const std::string& name)
-{
-    const int index = model.findModule(name);
-    if (index >= 0)
-        return index;
-    std::string message = "no module named '" + name + "' in " + model.path();
-    const auto suggestions = model.closestModuleNames(name);
-    for (std::size_t i = 0; i < suggestions.size(); ++i)
-        message += (i ? ", '" : "; did you mean '") + suggestions[i] + "'";
-    throw Error(message + (suggestions.empty() ? "" : "?"));
+    return impl;
 }
 
 namespace {
 
-[[noreturn]] void throwForwardFailure(Model::Impl& impl, const RunRecorder& recorder, const std::vector<Tensor>& inputs,
+[[noreturn]] void throwForwardFailure(const TorchScriptModel& impl, const RunRecorder& recorder, const std::vector<Tensor>& inputs,
                                       const std::exception& error)
 {
     if (recorder.stoppedByCancel())
@@ -348,7 +268,7 @@ namespace {
 
 } // namespace
 
-c10::IValue recordedForward(Model::Impl& impl, RunRecorder& recorder, std::vector<c10::IValue> arguments,
+c10::IValue recordedForward(const TorchScriptModel& impl, RunRecorder& recorder, std::vector<c10::IValue> arguments,
                             const std::vector<Tensor>& inputs)
 {
     try {
@@ -363,26 +283,25 @@ c10::IValue recordedForward(Model::Impl& impl, RunRecorder& recorder, std::vecto
 
 } // namespace detail
 
-RunResult Model::run(const std::vector<Tensor>& inputs, const CaptureRequest& request, const JobControl* job) const
+RunResult TorchScriptModel::run(const Model& model, const std::vector<Tensor>& inputs, const CaptureRequest& request,
+                                const JobControl* job) const
 {
-    if (job)
-        job->cancel.throwIfCancelled();
-    const auto moduleCount = impl_->modules.size();
+    const auto moduleCount = modules.size();
     std::vector<char> captureOutputs(moduleCount, 0), captureInputs(moduleCount, 0);
     auto select = [&](const std::vector<std::string>& names, std::vector<char>& flags) {
         for (const auto& name : names) {
-            const int index = detail::moduleIndexOrThrow(*this, name);
+            const int index = detail::moduleIndexOrThrow(model, name);
             if (index == 0)
                 throw Error("the root module is the model itself: its output is always captured as 'output'");
-            if (!impl_->instrumented)
-                throw Error(impl_->path + ": loaded without instrumentation, modules cannot be captured");
+            if (!instrumented)
+                throw Error(path + ": loaded without instrumentation, modules cannot be captured");
             flags[index] = 1;
         }
     };
     select(request.outputsOf, captureOutputs);
     select(request.inputsOf, captureInputs);
 
-    checkInputCount(inputs.size());
+    model.checkInputCount(inputs.size());
 
     c10::InferenceMode inferenceMode;
     std::vector<c10::IValue> arguments;
@@ -390,8 +309,8 @@ RunResult Model::run(const std::vector<Tensor>& inputs, const CaptureRequest& re
     for (const auto& input : inputs) // a copy: a model may change its input in place
         arguments.emplace_back(detail::toAten(input).clone());
 
-    RunRecorder recorder(impl_->moduleNames, captureOutputs, captureInputs, job);
-    const c10::IValue output = detail::recordedForward(*impl_, recorder, std::move(arguments), inputs);
+    RunRecorder recorder(moduleNames, captureOutputs, captureInputs, job);
+    const c10::IValue output = detail::recordedForward(*this, recorder, std::move(arguments), inputs);
 
     Capture proto;
     recorder.collect(output, "output", proto, recorder.result().outputs);
@@ -404,9 +323,9 @@ RunResult Model::run(const std::vector<Tensor>& inputs, const CaptureRequest& re
             continue;
         // A module still running in a forked task nobody waited for: its fate is unknown.
         if (unfinished[i])
-            result.incomplete.push_back(impl_->moduleNames[i]);
+            result.incomplete.push_back(moduleNames[i]);
         else if (recorder.callCount(static_cast<int>(i)) == 0)
-            result.notExecuted.push_back(impl_->moduleNames[i]);
+            result.notExecuted.push_back(moduleNames[i]);
     }
     return result;
 }

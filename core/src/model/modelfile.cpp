@@ -4,6 +4,7 @@
 
 #include <zip.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -630,6 +631,19 @@ void checkArchive(zip_t* archive, std::uint64_t fileSize, const std::string& nam
 
 } // namespace
 
+bool looksLikeOnnx(const std::string& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    char lead[4] = {};
+    in.read(lead, sizeof lead);
+    if (in.gcount() >= 4 && std::memcmp(lead, "PK\x03\x04", 4) == 0)
+        return false; // TorchScript's zip, whatever the name says
+    std::string extension = path.size() >= 5 ? path.substr(path.size() - 5) : std::string();
+    for (char& c : extension)
+        c = char(std::tolower(static_cast<unsigned char>(c)));
+    return extension == ".onnx" || (in.gcount() >= 2 && lead[0] == 0x08 && (lead[1] & 0x80) == 0);
+}
+
 void checkModelFile(const std::string& path, bool trustModel)
 {
     namespace fs = std::filesystem;
@@ -639,6 +653,8 @@ void checkModelFile(const std::string& path, bool trustModel)
         throw Error(path + ": no such file");
     if (fs::is_directory(status))
         throw Error(path + ": is a folder, not a model file");
+    if (looksLikeOnnx(path))
+        return; // not TorchScript: the ONNX reader checks it as it parses
 
     std::ifstream in(path, std::ios::binary);
     if (!in)

@@ -6,6 +6,10 @@
 
 namespace layerscope::detail {
 
+// True for a file LayerScope opens as ONNX: not a zip archive, and named *.onnx or starting as a
+// serialized ModelProto does (field 1, ir_version, as a one-byte varint).
+bool looksLikeOnnx(const std::string& path);
+
 // Looks at a model file before LibTorch does, so the common mistakes get a clear message:
 // missing or unreadable file, not a zip archive, truncated or corrupt archive, and a torch.save
 // pickle (state_dict or eager nn.Module) instead of TorchScript. Hostile files too: an archive
@@ -13,6 +17,7 @@ namespace layerscope::detail {
 // is inflated, and unless `trustModel`, a model whose TorchScript source calls an operator that
 // reaches outside the model (torch.from_file, torch.save ...) is refused before LibTorch compiles
 // or runs any of it (UntrustedModelError). Throws layerscope::Error.
+// ONNX files pass through: their reader checks them as it parses.
 void checkModelFile(const std::string& path, bool trustModel = false);
 
 // The same checks on an archive in memory; `name` stands for the file in messages. For the fuzzer.
