@@ -52,9 +52,19 @@ int listModules(const std::string& modelPath, const LoadOptions& loadOptions)
     std::printf("%-*s  %-*s  %12s\n", int(nameWidth), "module", int(typeWidth), "type", "parameters");
     for (const auto& m : model.modules()) {
         const std::string name = m.name.empty() ? "(model)" : std::string(2 * (m.depth - 1), ' ') + m.name;
-        std::printf("%-*s  %-*s  %12s\n", int(nameWidth), name.c_str(), int(typeWidth), m.typeName.c_str(),
-                    withThousands(m.totalParameters).c_str());
+        std::printf("%-*s  %-*s  %12s%s\n", int(nameWidth), name.c_str(), int(typeWidth), m.typeName.c_str(),
+                    withThousands(m.totalParameters).c_str(), m.unavailable.empty() ? "" : "  *");
     }
+    std::string reason; // the first, they share it: each kind of limit has one message
+    int uncapturable = 0;
+    for (const auto& m : model.modules())
+        if (!m.unavailable.empty()) {
+            reason = reason.empty() ? m.unavailable : reason;
+            ++uncapturable;
+        }
+    if (uncapturable)
+        std::cout << "* " << uncapturable << (uncapturable == 1 ? " module runs" : " modules run")
+                  << " but cannot be captured: " << reason << "\n";
     if (model.modules().size() == 1)
         std::cerr << "note: " << modelPath << " has no submodules (frozen with torch.jit.freeze, or inlined): "
                   << "only its output can be captured; save the model before freezing to see its layers\n";

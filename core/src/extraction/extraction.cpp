@@ -90,7 +90,7 @@ CaptureRequest requestFor(const ExtractionJob& job, const Model& model)
     CaptureRequest request = job.request;
     if (job.allModules) {
         for (const auto& m : model.modules())
-            if (!m.name.empty() && m.hasForward)
+            if (!m.name.empty() && m.hasForward && m.unavailable.empty()) // the manifest lists the others
                 request.outputsOf.push_back(m.name);
     }
     if (job.withInputs)

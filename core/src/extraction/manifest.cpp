@@ -42,7 +42,17 @@ std::string extractionManifest(const ManifestFacts& facts)
     manifest["layerscope_version"] = layerscopeVersion();
     manifest["created"] = isoTimeNow();
     manifest["model"] = {
-        {"path", fs::absolute(model.path()).string()}, {"sha256", facts.modelSha256}, {"signature", model.signature()}};
+        {"path", fs::absolute(model.path()).string()},
+        {"sha256", facts.modelSha256},
+        {"format", model.formatName()},
+        {"signature", model.signature()}};
+    // Modules that run but whose output the file does not hold (ONNX: BatchNorm folded into a convolution).
+    Json uncapturable = Json::array();
+    for (const auto& m : model.modules())
+        if (!m.unavailable.empty())
+            uncapturable.push_back({{"module", m.name}, {"reason", m.unavailable}});
+    if (!uncapturable.empty())
+        manifest["uncapturable_modules"] = uncapturable;
     Json inputs = Json::array();
     for (std::size_t a = 0; a < facts.inputs.arguments(); ++a)
         inputs.push_back({{"argument", a < model.forwardArguments().size() ? model.forwardArguments()[a].name : ""},
