@@ -41,11 +41,10 @@ std::string extractionManifest(const ManifestFacts& facts)
     Json manifest = Json::object();
     manifest["layerscope_version"] = layerscopeVersion();
     manifest["created"] = isoTimeNow();
-    manifest["model"] = {
-        {"path", fs::absolute(model.path()).string()},
-        {"sha256", facts.modelSha256},
-        {"format", model.formatName()},
-        {"signature", model.signature()}};
+    manifest["model"] = {{"path", fs::absolute(model.path()).string()},
+                         {"sha256", facts.modelSha256},
+                         {"format", model.formatName()},
+                         {"signature", model.signature()}};
     // Modules that run but whose output the file does not hold (ONNX: BatchNorm folded into a convolution).
     Json uncapturable = Json::array();
     for (const auto& m : model.modules())

@@ -55,8 +55,8 @@ Gradients TorchScriptModel::gradients(const Model& model, const std::vector<Tens
         values.emplace_back(x);
     }
     const auto moduleCount = modules.size();
-    detail::RunRecorder recorder(moduleNames, std::vector<char>(moduleCount, 0),
-                                 std::vector<char>(moduleCount, 0), job);
+    detail::RunRecorder recorder(moduleNames, std::vector<char>(moduleCount, 0), std::vector<char>(moduleCount, 0),
+                                 job);
     if (target.first > 0)
         recorder.keepLive(target.first, target.second);
     const c10::IValue output = detail::recordedForward(*this, recorder, std::move(values), inputs);

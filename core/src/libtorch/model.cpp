@@ -214,8 +214,8 @@ std::unique_ptr<Model::Impl> loadTorchScript(const std::string& path, const Load
 
 namespace {
 
-[[noreturn]] void throwForwardFailure(const TorchScriptModel& impl, const RunRecorder& recorder, const std::vector<Tensor>& inputs,
-                                      const std::exception& error)
+[[noreturn]] void throwForwardFailure(const TorchScriptModel& impl, const RunRecorder& recorder,
+                                      const std::vector<Tensor>& inputs, const std::exception& error)
 {
     if (recorder.stoppedByCancel())
         throw Cancelled();

@@ -25,10 +25,19 @@ std::size_t elementBytes(int type)
 {
     using T = onnx::TensorProto;
     switch (type) {
-    case T::FLOAT: case T::INT32: case T::UINT32: return 4;
-    case T::DOUBLE: case T::INT64: case T::UINT64: return 8;
-    case T::FLOAT16: case T::BFLOAT16: case T::INT16: case T::UINT16: return 2;
-    case T::INT8: case T::UINT8: case T::BOOL: return 1;
+    case T::FLOAT:
+    case T::INT32:
+    case T::UINT32: return 4;
+    case T::DOUBLE:
+    case T::INT64:
+    case T::UINT64: return 8;
+    case T::FLOAT16:
+    case T::BFLOAT16:
+    case T::INT16:
+    case T::UINT16: return 2;
+    case T::INT8:
+    case T::UINT8:
+    case T::BOOL: return 1;
     default: return 0; // strings, complex numbers, undefined
     }
 }
@@ -63,7 +72,8 @@ std::int64_t typedCount(const onnx::TensorProto& t)
     case T::FLOAT: return t.float_data_size();
     case T::DOUBLE: return t.double_data_size();
     case T::INT64: return t.int64_data_size();
-    case T::UINT32: case T::UINT64: return t.uint64_data_size();
+    case T::UINT32:
+    case T::UINT64: return t.uint64_data_size();
     default: return t.int32_data_size(); // INT32, INT16, INT8, UINT16, UINT8, BOOL, FLOAT16, BFLOAT16
     }
 }
@@ -73,8 +83,9 @@ void checkTensor(const onnx::TensorProto& t, const std::string& what, const std:
 {
     const std::string label = file + ": " + what;
     if (t.data_location() == onnx::TensorProto::EXTERNAL || t.external_data_size() > 0)
-        throw Error(label + " keeps its data in an external file; LayerScope opens self-contained .onnx files only "
-                            "(save with onnx.save_model(model, path, save_as_external_data=False))");
+        throw Error(label
+                    + " keeps its data in an external file; LayerScope opens self-contained .onnx files only "
+                      "(save with onnx.save_model(model, path, save_as_external_data=False))");
     const std::size_t bytes = elementBytes(t.data_type());
     if (bytes == 0)
         throw Error(label + " is of " + typeName(t.data_type()) + ", which OpenCV DNN cannot hold");
@@ -235,6 +246,7 @@ void rewriteForOpenCv(onnx::GraphProto& graph, std::vector<std::string>& notes)
 // What a walk over the nodes learns about one call of a module (one scope instance).
 struct Instance {
     std::string module;
+    int call = 0;
     std::vector<std::string> outputs;
     std::string firstOp; // of the node making its first output, for the type of leaf modules
 };
@@ -250,18 +262,109 @@ std::string scopeOfNode(const std::string& nodeName)
 bool openCvRunsOperator(const std::string& op)
 {
     // Found by importing a one-node graph of every ONNX operator with OpenCV 4.6 (opencv_onnx_ops.py).
-    static const std::unordered_set<std::string> runs = {
-        "Abs", "Acos", "Acosh", "Add", "ArgMax", "ArgMin", "Asin", "Asinh", "Atan", "Atanh", "AveragePool",
-        "BatchNormalization", "Cast", "Ceil", "Celu", "Clip", "Concat", "Constant", "ConstantOfShape", "Conv",
-        "ConvTranspose", "Cos", "Cosh", "CumSum", "DepthToSpace", "DequantizeLinear", "Div", "Dropout", "Elu",
-        "Equal", "Erf", "Exp", "Expand", "Flatten", "Floor", "GRU", "Gather", "Gemm", "GlobalAveragePool",
-        "GlobalMaxPool", "Greater", "HardSigmoid", "HardSwish", "Identity", "InstanceNormalization", "LRN", "LSTM",
-        "LeakyRelu", "Less", "Log", "LogSoftmax", "MatMul", "Max", "MaxPool", "MaxUnpool", "Min", "Mul", "Neg",
-        "Not", "PRelu", "Pad", "Pow", "QLinearConv", "QLinearMatMul", "QuantizeLinear", "Reciprocal", "ReduceL1",
-        "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceMax", "ReduceMean", "ReduceMin", "ReduceProd",
-        "ReduceSum", "ReduceSumSquare", "Relu", "Reshape", "Resize", "Round", "Selu", "Shape", "Shrink",
-        "Sigmoid", "Sign", "Sin", "Sinh", "Slice", "Softmax", "Softplus", "Softsign", "SpaceToDepth", "Split",
-        "Sqrt", "Squeeze", "Sub", "Sum", "Tan", "Tanh", "ThresholdedRelu", "Transpose", "Unsqueeze", "Upsample"};
+    static const std::unordered_set<std::string> runs = {"Abs",
+                                                         "Acos",
+                                                         "Acosh",
+                                                         "Add",
+                                                         "ArgMax",
+                                                         "ArgMin",
+                                                         "Asin",
+                                                         "Asinh",
+                                                         "Atan",
+                                                         "Atanh",
+                                                         "AveragePool",
+                                                         "BatchNormalization",
+                                                         "Cast",
+                                                         "Ceil",
+                                                         "Celu",
+                                                         "Clip",
+                                                         "Concat",
+                                                         "Constant",
+                                                         "ConstantOfShape",
+                                                         "Conv",
+                                                         "ConvTranspose",
+                                                         "Cos",
+                                                         "Cosh",
+                                                         "CumSum",
+                                                         "DepthToSpace",
+                                                         "DequantizeLinear",
+                                                         "Div",
+                                                         "Dropout",
+                                                         "Elu",
+                                                         "Equal",
+                                                         "Erf",
+                                                         "Exp",
+                                                         "Expand",
+                                                         "Flatten",
+                                                         "Floor",
+                                                         "GRU",
+                                                         "Gather",
+                                                         "Gemm",
+                                                         "GlobalAveragePool",
+                                                         "GlobalMaxPool",
+                                                         "Greater",
+                                                         "HardSigmoid",
+                                                         "HardSwish",
+                                                         "Identity",
+                                                         "InstanceNormalization",
+                                                         "LRN",
+                                                         "LSTM",
+                                                         "LeakyRelu",
+                                                         "Less",
+                                                         "Log",
+                                                         "LogSoftmax",
+                                                         "MatMul",
+                                                         "Max",
+                                                         "MaxPool",
+                                                         "MaxUnpool",
+                                                         "Min",
+                                                         "Mul",
+                                                         "Neg",
+                                                         "Not",
+                                                         "PRelu",
+                                                         "Pad",
+                                                         "Pow",
+                                                         "QLinearConv",
+                                                         "QLinearMatMul",
+                                                         "QuantizeLinear",
+                                                         "Reciprocal",
+                                                         "ReduceL1",
+                                                         "ReduceL2",
+                                                         "ReduceLogSum",
+                                                         "ReduceLogSumExp",
+                                                         "ReduceMax",
+                                                         "ReduceMean",
+                                                         "ReduceMin",
+                                                         "ReduceProd",
+                                                         "ReduceSum",
+                                                         "ReduceSumSquare",
+                                                         "Relu",
+                                                         "Reshape",
+                                                         "Resize",
+                                                         "Round",
+                                                         "Selu",
+                                                         "Shape",
+                                                         "Shrink",
+                                                         "Sigmoid",
+                                                         "Sign",
+                                                         "Sin",
+                                                         "Sinh",
+                                                         "Slice",
+                                                         "Softmax",
+                                                         "Softplus",
+                                                         "Softsign",
+                                                         "SpaceToDepth",
+                                                         "Split",
+                                                         "Sqrt",
+                                                         "Squeeze",
+                                                         "Sub",
+                                                         "Sum",
+                                                         "Tan",
+                                                         "Tanh",
+                                                         "ThresholdedRelu",
+                                                         "Transpose",
+                                                         "Unsqueeze",
+                                                         "Upsample"};
     return runs.count(op) > 0;
 }
 
@@ -300,7 +403,6 @@ OnnxGraph readOnnxGraph(const void* bytes, std::size_t size, const std::string& 
             auto& entry = unsupported[(standard ? "" : node.domain() + ".") + node.op_type()];
             if (entry.first++ == 0)
                 entry.second = scopeOfNode(node.name());
-            continue; // its inputs and outputs matter no more: the model is refused below
         }
         for (const auto& input : node.input())
             if (!input.empty() && !known.count(input))
@@ -357,19 +459,53 @@ OnnxGraph readOnnxGraph(const void* bytes, std::size_t size, const std::string& 
         for (int o = 0; o < node.output_size(); ++o)
             result.producers[node.output(o)] = {node.name().empty() ? node.output(0) : node.name(), o};
     }
-    std::map<std::string, int> instanceIndex; // raw path -> index into instances
-    std::vector<Instance> instances;
-    std::vector<std::vector<int>> nodeInstances(static_cast<std::size_t>(nodeCount)); // outermost first
+    // The modules each node's scope names, outermost first; its own module's call is the place of its
+    // raw scope among that module's ("relu" then "relu_1"). The exporter suffixes only the innermost
+    // scope, so a container's calls are inferred: as many as the fewest calls of a module inside it,
+    // each holding an equal run of the calls of the modules within.
+    std::vector<std::vector<std::string>> chains(static_cast<std::size_t>(nodeCount));
+    std::vector<std::string> rawPath(static_cast<std::size_t>(nodeCount));
+    std::unordered_map<std::string, std::vector<std::string>> directCalls; // module -> raw scopes, in order
     for (int i = 0; i < nodeCount; ++i) {
         const auto& segments = raw[std::size_t(i)];
         std::vector<std::string> canonical;
         for (std::size_t k = 0; k < segments.size(); ++k) {
             canonical.push_back(withoutCallSuffix(segments[k], children[joinRaw(segments, k)]));
-            const std::string path = joinRaw(segments, k + 1);
-            auto it = instanceIndex.find(path);
+            chains[std::size_t(i)].push_back(qualifiedName(canonical));
+        }
+        if (segments.empty())
+            continue;
+        rawPath[std::size_t(i)] = joinRaw(segments, segments.size());
+        auto& paths = directCalls[chains[std::size_t(i)].back()];
+        if (std::find(paths.begin(), paths.end(), rawPath[std::size_t(i)]) == paths.end())
+            paths.push_back(rawPath[std::size_t(i)]);
+    }
+    std::unordered_map<std::string, std::size_t> fewestCalls;
+    for (int i = 0; i < nodeCount; ++i) {
+        if (chains[std::size_t(i)].empty())
+            continue;
+        const std::size_t count = directCalls[chains[std::size_t(i)].back()].size();
+        for (const auto& module : chains[std::size_t(i)]) {
+            const auto it = fewestCalls.find(module);
+            fewestCalls[module] = it == fewestCalls.end() ? count : std::min(it->second, count);
+        }
+    }
+    std::map<std::pair<std::string, std::size_t>, int> instanceIndex;
+    std::vector<Instance> instances;
+    std::vector<std::vector<int>> nodeInstances(static_cast<std::size_t>(nodeCount)); // outermost first
+    for (int i = 0; i < nodeCount; ++i) {
+        const auto& chain = chains[std::size_t(i)];
+        if (chain.empty())
+            continue;
+        const auto& paths = directCalls[chain.back()];
+        const std::size_t own
+            = std::size_t(std::find(paths.begin(), paths.end(), rawPath[std::size_t(i)]) - paths.begin());
+        for (const auto& module : chain) {
+            const std::size_t call = own * fewestCalls[module] / paths.size();
+            auto it = instanceIndex.find({module, call});
             if (it == instanceIndex.end()) {
-                it = instanceIndex.emplace(path, int(instances.size())).first;
-                instances.push_back({qualifiedName(canonical), {}, {}});
+                it = instanceIndex.emplace(std::make_pair(module, call), int(instances.size())).first;
+                instances.push_back({module, int(call), {}, {}});
             }
             nodeInstances[std::size_t(i)].push_back(it->second);
         }
@@ -442,7 +578,7 @@ OnnxGraph readOnnxGraph(const void* bytes, std::size_t size, const std::string& 
         ModuleInfo info;
         info.name = order[i];
         info.hasForward = info.name.empty() || running.count(info.name) > 0;
-        info.typeName = info.name.empty() ? "Graph"
+        info.typeName = info.name.empty()    ? "Graph"
             : !childNames[info.name].empty() ? "Module"
             : leafOp[info.name].empty()      ? "Module"
                                              : leafOp[info.name];
@@ -455,10 +591,9 @@ OnnxGraph readOnnxGraph(const void* bytes, std::size_t size, const std::string& 
         }
         result.modules.push_back(std::move(info));
     }
-    std::map<std::string, int> calls;
     for (const auto& instance : instances)
         if (!instance.outputs.empty())
-            result.calls.push_back({index.at(instance.module), calls[instance.module]++, instance.outputs});
+            result.calls.push_back({index.at(instance.module), instance.call, instance.outputs});
 
     // Parameters: a weight named after its module, else the module of the node that uses it.
     auto moduleOfName = [&](const std::string& tensorName) {

@@ -33,7 +33,7 @@ struct OnnxModuleCall {
 };
 
 struct OnnxGraph {
-    std::string serialized; // the model after the rewrites, for OpenCV
+    std::string serialized;          // the model after the rewrites, for OpenCV
     std::vector<ModuleInfo> modules; // root first, then pre-order
     std::vector<OnnxInput> inputs;
     std::vector<std::string> outputs; // the graph's output values

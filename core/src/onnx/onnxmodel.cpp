@@ -100,8 +100,8 @@ void OnnxModel::checkInputSizes(const std::vector<Tensor>& inputs) const
             fits = declared[d] < 0 || declared[d] == given[d];
         if (fits)
             continue;
-        const std::string message = path + ": input '" + graph.inputs[a].name + "' is declared "
-            + shapeHint(declared) + " but " + shapeToString(given) + " was given";
+        const std::string message = path + ": input '" + graph.inputs[a].name + "' is declared " + shapeHint(declared)
+            + " but " + shapeToString(given) + " was given";
         if (declared.size() == 4 && given.size() == 4 && declared[1] > 0 && declared[2] > 0 && declared[3] > 0) {
             const std::string size = std::to_string(declared[2]) + "x" + std::to_string(declared[3]);
             throw InputSizeError(message + ": the model expects " + std::to_string(declared[1]) + "x" + size
@@ -191,9 +191,8 @@ RunResult OnnxModel::run(const Model& model, const std::vector<Tensor>& inputs, 
         for (const auto& w : wanted)
             result.captures.push_back({w.key, w.module, w.call, false, take(w.slot)});
         for (std::size_t o = 0; o < outputSlots.size(); ++o)
-            result.outputs.push_back(
-                {outputSlots.size() == 1 ? "output" : "output[" + std::to_string(o) + "]", "", 0, false,
-                 take(outputSlots[o])});
+            result.outputs.push_back({outputSlots.size() == 1 ? "output" : "output[" + std::to_string(o) + "]", "", 0,
+                                      false, take(outputSlots[o])});
     }
     if (job)
         job->report(1, 1, "forward");
@@ -261,13 +260,15 @@ std::unique_ptr<Model::Impl> loadOnnx(const std::string& path, const LoadOptions
             if (impl->net.getLayerId(layerOf(graph.producers.at(value))) < 0
                 && impl->modules[std::size_t(call.module)].unavailable.empty())
                 impl->modules[std::size_t(call.module)].unavailable
-                    = "OpenCV DNN computes it while importing the model (from constants), so it has no layer to capture";
+                    = "OpenCV DNN computes it while importing the model (from constants), so it has no layer to "
+                      "capture";
     for (const auto& output : graph.outputs)
         if (!graph.producers.count(output) || impl->net.getLayerId(layerOf(graph.producers.at(output))) < 0)
             throw Error(path + ": the graph output '" + output + "' is not computed by any layer OpenCV DNN runs");
     for (const auto& input : graph.inputs)
         impl->arguments.push_back({input.name, "Tensor" + shapeHint(input.shape), false});
-    impl->returnType = graph.outputs.size() == 1 ? "Tensor" : "Tuple[" + std::to_string(graph.outputs.size()) + " Tensors]";
+    impl->returnType
+        = graph.outputs.size() == 1 ? "Tensor" : "Tuple[" + std::to_string(graph.outputs.size()) + " Tensors]";
     impl->parameterDType = graph.parameterDType;
     impl->imageChannels = graph.imageChannels;
     return impl;
