@@ -129,7 +129,7 @@ int extract(cli::ExtractOptions& options)
 
 int main(int argc, char** argv)
 {
-    CLI::App app {"LayerScope: list a TorchScript model's modules and capture their activations."};
+    CLI::App app {"LayerScope: list a TorchScript or ONNX model's modules and capture their activations."};
     cli::CommandLine line;
     cli::declareCommandLine(app, line);
     try {

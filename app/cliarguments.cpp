@@ -119,7 +119,7 @@ Preprocessing preprocessingFrom(const ExtractOptions& o)
 // What extract and atlas share: the model, its inputs, which captures, preprocessing, batches, shard.
 void declareRunOptions(CLI::App* command, ExtractOptions& options, const char* trustHelp)
 {
-    command->add_option("MODEL", options.model, "TorchScript file")->required();
+    command->add_option("MODEL", options.model, "TorchScript or ONNX file")->required();
     command
         ->add_option("--input,-i", options.job.inputs,
                      "An image, a folder of images, or an .npy tensor per forward argument, in order")
@@ -173,7 +173,9 @@ void declareCommandLine(CLI::App& app, CommandLine& line)
     app.require_subcommand(1);
     line.modules = app.add_subcommand("modules", "Print the module tree: qualified name, type, parameter count.");
     line.modules
-        ->add_option("MODEL", line.modulesModel, "TorchScript file (torch.jit.script or torch.jit.trace, then save)")
+        ->add_option(
+            "MODEL", line.modulesModel,
+            "TorchScript file (torch.jit.script or torch.jit.trace, then save) or ONNX file (torch.onnx.export)")
         ->required();
     const char* const trustHelp = "Open a model whose code calls operators that reach outside it (torch.from_file, "
                                   "torch.save ...): it runs with your rights, so only one from a source you trust";

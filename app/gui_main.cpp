@@ -26,11 +26,11 @@ int main(int argc, char** argv)
     QApplication::setDesktopFileName(QStringLiteral("layerscope"));
 
     QCommandLineParser parser;
-    parser.setApplicationDescription("Explore the activations of PyTorch (TorchScript) models.");
+    parser.setApplicationDescription("Explore the activations of PyTorch models (TorchScript or ONNX).");
     parser.addHelpOption();
     parser.addVersionOption();
-    parser.addPositionalArgument("model", "TorchScript model (torch.jit.script or torch.jit.trace, then save)",
-                                 "[MODEL]");
+    parser.addPositionalArgument(
+        "model", "TorchScript model (torch.jit.script or torch.jit.trace, then save) or ONNX model", "[MODEL]");
     parser.addPositionalArgument("inputs", "An image or .npy per forward argument", "[IMAGE...]");
     QCommandLineOption screenshot(
         "screenshot", "Save a screenshot of the window to FILE once the first run is shown, then quit.", "FILE");

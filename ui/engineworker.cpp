@@ -79,7 +79,7 @@ void EngineWorker::runInputs(const JobControl& job, std::shared_ptr<const Model>
         job.cancel.throwIfCancelled();
         CaptureRequest everything; // every module: clicking any of them shows it at once
         for (const auto& m : model->modules()) {
-            if (!m.name.empty() && m.hasForward)
+            if (!m.name.empty() && m.hasForward && m.unavailable.empty())
                 everything.outputsOf.push_back(m.name);
         }
         for (const QString& module : inputsOf)

@@ -91,7 +91,7 @@ QString demoImage()
 bool isModelFile(const QString& path)
 {
     const QString suffix = QFileInfo(path).suffix().toLower();
-    return suffix == "pt" || suffix == "pth" || suffix == "ptl" || suffix == "torchscript";
+    return suffix == "pt" || suffix == "pth" || suffix == "ptl" || suffix == "torchscript" || suffix == "onnx";
 }
 
 } // namespace
@@ -138,7 +138,7 @@ MainWindow::MainWindow(QWidget* parent)
     statusBar()->addPermanentWidget(cancelButton_);
     connect(cancelButton_, &QPushButton::clicked, this, &MainWindow::cancelWork);
     showJobs();
-    statusText_->setText(tr("Open a TorchScript model (Ctrl+O) or drop one here"));
+    statusText_->setText(tr("Open a TorchScript or ONNX model (Ctrl+O) or drop one here"));
 
     QSettings settings;
     // The first launch fits the screen (1280x720 at least); later ones restore the user's layout.
@@ -322,14 +322,15 @@ void MainWindow::createActions()
     toolbar->setObjectName("main toolbar");
 
     auto* openModelAction = fileMenu->addAction(tr("&Open Model…"), this, [this] {
-        const QString path
-            = QFileDialog::getOpenFileName(this, tr("Open a TorchScript model"), {},
-                                           tr("TorchScript models (*.pt *.pth *.ptl *.torchscript);;All files (*)"));
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open a model"), {},
+                                                          tr("Models (*.pt *.pth *.ptl *.torchscript *.onnx);;"
+                                                             "TorchScript models (*.pt *.pth *.ptl *.torchscript);;"
+                                                             "ONNX models (*.onnx);;All files (*)"));
         if (!path.isEmpty())
             openModel(path);
     });
     openModelAction->setShortcut(QKeySequence::Open);
-    openModelAction->setToolTip(tr("Open a model saved with torch.jit.save (Ctrl+O)"));
+    openModelAction->setToolTip(tr("Open a model saved with torch.jit.save or torch.onnx.export (Ctrl+O)"));
     auto* openImage = fileMenu->addAction(tr("Open &Image…"), this, [this] {
         const QString path = QFileDialog::getOpenFileName(
             this, tr("Open an input"), {},

@@ -1,6 +1,8 @@
 #include "moduletreemodel.h"
 
+#include <QGuiApplication>
 #include <QLocale>
+#include <QPalette>
 
 #include <functional>
 
@@ -162,16 +164,26 @@ QVariant ModuleTreeModel::data(const QModelIndex& index, int role) const
                 return shapes_.value(QStringLiteral("output"));
             if (!info.hasForward)
                 return tr("(container, no forward)");
+            if (!info.unavailable.empty())
+                return tr("(not in the file)");
             return calls_.value(item->name) ? shapes_.value(item->name, tr("(not a tensor)")) : tr("(did not run)");
         case CallsColumn:
             return hasRun_ && !isRoot && info.hasForward ? QVariant(calls_.value(item->name)) : QVariant();
         }
         return {};
     case Qt::ToolTipRole:
-        return isRoot ? tr("The model itself; its output is saved as 'output'")
-                      : tr("%1 (%2), %3 parameters")
-                            .arg(item->name, QString::fromStdString(info.typeName),
-                                 QLocale().toString(qlonglong(info.totalParameters)));
+        if (isRoot)
+            return tr("The model itself; its output is saved as 'output'");
+        if (!info.unavailable.empty()) // ONNX: a BatchNorm folded into this convolution by the exporter
+            return tr("%1 (%2): cannot be captured: %3")
+                .arg(item->name, QString::fromStdString(info.typeName), QString::fromStdString(info.unavailable));
+        return tr("%1 (%2), %3 parameters")
+            .arg(item->name, QString::fromStdString(info.typeName),
+                 QLocale().toString(qlonglong(info.totalParameters)));
+    case Qt::ForegroundRole:
+        return info.unavailable.empty()
+            ? QVariant()
+            : QVariant(QGuiApplication::palette().color(QPalette::Disabled, QPalette::Text));
     case Qt::CheckStateRole: return index.column() == NameColumn && !isRoot ? QVariant(checkState(item)) : QVariant();
     case Qt::TextAlignmentRole:
         return index.column() == ParametersColumn || index.column() == CallsColumn
@@ -251,7 +263,8 @@ QStringList ModuleTreeModel::checkedModules() const
     std::function<void(const Item*)> walk = [&](const Item* item) {
         if (item->checkedBelow == 0)
             return;
-        if (item->parent && item->parent != root_.get() && item->checked && item->info.hasForward)
+        if (item->parent && item->parent != root_.get() && item->checked && item->info.hasForward
+            && item->info.unavailable.empty())
             names << item->name;
         for (const auto& child : item->children)
             walk(child.get());
