@@ -13,9 +13,9 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 PACKAGES := g++ cmake ninja-build pkg-config ccache make \
             libtorch-dev qt6-base-dev qt6-qpa-plugins qt6-svg-dev libqcustomplot-dev libopencv-dev \
-            libzip-dev libcli11-dev libmatio-dev libssl-dev nlohmann-json3-dev libgoogle-perftools-dev libhdf5-dev \
+            libzip-dev libcli11-dev libmatio-dev libssl-dev nlohmann-json3-dev libgoogle-perftools-dev libhdf5-dev libonnx-dev libprotobuf-dev \
             python3 python3-torch python3-torchvision python3-numpy python3-scipy \
-            python3-opencv python3-pil python3-skimage python3-matplotlib python3-h5py dataset-fashion-mnist
+            python3-opencv python3-pil python3-skimage python3-matplotlib python3-h5py python3-onnx dataset-fashion-mnist
 # Only for `make fuzz`.
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 # Only for `make format` and `make format-check`.
@@ -50,6 +50,8 @@ test: build
 bench: build
 	$(BUILD_DIR)/tests/benchmarks/bench_capture_overhead
 	$(BUILD_DIR)/tests/benchmarks/bench_cam
+	test -f $(BUILD_DIR)/bench/resnet18.onnx || /usr/bin/python3 tests/benchmarks/make_resnet18_onnx.py $(BUILD_DIR)/bench
+	$(BUILD_DIR)/tests/benchmarks/bench_onnx $(BUILD_DIR)/bench/resnet18.onnx $(BUILD_DIR)/bench/resnet18.pt
 	QT_QPA_PLATFORM=offscreen $(BUILD_DIR)/tests/benchmarks/bench_feature_grid
 	test -f $(BUILD_DIR)/bench/densenet121.pt || /usr/bin/python3 tests/benchmarks/make_densenet.py $(BUILD_DIR)/bench/densenet121.pt
 	QT_QPA_PLATFORM=offscreen $(BUILD_DIR)/tests/benchmarks/bench_click_to_picture $(BUILD_DIR)/tests/fixtures/resnet18_scripted/model.pt \

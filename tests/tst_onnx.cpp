@@ -82,9 +82,9 @@ private slots:
 void TestOnnx::everyModuleEqualsItsForwardHook_data()
 {
     QTest::addColumn<QString>("name");
-    for (const char* name : {"resnet18_preserve", "resnet18_eval", "seed_cnn_preserve", "seed_cnn_eval",
-                             "two_views_preserve", "mobilenet_v3_small_preserve", "mobilenet_v2_preserve",
-                             "googlenet_preserve", "densenet121_preserve"})
+    for (const char* name :
+         {"resnet18_preserve", "resnet18_eval", "seed_cnn_preserve", "seed_cnn_eval", "two_views_preserve",
+          "mobilenet_v3_small_preserve", "mobilenet_v2_preserve", "googlenet_preserve", "densenet121_preserve"})
         QTest::newRow(name) << QString(name);
 }
 
@@ -206,7 +206,8 @@ void TestOnnx::repeatedModuleHasOneKeyPerCall()
     for (const auto& capture : result.captures)
         keys << QString::fromStdString(capture.key);
     keys.sort();
-    QCOMPARE(keys, QStringList({"feature_model", "feature_model.cnn.0.2", "feature_model.cnn.0.2:1", "feature_model:1"}));
+    QCOMPARE(keys,
+             QStringList({"feature_model", "feature_model.cnn.0.2", "feature_model.cnn.0.2:1", "feature_model:1"}));
     const auto reference = readNpzAsMap(fixturePath(name, "reference.npz"));
     for (const auto& capture : result.captures)
         QVERIFY(relativeDifference(capture.tensor, reference.at(capture.key)) <= 1e-4);
@@ -253,7 +254,8 @@ void TestOnnx::eigenCamNeedsNoGradient()
 
     request.method = AttributionMethod::GradCam;
     const QString refusal = errorOf([&] { explain(model, fixtureInputs(name), request); });
-    QVERIFY2(refusal.contains("ONNX models run without gradients") && refusal.contains("EigenCAM"), qPrintable(refusal));
+    QVERIFY2(refusal.contains("ONNX models run without gradients") && refusal.contains("EigenCAM"),
+             qPrintable(refusal));
 }
 
 void TestOnnx::unsupportedOperatorsAreListed()
@@ -269,12 +271,18 @@ void TestOnnx::craftedFilesGetOneLine_data()
 {
     QTest::addColumn<QString>("file");
     QTest::addColumn<QString>("cause");
-    QTest::newRow("truncated") << "truncated.onnx" << "not an ONNX model";
-    QTest::newRow("random bytes") << "random.onnx" << "not an ONNX model";
-    QTest::newRow("weights shorter than their shape") << "short_weight.onnx" << "declares 400 values but holds 16";
-    QTest::newRow("shape past any memory") << "huge_dims.onnx" << "impossible shape";
-    QTest::newRow("data in another file") << "external_data.onnx" << "external file";
-    QTest::newRow("nodes out of order") << "out_of_order.onnx" << "before any node makes it";
+    QTest::newRow("truncated") << "truncated.onnx"
+                               << "not an ONNX model";
+    QTest::newRow("random bytes") << "random.onnx"
+                                  << "not an ONNX model";
+    QTest::newRow("weights shorter than their shape") << "short_weight.onnx"
+                                                      << "declares 400 values but holds 16";
+    QTest::newRow("shape past any memory") << "huge_dims.onnx"
+                                           << "impossible shape";
+    QTest::newRow("data in another file") << "external_data.onnx"
+                                          << "external file";
+    QTest::newRow("nodes out of order") << "out_of_order.onnx"
+                                        << "before any node makes it";
 }
 
 void TestOnnx::craftedFilesGetOneLine()
@@ -297,15 +305,16 @@ void TestOnnx::cliListsTheTreeAndExtractsEveryModule()
     QVERIFY(listed.out.contains("11,689,512"));
 
     const QString eval = onnxCase("resnet18_eval");
-    const auto evalListed = runProgram(LAYERSCOPE_CLI, {"modules", QString::fromStdString(fixturePath(eval, "model.onnx"))});
+    const auto evalListed
+        = runProgram(LAYERSCOPE_CLI, {"modules", QString::fromStdString(fixturePath(eval, "model.onnx"))});
     QVERIFY2(evalListed.out.contains("* 20 modules run but cannot be captured: the exporter folded the BatchNorm"),
              qPrintable(evalListed.out));
 
     QTemporaryDir dir;
     const QString out = dir.filePath("out.npz");
-    const auto extracted = runProgram(LAYERSCOPE_CLI, {"extract", QString::fromStdString(fixturePath(eval, "model.onnx")),
-                                                       "--input", QString::fromStdString(fixturePath(eval, "input0.npy")),
-                                                       "--all", "--out", out});
+    const auto extracted = runProgram(LAYERSCOPE_CLI,
+                                      {"extract", QString::fromStdString(fixturePath(eval, "model.onnx")), "--input",
+                                       QString::fromStdString(fixturePath(eval, "input0.npy")), "--all", "--out", out});
     QVERIFY2(extracted.exitCode == 0, qPrintable(extracted.err));
     const auto arrays = readNpzAsMap(out.toStdString());
     const auto reference = readNpzAsMap(fixturePath(eval, "reference.npz"));
