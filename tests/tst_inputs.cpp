@@ -381,6 +381,15 @@ void TestInputs::settingsAreRememberedPerModel()
     QCOMPARE(ui::ModelSettings(dir.filePath("b.pt")).labelsFile(), QString("/elsewhere/names.txt"));
     QCOMPARE(ui::ModelSettings::guessFromChannels(3).toJson(), Preprocessing::imagenet().toJson());
     QCOMPARE(ui::ModelSettings::guessFromChannels(1).color, ColorMode::Gray);
+    // An ONNX file that declares its image size: ImageNet's recipe scaled to it, or an exact gray resize.
+    const Preprocessing small = ui::ModelSettings::guessFromModel(3, {-1, 3, 112, 112});
+    QCOMPARE(small.resizeWidth, 128);
+    QCOMPARE(small.cropWidth, 112);
+    QCOMPARE(small.cropHeight, 112);
+    QCOMPARE(ui::ModelSettings::guessFromModel(3, {-1, 3, -1, -1}).toJson(), Preprocessing::imagenet().toJson());
+    const Preprocessing gray = ui::ModelSettings::guessFromModel(1, {1, 1, 101, 101});
+    QCOMPARE(gray.color, ColorMode::Gray);
+    QCOMPARE(gray.resizeWidth, 101);
 }
 
 void TestInputs::notRunReasons()

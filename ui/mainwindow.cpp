@@ -476,8 +476,9 @@ void MainWindow::onModelLoaded(quint64 job, std::shared_ptr<const Model> model)
     }
     inputs_->setArguments(model_->forwardArguments());
     const ModelSettings remembered(path);
-    inputs_->setPreprocessing(
-        remembered.preprocessing().value_or(ModelSettings::guessFromChannels(model_->imageChannelsHint())));
+    inputs_->setPreprocessing(remembered.preprocessing().value_or(ModelSettings::guessFromModel(
+        model_->imageChannelsHint(),
+        model_->forwardArguments().empty() ? std::vector<std::int64_t>() : model_->forwardArguments()[0].shape)));
     inputs_->setInputs(pendingInputs_.isEmpty() ? remembered.inputs() : pendingInputs_);
     labels_ = readLabelsFile(remembered.labelsFile());
     output_->setLabels(labels_);

@@ -5,6 +5,8 @@
 #include <QFileInfo>
 #include <QSettings>
 
+#include <algorithm>
+
 namespace layerscope::ui {
 
 ModelSettings::ModelSettings(const QString& modelPath)
@@ -50,6 +52,23 @@ Preprocessing ModelSettings::guessFromChannels(int channels)
     if (channels == 1)
         return Preprocessing::gray();
     return {};
+}
+
+Preprocessing ModelSettings::guessFromModel(int channels, const std::vector<std::int64_t>& declaredShape)
+{
+    Preprocessing p = guessFromChannels(channels);
+    if (declaredShape.size() != 4 || declaredShape[2] <= 0 || declaredShape[3] <= 0)
+        return p;
+    const int height = int(declaredShape[2]), width = int(declaredShape[3]);
+    if (channels == 3) {
+        p.resize = ResizeMode::ShorterSide;
+        p.resizeWidth = std::min(height, width) * 256 / 224;
+        p.cropWidth = width;
+        p.cropHeight = height;
+    } else if (channels == 1) {
+        p = Preprocessing::gray(width, height);
+    }
+    return p;
 }
 
 } // namespace layerscope::ui

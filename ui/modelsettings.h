@@ -25,6 +25,9 @@ public:
     // A first guess at the preprocessing from the first convolution's input channels: colour models
     // usually want ImageNet's steps, grayscale ones [0, 1].
     static Preprocessing guessFromChannels(int channels);
+    // The same, sized for a model that declares its image size ([N, C, H, W], as ONNX files do): the
+    // resize and crop of the ImageNet recipe scaled to H x W (256/224), or an exact resize for gray.
+    static Preprocessing guessFromModel(int channels, const std::vector<std::int64_t>& declaredShape);
 
 private:
     QString modelPath_;

@@ -24,8 +24,9 @@ struct ModuleInfo {
 // One argument of the model's forward (self excluded).
 struct ArgumentInfo {
     std::string name;
-    std::string type; // TorchScript type: "Tensor", "Optional[Tensor]", ...
+    std::string type; // TorchScript type: "Tensor", "Optional[Tensor]", ...; ONNX: "Tensor[?, 3, 224, 224]"
     bool hasDefault = false;
+    std::vector<std::int64_t> shape; // as the file declares it (ONNX), -1 where free; empty when unknown
 };
 
 } // namespace layerscope

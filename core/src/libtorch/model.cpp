@@ -97,7 +97,7 @@ void readSignature(TorchScriptModel& impl)
     const auto& arguments = schema.arguments();
     for (std::size_t i = 1; i < arguments.size(); ++i) // 0 is self
         impl.arguments.push_back(
-            {arguments[i].name(), arguments[i].type()->annotation_str(), arguments[i].default_value().has_value()});
+            {arguments[i].name(), arguments[i].type()->annotation_str(), arguments[i].default_value().has_value(), {}});
     if (!schema.returns().empty())
         impl.returnType = schema.returns()[0].type()->annotation_str();
 }

@@ -266,7 +266,7 @@ std::unique_ptr<Model::Impl> loadOnnx(const std::string& path, const LoadOptions
         if (!graph.producers.count(output) || impl->net.getLayerId(layerOf(graph.producers.at(output))) < 0)
             throw Error(path + ": the graph output '" + output + "' is not computed by any layer OpenCV DNN runs");
     for (const auto& input : graph.inputs)
-        impl->arguments.push_back({input.name, "Tensor" + shapeHint(input.shape), false});
+        impl->arguments.push_back({input.name, "Tensor" + shapeHint(input.shape), false, input.shape});
     impl->returnType
         = graph.outputs.size() == 1 ? "Tensor" : "Tuple[" + std::to_string(graph.outputs.size()) + " Tensors]";
     impl->parameterDType = graph.parameterDType;
