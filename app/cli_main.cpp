@@ -65,6 +65,8 @@ int listModules(const std::string& modelPath, const LoadOptions& loadOptions)
     if (uncapturable)
         std::cout << "* " << uncapturable << (uncapturable == 1 ? " module runs" : " modules run")
                   << " but cannot be captured: " << reason << "\n";
+    for (const auto& note : model.notes())
+        std::cerr << "note: " << note << "\n";
     if (model.modules().size() == 1)
         std::cerr << "note: " << modelPath << " has no submodules (frozen with torch.jit.freeze, or inlined): "
                   << "only its output can be captured; save the model before freezing to see its layers\n";

@@ -72,6 +72,7 @@ private slots:
     void repeatedModuleHasOneKeyPerCall();
     void imageChannelsComeFromTheFirstConvolution();
     void fixedImageSizeIsNamed();
+    void rewritesForOpenCvAreNoted();
     void eigenCamNeedsNoGradient();
     void unsupportedOperatorsAreListed();
     void craftedFilesGetOneLine_data();
@@ -234,6 +235,23 @@ void TestOnnx::fixedImageSizeIsNamed()
     // Another batch size is fine: the exporter was told the batch axis is dynamic.
     QCOMPARE(model.run({Tensor::zeros({3, 3, 112, 112}, DType::Float32)}).outputs[0].tensor.shape,
              (std::vector<std::int64_t> {3, 1000}));
+}
+
+void TestOnnx::rewritesForOpenCvAreNoted()
+{
+    auto notesOf = [](const char* name) {
+        const Model model = Model::load(fixturePath(onnxCase(name), "model.onnx"));
+        QString all;
+        for (const auto& note : model.notes())
+            all += QString::fromStdString(note) + "\n";
+        return all;
+    };
+    QVERIFY2(
+        notesOf("mobilenet_v3_small_preserve").contains("shared weights (Identity nodes) made separate initializers"),
+        qPrintable(notesOf("mobilenet_v3_small_preserve")));
+    QVERIFY2(notesOf("mobilenet_v2_preserve").contains("Clip nodes given their bounds as attributes"),
+             qPrintable(notesOf("mobilenet_v2_preserve")));
+    QVERIFY(notesOf("resnet18_preserve").isEmpty());
 }
 
 void TestOnnx::eigenCamNeedsNoGradient()

@@ -85,6 +85,9 @@ public:
     std::string formatName() const;
     // False for runtimes without autograd (ONNX through OpenCV): gradients() then throws.
     bool hasGradients() const;
+    // What loading changed or found that a user may want to know, one line each (ONNX: the graph
+    // rewrites made for OpenCV). Empty for most models.
+    const std::vector<std::string>& notes() const;
 
     // Floating-point dtype of the model's parameters (Float32 when it has none).
     DType parameterDType() const;

@@ -23,6 +23,7 @@ struct Model::Impl {
     std::string returnType;
     DType parameterDType = DType::Float32;
     int imageChannels = 0;
+    std::vector<std::string> notes;
 
     // Adds `info` to the tree under its parent by qualified name (the root first), keeping the
     // indexes above in step.

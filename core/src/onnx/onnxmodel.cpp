@@ -271,6 +271,8 @@ std::unique_ptr<Model::Impl> loadOnnx(const std::string& path, const LoadOptions
         = graph.outputs.size() == 1 ? "Tensor" : "Tuple[" + std::to_string(graph.outputs.size()) + " Tensors]";
     impl->parameterDType = graph.parameterDType;
     impl->imageChannels = graph.imageChannels;
+    for (const auto& rewrite : graph.rewrites)
+        impl->notes.push_back(path + ": rewritten in memory for OpenCV DNN: " + rewrite);
     return impl;
 }
 
