@@ -205,6 +205,10 @@ void declareCommandLine(CLI::App& app, CommandLine& line)
         ->add_option("--dtype", options.dtype, "float16: store floating captures in half precision (.npz, .npy, .pt)")
         ->check(CLI::IsMember({"float16", "float32"}));
     extract->add_flag("--compress", options.compress, "HDF5 output: gzip-compress the datasets (level 4, shuffled)");
+    extract->add_flag("--resume", options.resume,
+                      "Checkpoint after every batch (in .OUT.resume beside the output); the same command started "
+                      "again after a kill or preemption continues from there and ends with the output an "
+                      "uninterrupted run gives");
     auto* png = extract->add_option_group("PNG output");
     png->add_option("--colormap", options.colormap, "viridis, gray, magma, inferno, plasma, jet, turbo, diverging")
         ->capture_default_str();
@@ -403,6 +407,7 @@ void checkCommandLine(CommandLine& line)
     if (options.compress && !job.outputPath.empty() && exportFormatFor(job.outputPath) != ExportFormat::Hdf5)
         throw Error("--compress: " + job.outputPath + ": only HDF5 output (.h5) is compressed");
     job.exportOptions.compression = options.compress ? 4 : 0;
+    job.resume = options.resume;
 }
 
 } // namespace layerscope::cli

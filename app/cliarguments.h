@@ -38,6 +38,7 @@ struct ExtractOptions {
     std::vector<std::string> pool; // extract: avg|max (4-D), cls|mean (3-D)
     std::string dtype;             // extract: float16 (or float32: as captured)
     bool compress = false;         // extract to .h5: gzip (level 4) with the shuffle filter
+    bool resume = false;           // extract: continue a killed run of the same command
     ExtractionJob job;
 };
 

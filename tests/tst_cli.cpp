@@ -4,7 +4,12 @@
 #include "layerscope/error.h"
 #include "testsupport.h"
 
+#include <QFileSystemWatcher>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QProcess>
+#include <QSignalSpy>
 
 #include <QTemporaryDir>
 #include <QtTest>
@@ -54,6 +59,8 @@ class TestCli : public QObject {
     Q_OBJECT
 
 private slots:
+    void resumeAfterSigkillGivesTheUninterruptedOutput();
+    void resumeOfAnotherJobIsRefused();
     void modulesPrintsTheTree();
     void extractAllWritesWhatNumpyReadsBack();
     void extractChosenLayersOnly();
@@ -515,6 +522,124 @@ void TestCli::untrustedModelNeedsTrustModel()
     QVERIFY2(extracted.exitCode == 0, qPrintable(extracted.err));
     QVERIFY(QFile::exists(out));
     QFile::remove(target);
+}
+
+namespace {
+
+// A data set large enough that a run is killed midway: the fixture data set (readable images and
+// files that must be skipped) linked under 12 prefixes.
+QStringList resumeCommand(const QString& folder, const QString& out, const QStringList& more = {},
+                          const QString& batch = "2")
+{
+    return QStringList {"extract",      fixture("seed_cnn_scripted", "model.pt"),
+                        "--input",      folder,
+                        "--preset",     "gray",
+                        "--resize",     "101",
+                        "--layer",      "cnn.1",
+                        "--layer",      "linear",
+                        "--batch-size", batch,
+                        "--threads",    "1",
+                        "--out",        out}
+    + more;
+}
+
+QString linkedDataSet(const QTemporaryDir& dir)
+{
+    const QString folder = dir.filePath("images");
+    QDir().mkpath(folder);
+    const QDir source(QString(LAYERSCOPE_FIXTURES_DIR) + "/dataset");
+    for (int copy = 0; copy < 12; ++copy)
+        for (const QString& name : source.entryList(QDir::Files))
+            QFile::link(source.filePath(name), folder + QString("/%1_%2").arg(copy, 2, 10, QChar('0')).arg(name));
+    return folder;
+}
+
+QJsonObject manifestOf(const QString& output)
+{
+    QFile file(output + ".manifest.json");
+    return file.open(QIODevice::ReadOnly) ? QJsonDocument::fromJson(file.readAll()).object() : QJsonObject();
+}
+
+} // namespace
+
+// --resume: a run killed with SIGKILL after a checkpoint, started again with the same command,
+// ends with exactly the arrays, rows and manifest of a run never interrupted.
+void TestCli::resumeAfterSigkillGivesTheUninterruptedOutput()
+{
+    QTemporaryDir dir;
+    const QString folder = linkedDataSet(dir);
+    const QString reference = dir.filePath("reference.npz"), out = dir.filePath("out.npz");
+    const auto whole = cli(resumeCommand(folder, reference));
+    QVERIFY2(whole.exitCode == 0, qPrintable(whole.err));
+
+    // Killed once its first checkpoint is on disk: the watcher's signal, not a delay, says when.
+    const QString state = dir.filePath(".out.npz.resume");
+    QFileSystemWatcher watcher({dir.path()});
+    QSignalSpy changed(&watcher, &QFileSystemWatcher::directoryChanged);
+    QProcess run;
+    run.start(LAYERSCOPE_CLI, resumeCommand(folder, out, {"--resume"}));
+    QVERIFY(run.waitForStarted());
+    while (!QFile::exists(state + "/checkpoint.json")) {
+        if (QFileInfo(state).isDir() && !watcher.directories().contains(state))
+            watcher.addPath(state);
+        QVERIFY2(run.state() == QProcess::Running, "the run ended before its first checkpoint was seen");
+        changed.wait(5000);
+    }
+    ::kill(pid_t(run.processId()), SIGKILL);
+    QVERIFY(run.waitForFinished());
+    QCOMPARE(run.exitStatus(), QProcess::CrashExit);
+    QVERIFY2(!QFile::exists(out), "a killed run left its output");
+    QVERIFY(QFileInfo(state).isDir());
+
+    const auto resumed = cli(resumeCommand(folder, out, {"--resume"}));
+    QVERIFY2(resumed.exitCode == 0, qPrintable(resumed.err));
+    QVERIFY2(!QFileInfo::exists(state), "the resume state outlived the finished run");
+    const auto expected = readNpzAsMap(reference.toStdString());
+    const auto got = readNpzAsMap(out.toStdString());
+    QCOMPARE(got.size(), expected.size());
+    for (const auto& [key, tensor] : expected) {
+        QVERIFY2(got.count(key), key.c_str());
+        QCOMPARE(got.at(key).shape, tensor.shape);
+        QVERIFY2(maxAbsDifference(got.at(key), tensor) == 0, key.c_str());
+    }
+    const QJsonObject a = manifestOf(reference), b = manifestOf(out);
+    for (const char* key : {"rows", "captures", "skipped_inputs", "not_executed", "skipped_values", "shard", "inputs"})
+        QVERIFY2(a[key] == b[key], key);
+    QVERIFY(a["rows"].toArray().size() >= 100);
+    QVERIFY(!a["skipped_inputs"].toArray().isEmpty());
+}
+
+void TestCli::resumeOfAnotherJobIsRefused()
+{
+    QTemporaryDir dir;
+    const QString folder = linkedDataSet(dir);
+    const QString out = dir.filePath("out.npz");
+    // A resume state as a killed run leaves it: made by a run cancelled after some batches.
+    QProcess run;
+    const QString state = dir.filePath(".out.npz.resume");
+    QFileSystemWatcher watcher({dir.path()});
+    QSignalSpy changed(&watcher, &QFileSystemWatcher::directoryChanged);
+    run.start(LAYERSCOPE_CLI, resumeCommand(folder, out, {"--resume"}));
+    QVERIFY(run.waitForStarted());
+    while (!QFile::exists(state + "/checkpoint.json")) {
+        if (QFileInfo(state).isDir() && !watcher.directories().contains(state))
+            watcher.addPath(state);
+        QVERIFY2(run.state() == QProcess::Running, "the run ended before its first checkpoint was seen");
+        changed.wait(5000);
+    }
+    ::kill(pid_t(run.processId()), SIGKILL);
+    QVERIFY(run.waitForFinished());
+
+    const auto otherBatch = cli(resumeCommand(folder, out, {"--resume"}, "4"));
+    QCOMPARE(otherBatch.exitCode, 1);
+    QVERIFY2(otherBatch.err.contains("--resume: " + out + " was started with another batch_size (2, now 4)"),
+             qPrintable(otherBatch.err));
+    QStringList otherModel = resumeCommand(folder, out, {"--resume"});
+    otherModel[1] = fixture("seed_cnn_traced", "model.pt");
+    const auto refused = cli(otherModel);
+    QVERIFY2(refused.err.contains("was started with another model_sha256"), qPrintable(refused.err));
+    QVERIFY(!QFile::exists(out));
+    QVERIFY(QFileInfo(state).isDir()); // kept for the right command
 }
 
 QTEST_GUILESS_MAIN(TestCli)

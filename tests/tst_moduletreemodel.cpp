@@ -47,6 +47,7 @@ private slots:
     void filterHidesWhatDoesNotMatch();
     void uncheckAllKeepsTheTreeAndNotifiesWhatChanged();
     void checkThisModuleOnly();
+    void foldedOnnxModulesAreGreyedAndNeverChecked();
 
 private:
     std::vector<ModuleInfo> modules_;
@@ -189,6 +190,26 @@ void TestModuleTreeModel::checkThisModuleOnly()
     model.setModuleChecked("layer4.1", false, true);
     QCOMPARE(stateOf(model, "layer4"), Qt::PartiallyChecked);
     QCOMPARE(stateOf(model, "layer4.0"), Qt::Checked);
+}
+
+// An ONNX export in TrainingMode.EVAL: the convolutions that hold a folded BatchNorm are shown, greyed,
+// with the reason, and checking their parent never asks for them.
+void TestModuleTreeModel::foldedOnnxModulesAreGreyedAndNeverChecked()
+{
+    const Model onnx = Model::load(fixturePath("onnx/resnet18_eval", "model.onnx"));
+    ModuleTreeModel model;
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    model.setModules(onnx.modules());
+    const QModelIndex conv = model.indexOfModule("layer1.0.conv1");
+    QVERIFY(conv.isValid());
+    QVERIFY2(conv.data(Qt::ToolTipRole).toString().contains("TrainingMode.PRESERVE"),
+             qPrintable(conv.data(Qt::ToolTipRole).toString()));
+    QVERIFY(conv.data(Qt::ForegroundRole).isValid());
+    QVERIFY(!model.indexOfModule("layer1.0.relu").data(Qt::ForegroundRole).isValid());
+    QVERIFY(model.setData(model.indexOfModule("layer1.0"), Qt::Checked, Qt::CheckStateRole));
+    const QStringList checked = model.checkedModules();
+    QVERIFY(checked.contains("layer1.0.relu") && checked.contains("layer1.0"));
+    QVERIFY2(!checked.contains("layer1.0.conv1") && !checked.contains("layer1.0.conv2"), qPrintable(checked.join(",")));
 }
 
 QTEST_MAIN(TestModuleTreeModel)

@@ -26,6 +26,9 @@ std::string manifestPathFor(const std::string& outputPath);
 struct ExportOptions {
     GridOptions grid;    // for .png
     int compression = 0; // for .h5: gzip level 1..9 with the shuffle filter, 0 for none
+    // Stage in ".NAME.resume" beside the output, kept when the writer ends uncommitted, so that a
+    // run started again continues from its last checkpoint() (extract --resume).
+    bool resumable = false;
 };
 
 struct CaptureSummary {
@@ -63,6 +66,13 @@ public:
     // (captures a format could not hold).
     std::vector<std::string> commit(const std::string& manifestJson = {},
                                     const std::function<std::string(std::int64_t row)>& rowLabel = {});
+
+    // Resumable writers (ExportOptions::resumable): puts the rows so far and `stateJson` (the caller's
+    // own JSON object) on disk, replacing the previous checkpoint only once all of it is there.
+    void checkpoint(const std::string& stateJson);
+    // The state of the last checkpoint a killed run left, its arrays and manifest rows already
+    // reopened at that point; empty when the run starts afresh.
+    const std::string& resumedState() const;
 
     struct Impl;
 

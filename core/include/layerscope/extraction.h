@@ -52,6 +52,10 @@ struct ExtractionJob {
     FeatureReduction reduce; // recorded in the manifest under "reduce"
     int decodeThreads = 0;   // 0: chosen from the machine
     bool trustModel = false; // LoadOptions::trustModel, when extraction opens the model itself
+    // --resume: stage in ".NAME.resume" beside the output with a checkpoint after every batch; a run
+    // started again with the same job continues after the last complete batch and ends with the
+    // output an uninterrupted run gives. A different model (SHA-256), data set or option is refused.
+    bool resume = false;
     // When set, each batch's forward goes to this function (on a worker thread, one batch at a time,
     // while the next batch runs) instead of a file: outputPath and the manifest are not written.
     // What the atlas uses. An exception it throws ends the run with that error.

@@ -141,7 +141,13 @@ struct Run {
 
     ExtractionResult result;
     std::vector<std::int64_t> rowDatasetIndex; // what the end needs of each row written
-    std::vector<Tensor> firstShapes;           // every sample must match the first one's shapes
+    // --resume: plan positions done before this run, positions skipped, and the checkpoint state
+    // after the batch being written (checkpointed once that batch is on disk).
+    std::int64_t positionBase = 0;
+    std::vector<std::int64_t> skippedPositions;
+    std::string identity;
+    std::string pendingState;
+    std::vector<Tensor> firstShapes; // every sample must match the first one's shapes
     std::future<void> pendingWrite;
 
     // Samples that cannot join the batch (unreadable, another size) are skipped and recorded.
@@ -154,7 +160,109 @@ struct Run {
     void hand(const std::vector<detail::LoadedSample>& batch, const std::vector<std::size_t>& good,
               const RunResult& run);
     void go(detail::BatchLoader& loader, const std::function<double()>& elapsed);
+    std::string state(std::int64_t positions) const;
+    void restore(const std::string& resumed, const Plan& whole);
+    void checkpointWritten();
 };
+
+// Everything that makes two runs the same job: a resume of another is refused with the difference.
+std::string resumeIdentity(const ExtractionJob& job, const Plan& plan, const CaptureRequest& request,
+                           const std::string& modelSha256)
+{
+    std::uint64_t files = 1469598103934665603ull; // FNV-1a of the data set's file list, in order
+    for (std::int64_t row = 0; plan.inputs.isFolderRun() && row < plan.inputs.datasetSize(); ++row)
+        for (const auto& file : plan.inputs.filesOf(row))
+            for (const char c : file + '\n')
+                files = (files ^ std::uint8_t(c)) * 1099511628211ull;
+    std::vector<std::string> inputs;
+    for (const auto& input : job.inputs)
+        inputs.push_back(fs::absolute(input).lexically_normal().string());
+    Json identity = {{"model_sha256", modelSha256},
+                     {"inputs", inputs},
+                     {"data_set", {{"images", plan.inputs.datasetSize()}, {"file_list_fnv1a", files}}},
+                     {"preprocessing", Json::parse(job.preprocessing.toJson())},
+                     {"batch_size", job.batchSize},
+                     {"shard", {job.shardIndex, job.shardCount}},
+                     {"captures", request.outputsOf},
+                     {"inputs_of", request.inputsOf},
+                     {"reduce", job.reduce.any() ? Json::parse(detail::reductionJson(job.reduce)) : Json()},
+                     {"format", exportFormatName(exportFormatFor(job.outputPath))},
+                     {"compression", job.exportOptions.compression},
+                     {"method", job.method}};
+    return identity.dump();
+}
+
+std::string Run::state(std::int64_t positions) const
+{
+    Json skipped = Json::array();
+    for (const auto& s : result.skippedInputs)
+        skipped.push_back({{"files", s.files}, {"reason", s.reason}});
+    Json values = Json::array();
+    for (const auto& v : result.skippedValues)
+        values.push_back({{"key", v.key}, {"type", v.typeName}});
+    Json shapes = Json::array();
+    for (const auto& t : firstShapes)
+        shapes.push_back(t.shape);
+    return Json({{"job", Json::parse(identity)},
+                 {"positions", positions},
+                 {"rows", result.rows},
+                 {"skipped_inputs", skipped},
+                 {"skipped_positions", skippedPositions},
+                 {"not_executed", result.notExecuted},
+                 {"skipped_values", values},
+                 {"first_shapes", shapes}})
+        .dump();
+}
+
+// Continues where a killed run's last checkpoint left off: its rows, what it skipped, and the plan
+// positions still to do.
+void Run::restore(const std::string& resumed, const Plan& whole)
+{
+    // Compared as unordered JSON: the checkpoint's writer keeps keys sorted.
+    const nlohmann::json saved = nlohmann::json::parse(resumed);
+    const nlohmann::json now = nlohmann::json::parse(identity);
+    for (const auto& [key, value] : now.items())
+        if (!saved.at("job").contains(key) || saved.at("job").at(key) != value)
+            throw Error("--resume: " + job.outputPath + " was started with another " + key + " ("
+                        + (saved.at("job").contains(key) ? saved.at("job").at(key).dump() : std::string("none"))
+                        + ", now " + value.dump() + "); run the same command, or remove "
+                        + fs::path(job.outputPath).parent_path().string() + "/."
+                        + fs::path(job.outputPath).filename().string() + ".resume to start again");
+    positionBase = saved.at("positions").get<std::int64_t>();
+    result.rows = saved.at("rows").get<std::int64_t>();
+    for (const auto& s : saved.at("skipped_inputs"))
+        result.skippedInputs.push_back(
+            {s.at("files").get<std::vector<std::string>>(), s.at("reason").get<std::string>()});
+    skippedPositions = saved.at("skipped_positions").get<std::vector<std::int64_t>>();
+    result.notExecuted = saved.at("not_executed").get<std::vector<std::string>>();
+    for (const auto& v : saved.at("skipped_values"))
+        result.skippedValues.push_back({v.at("key").get<std::string>(), v.at("type").get<std::string>()});
+    for (const auto& shape : saved.at("first_shapes"))
+        firstShapes.push_back({shape.get<std::vector<std::int64_t>>(), DType::Float32, nullptr});
+    for (std::int64_t p = 0; p < positionBase; ++p)
+        if (std::find(skippedPositions.begin(), skippedPositions.end(), p) == skippedPositions.end())
+            rowDatasetIndex.push_back(whole.rows[std::size_t(p)]);
+}
+
+// The plan positions a resumed run has done, read before anything loads.
+std::int64_t resumedPositions(const std::string& resumed, const Plan& whole, const std::string& output)
+{
+    const Json saved = Json::parse(resumed, nullptr, false);
+    if (saved.is_discarded() || !saved.contains("positions") || !saved["positions"].is_number_integer())
+        throw Error("--resume: the resume state of " + output + " is damaged; remove it to start again");
+    const std::int64_t positions = saved.at("positions").get<std::int64_t>();
+    if (positions < 0 || positions > std::int64_t(whole.rows.size()))
+        throw Error("--resume: the resume state of " + output + " is damaged (" + std::to_string(positions)
+                    + " images done of " + std::to_string(whole.rows.size()) + ")");
+    return positions;
+}
+
+void Run::checkpointWritten()
+{
+    if (job.resume && writer && !pendingState.empty())
+        writer->checkpoint(pendingState);
+    pendingState.clear();
+}
 
 std::vector<std::size_t> Run::usable(std::vector<detail::LoadedSample>& batch)
 {
@@ -177,6 +285,7 @@ std::vector<std::size_t> Run::usable(std::vector<detail::LoadedSample>& batch)
             if (!folderRun)
                 throw Error(sample.error);
             result.skippedInputs.push_back({plan.inputs.filesOf(row), sample.error});
+            skippedPositions.push_back(positionBase + sample.index);
             continue;
         }
         good.push_back(i);
@@ -228,8 +337,10 @@ ForwardBatch Run::forwardBatch(const std::vector<detail::LoadedSample>& batch, c
 void Run::hand(const std::vector<detail::LoadedSample>& batch, const std::vector<std::size_t>& good,
                const RunResult& run)
 {
-    if (pendingWrite.valid()) // the previous batch is on disk (or its error is thrown here)
+    if (pendingWrite.valid()) { // the previous batch is on disk (or its error is thrown here)
         timed(result.writeWaitSeconds, [&] { pendingWrite.get(); });
+        checkpointWritten();
+    }
     if (job.onBatch) {
         auto done = std::make_shared<ExtractionBatch>();
         for (std::size_t i : good) {
@@ -256,6 +367,8 @@ void Run::hand(const std::vector<detail::LoadedSample>& batch, const std::vector
             writer->addManifestRow(entry.dump(-1, ' ', false, Json::error_handler_t::replace));
         rowDatasetIndex.push_back(row);
     }
+    if (job.resume)
+        pendingState = state(positionBase + batch.back().index + 1);
 }
 
 void Run::go(detail::BatchLoader& loader, const std::function<double()>& elapsed)
@@ -263,7 +376,8 @@ void Run::go(detail::BatchLoader& loader, const std::function<double()>& elapsed
     if (writer)
         writer->startManifestRows();
     ExtractionProgress state;
-    state.total = plan.samples();
+    state.done = positionBase;
+    state.total = positionBase + plan.samples();
     for (;;) {
         std::vector<detail::LoadedSample> batch;
         timed(result.inputWaitSeconds, [&] { batch = loader.next(); });
@@ -297,8 +411,10 @@ void Run::go(detail::BatchLoader& loader, const std::function<double()>& elapsed
             break;
         }
     }
-    if (pendingWrite.valid())
+    if (pendingWrite.valid()) {
         timed(result.writeWaitSeconds, [&] { pendingWrite.get(); });
+        checkpointWritten();
+    }
     if (result.rows == 0 && !result.cancelled)
         throw Error("no input could be read: "
                     + (result.skippedInputs.empty() ? std::string("nothing to do") : result.skippedInputs[0].reason));
@@ -313,11 +429,19 @@ ExtractionResult extract(const std::string& modelPath, const ModelFuture& modelF
     // An unwritable output, or one that cannot hold what --dtype asks for, fails before any work.
     if (!job.onBatch)
         detail::checkReduction(job.reduce, exportFormatFor(job.outputPath), job.outputPath);
-    const auto writer = job.onBatch ? nullptr : std::make_unique<CaptureWriter>(job.outputPath, job.exportOptions);
+    ExportOptions exportOptions = job.exportOptions;
+    exportOptions.resumable = job.resume && !job.onBatch;
+    const auto writer = job.onBatch ? nullptr : std::make_unique<CaptureWriter>(job.outputPath, exportOptions);
     // The manifest's model hash is read while the images decode and the model runs.
     std::future<std::string> modelHash
         = std::async(std::launch::async, [modelPath] { return sha256OfFile(modelPath); });
-    const Plan planned = plan(job);
+    const Plan whole = plan(job);
+    // --resume: what a killed run did is skipped; the plan goes on from its last checkpoint.
+    const bool resuming = writer && !writer->resumedState().empty();
+    Plan planned = whole;
+    if (resuming) // a damaged state fails here, before any work, and is named
+        planned.rows.erase(planned.rows.begin(),
+                           planned.rows.begin() + resumedPositions(writer->resumedState(), whole, job.outputPath));
 
     const int cores = std::max(1u, std::thread::hardware_concurrency());
     const int decodeThreads = job.decodeThreads > 0 ? job.decodeThreads : std::max(1, cores / 2);
@@ -330,7 +454,20 @@ ExtractionResult extract(const std::string& modelPath, const ModelFuture& modelF
 
     // The first batches decode while the model loads.
     const Model& model = *modelFuture.get();
-    Run run {planned, job, model, requestFor(job, model), writer.get(), progress, control, {}, {}, {}, {}};
+    Run run {planned, job, model, requestFor(job, model), writer.get(), progress, control, {}, {}, 0, {}, {},
+             {},      {},  {}};
+    if (exportOptions.resumable) {
+        run.identity = resumeIdentity(job, planned, run.request, modelHash.get());
+        modelHash = std::async(std::launch::deferred,
+                               [hash = Json::parse(run.identity)["model_sha256"]] { return hash.get<std::string>(); });
+    }
+    if (resuming) {
+        try {
+            run.restore(writer->resumedState(), whole);
+        } catch (const Json::exception& error) {
+            throw Error("--resume: the resume state of " + job.outputPath + " is damaged (" + error.what() + ")");
+        }
+    }
     run.go(loader, elapsed);
     ExtractionResult& result = run.result;
     result.seconds = elapsed();

@@ -9,12 +9,14 @@
 #include "libtorch/torchsave_p.h"
 #include "paths_p.h"
 
+#include <nlohmann/json.hpp>
 #include <zip.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -24,8 +26,18 @@
 namespace layerscope {
 
 namespace fs = std::filesystem;
+using Json = nlohmann::json;
 
 namespace {
+
+DType dtypeNamed(const std::string& name)
+{
+    for (DType d : {DType::Float32, DType::Float64, DType::Float16, DType::BFloat16, DType::Int8, DType::Int16,
+                    DType::Int32, DType::Int64, DType::UInt8, DType::Bool})
+        if (dtypeName(d) == name)
+            return d;
+    throw Error("unknown dtype '" + name + "'");
+}
 
 // Capture names as file names: '/' is the only character Linux refuses.
 std::string fileNameFor(const std::string& name)
@@ -137,6 +149,15 @@ struct CaptureWriter::Impl {
     std::int64_t manifestRowCount = 0;
     bool streamsRows = false;
     bool committed = false;
+    // Resumable: the rows go to a plain file in the staging folder, appended, cut back on resume.
+    int resumeRowsFd = -1;
+    std::string resumeRowsPath;
+    std::string resumedState;
+
+    std::string checkpointFile() const { return staging + "/checkpoint.json"; }
+    void flushManifestRows();
+    void reopen(const std::string& checkpointJson);
+    std::string manifestRowsFile() const { return resumeRowsFd >= 0 ? resumeRowsPath : manifestRows->temporaryPath(); }
 
     std::string stagedFile(std::size_t index) const { return staging + "/capture" + std::to_string(index) + ".npy"; }
     std::vector<std::string> commitFolder();
@@ -164,15 +185,104 @@ CaptureWriter::CaptureWriter(const std::string& path, const ExportOptions& optio
         checkWritable(target);
     else if (::access(target.c_str(), W_OK) != 0)
         detail::throwWriteError(target, errno);
-    impl_->stagingFolder = std::make_unique<detail::StagingFolder>(target);
+    if (!options.resumable) {
+        impl_->stagingFolder = std::make_unique<detail::StagingFolder>(target);
+        impl_->staging = impl_->stagingFolder->path();
+        return;
+    }
+    impl_->stagingFolder = std::make_unique<detail::StagingFolder>(target, detail::StagingFolder::Resumable {});
     impl_->staging = impl_->stagingFolder->path();
+    impl_->resumeRowsPath = impl_->staging + "/manifest-rows";
+    std::ifstream checkpoint(impl_->checkpointFile(), std::ios::binary);
+    if (impl_->stagingFolder->resumed() && checkpoint) {
+        impl_->reopen(std::string(std::istreambuf_iterator<char>(checkpoint), {}));
+    } else {
+        impl_->resumeRowsFd = ::open(impl_->resumeRowsPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (impl_->resumeRowsFd < 0)
+            detail::throwWriteError(target, errno);
+    }
 }
 
 CaptureWriter::~CaptureWriter()
 {
     impl_->arrays.clear(); // closes the files
+    if (impl_->resumeRowsFd >= 0)
+        ::close(impl_->resumeRowsFd);
     impl_->stagingFolder.reset();
 }
+
+// The arrays and manifest rows as the last checkpoint left them; anything written after it is cut.
+void CaptureWriter::Impl::reopen(const std::string& checkpointJson)
+{
+    const std::string damaged = path + ": the resume state in " + staging + " is damaged";
+    Json checkpoint;
+    try {
+        checkpoint = Json::parse(checkpointJson);
+        for (const auto& a : checkpoint.at("arrays")) {
+            const DType dtype = dtypeNamed(a.at("dtype").get<std::string>());
+            arrays.push_back(std::make_unique<detail::StagedArray>(
+                a.at("name").get<std::string>(), stagedFile(arrays.size()), path,
+                a.at("row_shape").get<std::vector<std::int64_t>>(), dtype, a.at("rows").get<std::int64_t>()));
+        }
+        manifestRowCount = checkpoint.at("manifest_row_count").get<std::int64_t>();
+        streamsRows = manifestRowCount > 0;
+        const auto bytes = checkpoint.at("manifest_rows_bytes").get<std::uint64_t>();
+        resumeRowsFd = ::open(resumeRowsPath.c_str(), O_WRONLY | O_CLOEXEC);
+        if (resumeRowsFd < 0 || ::ftruncate(resumeRowsFd, off_t(bytes)) != 0
+            || ::lseek(resumeRowsFd, off_t(bytes), SEEK_SET) != off_t(bytes))
+            throw Error(damaged + " (" + resumeRowsPath + ": " + std::strerror(errno) + ")");
+        resumedState = checkpoint.at("state").dump();
+    } catch (const Json::exception& error) {
+        throw Error(damaged + " (" + error.what() + "); remove it to start again");
+    }
+}
+
+void CaptureWriter::Impl::flushManifestRows()
+{
+    if (manifestRowBuffer.empty())
+        return;
+    if (resumeRowsFd >= 0)
+        detail::writeFully(resumeRowsFd, manifestRowBuffer.data(), manifestRowBuffer.size(), path);
+    else
+        manifestRows->write(manifestRowBuffer.data(), manifestRowBuffer.size());
+    manifestRowBuffer.clear();
+}
+
+void CaptureWriter::checkpoint(const std::string& stateJson)
+{
+    if (impl_->resumeRowsFd < 0)
+        throw Error(impl_->path + ": a checkpoint needs a resumable writer");
+    Json checkpoint = Json::object();
+    Json arrays = Json::array();
+    for (const auto& array : impl_->arrays) {
+        array->sync();
+        arrays.push_back({{"name", array->name()},
+                          {"row_shape", array->rowShape()},
+                          {"dtype", dtypeName(array->dtype())},
+                          {"rows", array->rows()}});
+    }
+    impl_->flushManifestRows();
+    if (::fdatasync(impl_->resumeRowsFd) != 0)
+        detail::throwWriteError(impl_->path, errno);
+    const off_t rowsBytes = ::lseek(impl_->resumeRowsFd, 0, SEEK_CUR);
+    checkpoint["arrays"] = arrays;
+    checkpoint["manifest_row_count"] = impl_->manifestRowCount;
+    checkpoint["manifest_rows_bytes"] = std::uint64_t(rowsBytes);
+    checkpoint["state"] = Json::parse(stateJson);
+    const std::string text = checkpoint.dump();
+    // Written beside and renamed over: a power cut leaves the old checkpoint or the new one.
+    const std::string pending = impl_->checkpointFile() + ".new";
+    const int fd = ::open(pending.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        detail::throwWriteError(impl_->path, errno);
+    detail::writeFully(fd, text.data(), text.size(), impl_->path);
+    const bool synced = ::fdatasync(fd) == 0;
+    ::close(fd);
+    if (!synced || std::rename(pending.c_str(), impl_->checkpointFile().c_str()) != 0)
+        detail::throwWriteError(impl_->path, errno);
+}
+
+const std::string& CaptureWriter::resumedState() const { return impl_->resumedState; }
 
 void CaptureWriter::append(const std::vector<NamedTensor>& captures)
 {
@@ -229,7 +339,8 @@ void CaptureWriter::startManifestRows()
     if (impl_->streamsRows)
         return;
     impl_->streamsRows = true;
-    impl_->manifestRows = std::make_unique<detail::AtomicFile>(impl_->path + ".manifest-rows");
+    if (impl_->resumeRowsFd < 0)
+        impl_->manifestRows = std::make_unique<detail::AtomicFile>(impl_->path + ".manifest-rows");
 }
 
 void CaptureWriter::addManifestRow(const std::string& rowJson)
@@ -239,10 +350,8 @@ void CaptureWriter::addManifestRow(const std::string& rowJson)
     if (impl_->manifestRowCount++ > 0)
         buffer += ",\n";
     buffer += rowJson;
-    if (buffer.size() >= (1u << 16)) {
-        impl_->manifestRows->write(buffer.data(), buffer.size());
-        buffer.clear();
-    }
+    if (buffer.size() >= (1u << 16))
+        impl_->flushManifestRows();
 }
 
 void CaptureWriter::Impl::writeManifest(const std::string& manifestJson)
@@ -262,9 +371,8 @@ void CaptureWriter::Impl::writeManifest(const std::string& manifestJson)
     const bool empty = end > 0 && manifestJson[end - 1] == '{';
     const std::string head = manifestJson.substr(0, end) + (empty ? "\n \"rows\": [\n" : ",\n \"rows\": [\n");
     file.write(head.data(), head.size());
-    manifestRows->write(manifestRowBuffer.data(), manifestRowBuffer.size());
-    manifestRowBuffer.clear();
-    std::ifstream rows(manifestRows->temporaryPath(), std::ios::binary);
+    flushManifestRows();
+    std::ifstream rows(manifestRowsFile(), std::ios::binary);
     std::vector<char> buffer(1 << 16);
     while (rows) {
         rows.read(buffer.data(), std::streamsize(buffer.size()));
@@ -275,6 +383,8 @@ void CaptureWriter::Impl::writeManifest(const std::string& manifestJson)
     file.write(tail.data(), tail.size());
     file.commit();
     manifestRows.reset(); // removes the rows' file
+    if (resumeRowsFd >= 0)
+        ::unlink(resumeRowsPath.c_str());
 }
 
 std::vector<std::string> CaptureWriter::commit(const std::string& manifestJson,
@@ -284,6 +394,15 @@ std::vector<std::string> CaptureWriter::commit(const std::string& manifestJson,
         throw Error(impl_->path + ": already written");
     for (auto& array : impl_->arrays)
         array->finish();
+    if (impl_->resumeRowsFd >= 0) {
+        // The folder may become the output (a folder of .npy): the resume state leaves it first.
+        ::unlink(impl_->checkpointFile().c_str());
+        const std::string rows = impl_->path + ".resume-rows";
+        if (std::rename(impl_->resumeRowsPath.c_str(), rows.c_str()) != 0)
+            detail::throwWriteError(rows, errno);
+        impl_->resumeRowsPath = rows;
+        impl_->stagingFolder->keep(false);
+    }
     std::vector<std::string> notes;
     std::vector<CaptureSummary> summary = this->summary();
     switch (impl_->format) {

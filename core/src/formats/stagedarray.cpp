@@ -8,6 +8,7 @@
 #include <cctype>
 #include <cerrno>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace layerscope::detail {
@@ -31,6 +32,35 @@ StagedArray::StagedArray(std::string name, std::string file, std::string reportA
     const std::string header = npyHeader(widest, dtype_);
     headerLength_ = header.size();
     writeFully(fd_, header.data(), header.size(), reportAs_);
+}
+
+StagedArray::StagedArray(std::string name, std::string file, std::string reportAs, std::vector<std::int64_t> rowShape,
+                         DType dtype, std::int64_t rows)
+    : name_(std::move(name))
+    , file_(std::move(file))
+    , reportAs_(std::move(reportAs))
+    , rowShape_(std::move(rowShape))
+    , dtype_(dtype)
+    , rows_(rows)
+{
+    std::vector<std::int64_t> widest {999999999999999};
+    widest.insert(widest.end(), rowShape_.begin(), rowShape_.end());
+    headerLength_ = npyHeader(widest, dtype_).size();
+    fd_ = ::open(file_.c_str(), O_WRONLY | O_CLOEXEC);
+    const off_t kept = off_t(headerLength_ + std::size_t(rows_) * rowBytes());
+    struct stat status { };
+    if (fd_ < 0 || ::fstat(fd_, &status) != 0)
+        throwWriteError(reportAs_, errno);
+    if (status.st_size < kept)
+        throw Error(reportAs_ + ": the resume state is damaged (" + file_ + " holds fewer rows than its checkpoint)");
+    if (::ftruncate(fd_, kept) != 0 || ::lseek(fd_, kept, SEEK_SET) != kept)
+        throwWriteError(reportAs_, errno);
+}
+
+void StagedArray::sync()
+{
+    if (fd_ >= 0 && ::fdatasync(fd_) != 0)
+        throwWriteError(reportAs_, errno);
 }
 
 StagedArray::~StagedArray()

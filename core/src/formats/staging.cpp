@@ -1,6 +1,7 @@
 #include "formats/staging_p.h"
 
 #include "formats/atomicfile_p.h"
+#include "layerscope/error.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -82,9 +83,34 @@ StagingFolder::StagingFolder(const std::string& target)
     }
 }
 
+StagingFolder::StagingFolder(const std::string& target, Resumable)
+    : keep_(true)
+{
+    const fs::path output(target);
+    const fs::path parent = output.parent_path().empty() ? fs::path(".") : output.parent_path();
+    removeStaleStaging(parent.string());
+    path_ = (parent / ("." + output.filename().string() + ".resume")).string();
+    std::error_code ec;
+    resumed_ = fs::is_directory(path_, ec) && !fs::is_symlink(path_, ec);
+    if (!resumed_ && ::mkdir(path_.c_str(), 0700) != 0) {
+        const int error = errno;
+        path_.clear();
+        throwWriteError(target, error);
+    }
+    const std::string marker = path_ + "/" + kStagingMarker;
+    markerFd_ = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (markerFd_ < 0 || ::flock(markerFd_, LOCK_EX | LOCK_NB) != 0) {
+        const int error = errno;
+        path_.clear(); // never removed from here: it may be another run's
+        if (error == EWOULDBLOCK)
+            throw Error(target + ": another run is writing it (" + marker + " is locked); wait for it, or stop it");
+        throwWriteError(target, error);
+    }
+}
+
 StagingFolder::~StagingFolder()
 {
-    if (!path_.empty()) {
+    if (!path_.empty() && !keep_) {
         std::error_code ec;
         fs::remove_all(path_, ec);
     }

@@ -15,6 +15,11 @@ public:
     // Removes stale staging beside `target`, then creates and locks a new staging folder.
     // Throws layerscope::Error naming `target` when the folder cannot be created.
     explicit StagingFolder(const std::string& target);
+    // A resumable staging folder (extract --resume): ".NAME.resume" beside `target`, the same name for
+    // every run, so a run started again finds what the killed one wrote. It is reused when it exists
+    // and no living run holds it (else Error), and kept when the writer ends without keep(false).
+    struct Resumable { };
+    StagingFolder(const std::string& target, Resumable);
     ~StagingFolder(); // removes the folder and everything in it, unless it was moved into place
     StagingFolder(const StagingFolder&) = delete;
     StagingFolder& operator=(const StagingFolder&) = delete;
@@ -22,10 +27,13 @@ public:
     const std::string& path() const { return path_; }
     // Renames the staging folder to `target` (without its marker); afterwards path() is empty.
     void moveTo(const std::string& target);
+    bool resumed() const { return resumed_; } // a resumable folder that was there before
+    void keep(bool keep) { keep_ = keep; }    // keep the folder when destroyed (resumable ones do)
 
 private:
     std::string path_;
     int markerFd_ = -1;
+    bool resumed_ = false, keep_ = false;
 };
 
 // The marker's name inside a staging folder.

@@ -20,6 +20,7 @@ namespace layerscope::detail {
 namespace {
 
 constexpr std::int64_t kMostElements = std::int64_t(1) << 40;
+constexpr std::size_t kDeepestScope = 256; // modules within modules: real models stay below 20
 
 std::size_t elementBytes(int type)
 {
@@ -454,6 +455,10 @@ OnnxGraph readOnnxGraph(const void* bytes, std::size_t size, const std::string& 
     for (int i = 0; i < nodeCount; ++i) {
         const auto& node = graph.node(i);
         raw[std::size_t(i)] = rawSegments(node.name());
+        if (raw[std::size_t(i)].size() > kDeepestScope) // the tree code recurses once per level
+            throw Error(name + ": node '" + node.name().substr(0, 80) + "...' is nested "
+                        + std::to_string(raw[std::size_t(i)].size()) + " modules deep; LayerScope reads at most "
+                        + std::to_string(kDeepestScope));
         for (std::size_t k = 0; k < raw[std::size_t(i)].size(); ++k)
             children[joinRaw(raw[std::size_t(i)], k)].insert(raw[std::size_t(i)][k]);
         for (int o = 0; o < node.output_size(); ++o)
