@@ -2,6 +2,7 @@
 #   make run    install Debian packages if missing, build, and start LayerScope on the bundled demo model
 #   make test   install Debian packages if missing, build, and run every test
 # and:
+#   make test-cluster  a real one-host Slurm array job with a killed and resumed task (tests/cluster)
 #   make bench  the benchmarks, which print figures
 #   make asan   the whole test suite built with AddressSanitizer and UBSan (build-asan/)
 #   make fuzz   the fuzz targets (tests/fuzz) with clang's libFuzzer, FUZZ_SECONDS each (build-fuzz/)
@@ -18,17 +19,19 @@ PACKAGES := g++ cmake ninja-build pkg-config ccache make \
             python3-opencv python3-pil python3-skimage python3-matplotlib python3-h5py python3-onnx dataset-fashion-mnist
 # Only for `make fuzz`.
 FUZZ_PACKAGES := clang libclang-rt-14-dev
+# Only for `make test-cluster` (and `make test` in CI): a one-host Slurm in a temporary folder.
+CLUSTER_PACKAGES := slurmctld slurmd slurm-client munge
 # Only for `make format` and `make format-check`.
 FORMAT_PACKAGES := clang-format
 FORMATTED = $(shell git ls-files 'app/*.cpp' 'app/*.h' 'core/*.cpp' 'core/*.h' 'ui/*.cpp' 'ui/*.h' 'tests/*.cpp' 'tests/*.h' | grep -v '^tests/fuzz/regressions/')
 FUZZ_SECONDS ?= 60
 SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
-.PHONY: deps fuzz-deps format-deps build run test bench asan fuzz format format-check clean
+.PHONY: deps fuzz-deps format-deps cluster-deps build run test test-cluster bench asan fuzz format format-check clean
 
 # Idempotent and quick when everything is present: apt-get runs only for what is missing.
-deps fuzz-deps format-deps: WANTED = $(if $(filter fuzz-deps,$@),$(FUZZ_PACKAGES),$(if $(filter format-deps,$@),$(FORMAT_PACKAGES),$(PACKAGES)))
-deps fuzz-deps format-deps:
+deps fuzz-deps format-deps cluster-deps: WANTED = $(if $(filter fuzz-deps,$@),$(FUZZ_PACKAGES),$(if $(filter format-deps,$@),$(FORMAT_PACKAGES),$(if $(filter cluster-deps,$@),$(CLUSTER_PACKAGES),$(PACKAGES))))
+deps fuzz-deps format-deps cluster-deps:
 	@missing=$$(for p in $(WANTED); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -44,8 +47,15 @@ build: deps
 run: build
 	$(BUILD_DIR)/app/layerscope
 
+# In CI (CI=true) the cluster test runs too: about 30 s.
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600
+	@if [ "$(CI)" = true ]; then $(MAKE) --no-print-directory test-cluster; fi
+
+# munged, slurmctld and slurmd as plain processes in a temporary folder; slurmd runs jobs as their
+# users, so it needs root (sudo when not root).
+test-cluster: build cluster-deps
+	$(SUDO) tests/cluster/run.sh $(BUILD_DIR)
 
 bench: build
 	$(BUILD_DIR)/tests/benchmarks/bench_capture_overhead
