@@ -77,6 +77,7 @@ private slots:
     void unsupportedOperatorsAreListed();
     void craftedFilesGetOneLine_data();
     void craftedFilesGetOneLine();
+    void fuzzFindingsStayFixed();
     void cliListsTheTreeAndExtractsEveryModule();
 };
 
@@ -311,6 +312,19 @@ void TestOnnx::craftedFilesGetOneLine()
     const QString message = errorOf([&] { Model::load(path); });
     QVERIFY2(message.startsWith(QString::fromStdString(path + ": ")) && message.contains(cause), qPrintable(message));
     QVERIFY(!message.contains('\n'));
+}
+
+// What fuzz_onnx found (tests/fuzz/regressions/onnx): each loads, or is refused in one line naming it.
+void TestOnnx::fuzzFindingsStayFixed()
+{
+    const QDir folder(QString(LAYERSCOPE_TESTS_SOURCE_DIR) + "/fuzz/regressions/onnx");
+    const QStringList files = folder.entryList(QDir::Files);
+    QVERIFY(!files.isEmpty());
+    for (const QString& file : files) {
+        const std::string path = folder.filePath(file).toStdString();
+        const QString message = errorOf([&] { Model::load(path); });
+        QVERIFY2(message.isEmpty() || message.startsWith(QString::fromStdString(path + ": ")), qPrintable(message));
+    }
 }
 
 void TestOnnx::cliListsTheTreeAndExtractsEveryModule()

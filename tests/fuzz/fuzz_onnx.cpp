@@ -49,7 +49,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
     if (again.modules.size() != first.modules.size() || again.calls.size() != first.calls.size())
         fail("the rewritten graph gives another tree");
     for (std::size_t i = 0; i < first.modules.size(); ++i)
-        if (again.modules[i].name != first.modules[i].name || again.modules[i].unavailable != first.modules[i].unavailable)
+        if (again.modules[i].name != first.modules[i].name
+            || again.modules[i].unavailable != first.modules[i].unavailable)
             fail("the rewritten graph names its modules differently");
     return 0;
 }

@@ -202,9 +202,12 @@ void rewriteForOpenCv(onnx::GraphProto& graph, std::vector<std::string>& notes)
     for (auto& node : *graph.mutable_node()) {
         if (node.op_type() == "Identity" && node.input_size() == 1 && node.output_size() == 1) {
             if (initializers.count(node.input(0))) {
-                onnx::TensorProto copy = *constants.at(node.input(0));
+                const onnx::TensorProto* source = constants.at(node.input(0));
+                onnx::TensorProto copy = *source;
                 copy.set_name(node.output(0));
                 copies.push_back(std::move(copy));
+                initializers.insert(node.output(0)); // an Identity of this one is a weight too
+                constants[node.output(0)] = source;
                 ++identities;
                 continue;
             }
