@@ -9,7 +9,9 @@
 #include "outputpanel.h"
 #include "testsupport.h"
 
+#include <QComboBox>
 #include <QSpinBox>
+#include <QStandardItemModel>
 #include <QStandardPaths>
 #include <QTableWidget>
 #include <QTemporaryDir>
@@ -25,13 +27,14 @@ namespace {
 // resnet18 (scripted) on its two fixture images, run and shown; the Explain tab not yet opened.
 struct Opened {
     MainWindow window;
-    std::map<std::string, Tensor> reference = readNpzAsMap(fixturePath("resnet18_scripted", "cam_reference.npz"));
-    Opened()
+    std::map<std::string, Tensor> reference;
+    explicit Opened(const QString& fixture = "resnet18_scripted", const QString& file = "model.pt")
+        : reference(readNpzAsMap(fixturePath(fixture, "cam_reference.npz")))
     {
         window.show();
         QSignalSpy ran(&window, &MainWindow::runReady);
-        window.openModel(QString::fromStdString(fixturePath("resnet18_scripted", "model.pt")),
-                         {QString::fromStdString(fixturePath("resnet18_scripted", "input0.npy"))});
+        window.openModel(QString::fromStdString(fixturePath(fixture, file)),
+                         {QString::fromStdString(fixturePath(fixture, "input0.npy"))});
         ran.wait(60000);
     }
     ExplainView* view() const { return window.explainView(); }
@@ -61,7 +64,27 @@ private slots:
     void cancelledMapNeverLands();
     void flatTargetSaysWhy();
     void exportsPngAndNpy();
+    void onnxModelOffersEigenCamOnly();
 };
+
+// An ONNX model runs without gradients: the tab switches to EigenCAM, the other methods are
+// disabled with the reason, and the map is the eager model's.
+void TestExplainView::onnxModelOffersEigenCamOnly()
+{
+    Opened opened("onnx/resnet18_preserve", "model.onnx");
+    ExplainView* view = opened.view();
+    QSignalSpy finished(view, &ExplainView::finished);
+    opened.window.showExplain();
+    QVERIFY(finished.wait(60000));
+    QCOMPARE(view->method(), QString("eigencam"));
+    auto* methods = view->findChild<QComboBox*>("explainMethod");
+    auto* items = qobject_cast<QStandardItemModel*>(methods->model());
+    const int gradCam = methods->findData(QString("gradcam"));
+    QVERIFY(!items->item(gradCam)->isEnabled());
+    QVERIFY(items->item(gradCam)->toolTip().contains("ONNX"));
+    QCOMPARE(view->target(), QString("layer4"));
+    QVERIFY(relativeDifference(view->attribution()->cam, rowsOf(opened.reference.at("eigencam"), 0, 1)) <= 1e-4);
+}
 
 void TestExplainView::showsGradCamOfTheShownSample()
 {

@@ -121,6 +121,15 @@ void TestOnnx::everyModuleEqualsItsForwardHook()
         QVERIFY2(captured.contains(k), qPrintable(k + " was not captured"));
     }
     QVERIFY(captured.size() >= 12);
+
+    // In the order PyTorch's hooks saw the calls end.
+    QStringList got, hooks;
+    for (const auto& capture : result.captures)
+        got << QString::fromStdString(capture.key);
+    for (const auto& key : expected["order"].toArray())
+        if (captured.contains(key.toString()))
+            hooks << key.toString();
+    QCOMPARE(got, hooks);
 }
 
 void TestOnnx::treeAndParametersAreThePyTorchModules_data()

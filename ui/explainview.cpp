@@ -18,7 +18,9 @@
 #include <QPushButton>
 #include <QSaveFile>
 #include <QShowEvent>
+#include <QSignalBlocker>
 #include <QSlider>
+#include <QStandardItemModel>
 #include <QThreadPool>
 #include <QVBoxLayout>
 
@@ -153,6 +155,7 @@ ExplainView::ExplainView(QWidget* parent)
     for (const auto& m : kMethodEntries) {
         methodBox_->addItem(tr(m.title), QString(m.name));
         methodBox_->setItemData(methodBox_->count() - 1, tr(m.tip), Qt::ToolTipRole);
+        tips_ << tr(m.tip);
     }
     methodBox_->setObjectName("explainMethod");
     methodBox_->setToolTip(tr("How the map is computed (layerscope-cli cam --method)"));
@@ -292,9 +295,30 @@ void ExplainView::setRun(std::shared_ptr<const Model> model, std::shared_ptr<con
     model_ = std::move(model);
     outcome_ = std::move(outcome);
     sample_ = sample;
+    refillMethods();
     refillTargets();
     refillClasses();
     recompute();
+}
+
+// A runtime without gradients (ONNX through OpenCV) offers EigenCAM only; the other methods stay
+// listed, disabled, with the reason.
+void ExplainView::refillMethods()
+{
+    const bool gradients = !model_ || model_->hasGradients();
+    auto* items = qobject_cast<QStandardItemModel*>(methodBox_->model());
+    for (int i = 0; items && i < methodBox_->count(); ++i) {
+        const bool usable = gradients || methodBox_->itemData(i).toString() == "eigencam";
+        items->item(i)->setEnabled(usable);
+        items->item(i)->setToolTip(usable ? tips_.value(i)
+                                          : tr("Needs gradients, which %1 models run without here: open the "
+                                               "TorchScript export")
+                                                .arg(QString::fromStdString(model_->formatName())));
+    }
+    if (!gradients && method() != "eigencam") {
+        const QSignalBlocker quiet(methodBox_); // recompute() follows in setRun
+        methodBox_->setCurrentIndex(methodBox_->findData(QString("eigencam")));
+    }
 }
 
 void ExplainView::refillTargets()

@@ -61,6 +61,7 @@ protected:
     void showEvent(QShowEvent* event) override; // computes what changed while the tab was hidden
 
 private:
+    void refillMethods();
     void refillTargets();
     void refillClasses();
     void recompute();
@@ -83,6 +84,7 @@ private:
     std::vector<QImage> images_;
 
     QComboBox* methodBox_;
+    QStringList tips_; // each method's tooltip, in the box's order
     QComboBox* targetBox_;
     QComboBox* classBox_;
     QCheckBox* topThreeBox_;

@@ -599,9 +599,22 @@ OnnxGraph readOnnxGraph(const void* bytes, std::size_t size, const std::string& 
         }
         result.modules.push_back(std::move(info));
     }
-    for (const auto& instance : instances)
-        if (!instance.outputs.empty())
-            result.calls.push_back({index.at(instance.module), instance.call, instance.outputs});
+    // In the order calls end, as forward hooks see them: by the node that makes the last output,
+    // and of calls ending at one node (a block's last ReLU, the block, its stage) the innermost first.
+    std::vector<std::pair<std::pair<int, int>, OnnxModuleCall>> ending;
+    for (const auto& instance : instances) {
+        if (instance.outputs.empty())
+            continue;
+        int last = 0;
+        for (const auto& value : instance.outputs)
+            last = std::max(last, producerNode.at(value));
+        const int module = index.at(instance.module);
+        ending.push_back(
+            {{last, -result.modules[std::size_t(module)].depth}, {module, instance.call, instance.outputs}});
+    }
+    std::stable_sort(ending.begin(), ending.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (auto& entry : ending)
+        result.calls.push_back(std::move(entry.second));
 
     // Parameters: a weight named after its module, else the module of the node that uses it.
     auto moduleOfName = [&](const std::string& tensorName) {

@@ -38,7 +38,7 @@ struct OnnxGraph {
     std::vector<OnnxInput> inputs;
     std::vector<std::string> outputs; // the graph's output values
     std::unordered_map<std::string, OnnxProducer> producers;
-    std::vector<OnnxModuleCall> calls; // in the order the graph runs them
+    std::vector<OnnxModuleCall> calls; // in the order they end, as forward hooks see them
     std::vector<std::string> rewrites; // what was changed for OpenCV, for the load note
     DType parameterDType = DType::Float32;
     int imageChannels = 0; // channels of the first convolution's weight
