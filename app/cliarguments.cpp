@@ -205,6 +205,11 @@ void declareCommandLine(CLI::App& app, CommandLine& line)
         ->add_option("--dtype", options.dtype, "float16: store floating captures in half precision (.npz, .npy, .pt)")
         ->check(CLI::IsMember({"float16", "float32"}));
     extract->add_flag("--compress", options.compress, "HDF5 output: gzip-compress the datasets (level 4, shuffled)");
+    extract
+        ->add_option("--mat-version", options.matVersion,
+                     ".mat output: 5 (MATLAB v5, variables up to 2 GiB) or 7.3 (HDF5 inside, any size); "
+                     "default: v5 unless a variable needs v7.3")
+        ->check(CLI::IsMember({"5", "7.3"}));
     extract->add_flag("--resume", options.resume,
                       "Checkpoint after every batch (in .OUT.resume beside the output); the same command started "
                       "again after a kill or preemption continues from there and ends with the output an "
@@ -408,6 +413,9 @@ void checkCommandLine(CommandLine& line)
         throw Error("--compress: " + job.outputPath + ": only HDF5 output (.h5) is compressed");
     job.exportOptions.compression = options.compress ? 4 : 0;
     job.resume = options.resume;
+    if (!options.matVersion.empty() && !job.outputPath.empty() && exportFormatFor(job.outputPath) != ExportFormat::Mat)
+        throw Error("--mat-version: " + job.outputPath + " is not a .mat file");
+    job.exportOptions.matVersion = options.matVersion == "5" ? 5 : options.matVersion == "7.3" ? 73 : 0;
 }
 
 } // namespace layerscope::cli

@@ -39,6 +39,7 @@ struct ExtractOptions {
     std::string dtype;             // extract: float16 (or float32: as captured)
     bool compress = false;         // extract to .h5: gzip (level 4) with the shuffle filter
     bool resume = false;           // extract: continue a killed run of the same command
+    std::string matVersion;        // extract to .mat: "5" or "7.3"; empty: v5 unless a variable needs v7.3
     ExtractionJob job;
 };
 

@@ -70,6 +70,7 @@ private slots:
     void mergedShardsEqualOneRun();
     void hdf5OutputIsChunkedCompressedAndEqual();
     void matTooLargeIsRefusedAfterTheFirstBatch();
+    void matVersion73IsReadBackByH5py();
     void poolingAndHalfPrecisionEqualNumpy_data();
     void poolingAndHalfPrecisionEqualNumpy();
     void ctrlCKeepsCompleteRows();
@@ -311,14 +312,15 @@ void TestCli::hdf5OutputIsChunkedCompressedAndEqual()
     QVERIFY2(wrong.exitCode == 1 && wrong.err.contains("only HDF5 output (.h5) is compressed"), qPrintable(wrong.err));
 }
 
-// 20 images at 2000x2000 through a convolution of 8 channels: 128 MB a row, 2.4 GiB in all. The run
-// stops after its first image with the reason, instead of failing after the last one.
+// 20 images at 2000x2000 through a convolution of 8 channels: 128 MB a row, 2.4 GiB in all. Asked for
+// MATLAB v5, the run stops after its first image with the reason, instead of failing after the last one.
 void TestCli::matTooLargeIsRefusedAfterTheFirstBatch()
 {
     QTemporaryDir dir;
-    const Outcome run = cli({"extract", fixture("inplace_scripted", "model.pt"), "--input",
-                             QString(LAYERSCOPE_FIXTURES_DIR) + "/dataset", "--resize", "2000x2000", "--batch-size",
-                             "1", "--layer", "features.0", "--quiet", "--out", dir.filePath("big.mat")});
+    const Outcome run
+        = cli({"extract", fixture("inplace_scripted", "model.pt"), "--input",
+               QString(LAYERSCOPE_FIXTURES_DIR) + "/dataset", "--resize", "2000x2000", "--batch-size", "1", "--layer",
+               "features.0", "--quiet", "--mat-version", "5", "--out", dir.filePath("big.mat")});
     QCOMPARE(run.exitCode, 1);
     QVERIFY2(run.err.contains("capture 'features.0' would be 2.4 GiB over 20 inputs")
                  && run.err.contains("more than a MATLAB v5 variable holds") && run.err.contains("--pool avg"),
@@ -329,6 +331,33 @@ void TestCli::matTooLargeIsRefusedAfterTheFirstBatch()
                                 QString(LAYERSCOPE_FIXTURES_DIR) + "/dataset", "--resize", "64x64", "--layer",
                                 "features.0", "--quiet", "--out", dir.filePath("small.mat")});
     QVERIFY2(pooled.exitCode == 0, qPrintable(pooled.err));
+}
+
+// MATLAB v7.3 is HDF5 inside: h5py reads every variable back, in MATLAB's column-major order.
+void TestCli::matVersion73IsReadBackByH5py()
+{
+    QTemporaryDir dir;
+    const QStringList run = seedOverDataset({"--layer", "cnn.1", "--layer", "linear", "--quiet"});
+    QCOMPARE(cli(run + QStringList {"--out", dir.filePath("features.npz")}).exitCode, 0);
+    const Outcome mat = cli(run + QStringList {"--mat-version", "7.3", "--out", dir.filePath("features.mat")});
+    QVERIFY2(mat.exitCode == 0, qPrintable(mat.err));
+    const Outcome same
+        = runProgram(LAYERSCOPE_PYTHON,
+                     {"-c",
+                      "import sys, json, h5py, numpy as np\n"
+                      "a = np.load(sys.argv[2])\n"
+                      "m = json.load(open(sys.argv[1] + '.manifest.json'))\n"
+                      "names = {c['name']: c['stored_as'] for c in m['captures']}\n"
+                      "with h5py.File(sys.argv[1], 'r') as f:\n"
+                      "    assert f.userblock_size == 512, f.userblock_size  # MATLAB's header\n"
+                      "    for k in a.files:\n"
+                      "        d = f[names[k]][()].T\n"
+                      "        assert d.dtype == a[k].dtype and d.shape == a[k].shape and (d == a[k]).all(), k\n"
+                      "print(len(a.files))",
+                      dir.filePath("features.mat"), dir.filePath("features.npz")});
+    QVERIFY2(same.exitCode == 0 && same.out.trimmed() == "3", qPrintable(same.err + same.out));
+    const Outcome wrong = cli(run + QStringList {"--mat-version", "7.3", "--out", dir.filePath("features2.npz")});
+    QVERIFY2(wrong.exitCode == 1 && wrong.err.contains("--mat-version"), qPrintable(wrong.err));
 }
 
 void TestCli::poolingAndHalfPrecisionEqualNumpy_data()

@@ -29,6 +29,9 @@ struct ExportOptions {
     // Stage in ".NAME.resume" beside the output, kept when the writer ends uncommitted, so that a
     // run started again continues from its last checkpoint() (extract --resume).
     bool resumable = false;
+    // .mat: 5 (MATLAB v5: a variable holds at most 2 GiB), 73 (v7.3, HDF5 inside), or 0: v5 unless a
+    // variable needs v7.3.
+    int matVersion = 0;
 };
 
 struct CaptureSummary {

@@ -315,7 +315,8 @@ std::vector<Tensor> Run::modelInputs(const std::vector<detail::LoadedSample>& ba
 // A .mat variable past 2 GiB is known from the first batch: said then, not after the whole run.
 void Run::checkOutputCanHoldAll(const RunResult& first) const
 {
-    if (!writer || writer->format() != ExportFormat::Mat || !plan.inputs.isFolderRun())
+    if (!writer || writer->format() != ExportFormat::Mat || !plan.inputs.isFolderRun()
+        || job.exportOptions.matVersion != 5) // otherwise a large variable is written as v7.3
         return;
     for (const NamedTensor& capture : namedCaptures(detail::reduced(first, job.reduce))) // as it will be written
         if (!capture.tensor.shape.empty() && capture.tensor.shape[0] > 0)

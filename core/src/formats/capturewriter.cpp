@@ -474,7 +474,7 @@ void CaptureWriter::Impl::commitMat(std::vector<CaptureSummary>& summary)
         variables.push_back(summary[i].storedAs);
     }
     const std::string temporary = staging + "/output.mat";
-    detail::writeMatFile(temporary, staged, variables);
+    detail::writeMatFile(temporary, options.matVersion, staged, variables);
     if (std::rename(temporary.c_str(), path.c_str()) != 0)
         detail::throwWriteError(path, errno);
 }

@@ -93,17 +93,22 @@ void checkMatVariableSize(const std::string& path, const std::string& capture, s
                 + ", more than a MATLAB v5 variable holds (2 GiB); write .h5, .npz or .npy, or reduce it (--pool avg)");
 }
 
-void writeMatFile(const std::string& path, const std::vector<const StagedArray*>& arrays,
+void writeMatFile(const std::string& path, int version, const std::vector<const StagedArray*>& arrays,
                   const std::vector<std::string>& variableNames)
 {
-    MatFile file(Mat_CreateVer(path.c_str(), nullptr, MAT_FT_MAT5), &Mat_Close);
+    bool large = false;
+    for (const StagedArray* array : arrays)
+        large = large || double(array->rows()) * double(array->rowBytes()) >= double(std::size_t(1) << 31);
+    const bool v73 = version == 73 || (version == 0 && large);
+    MatFile file(Mat_CreateVer(path.c_str(), nullptr, v73 ? MAT_FT_MAT73 : MAT_FT_MAT5), &Mat_Close);
     if (!file)
         throw Error(path + ": cannot create the MATLAB file");
     std::vector<std::string> captureNames;
     for (std::size_t i = 0; i < arrays.size(); ++i) {
         const StagedArray& array = *arrays[i];
         const MatClass matClass = matClassOf(array.dtype());
-        checkMatVariableSize(path, array.name(), array.rows(), array.rowBytes(), false);
+        if (!v73)
+            checkMatVariableSize(path, array.name(), array.rows(), array.rowBytes(), false);
         const Tensor values = readNpy(array.file()); // one capture in memory at a time
         const std::vector<char> columnMajor = toColumnMajor(values);
         std::vector<std::size_t> dims(values.shape.begin(), values.shape.end());

@@ -18,7 +18,8 @@ std::vector<std::string> matlabVariableNames(const std::vector<std::string>& nam
 void checkMatVariableSize(const std::string& path, const std::string& capture, std::int64_t rows, std::size_t rowBytes,
                           bool predicted);
 
-void writeMatFile(const std::string& path, const std::vector<const StagedArray*>& arrays,
+// `version` as ExportOptions::matVersion.
+void writeMatFile(const std::string& path, int version, const std::vector<const StagedArray*>& arrays,
                   const std::vector<std::string>& variableNames);
 
 } // namespace layerscope::detail
