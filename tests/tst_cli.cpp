@@ -243,6 +243,20 @@ void TestCli::mergedShardsEqualOneRun()
          dir.filePath("whole.npz"), dir.filePath("merged.npz")});
     QVERIFY2(same.exitCode == 0 && same.out.trimmed() == "22", qPrintable(same.err + same.out));
 
+    // MATLAB shards, v5 and v7.3, merge the same.
+    const QStringList matShards {dir.filePath("m0.mat"), dir.filePath("m1.mat"), shards[2]};
+    QVERIFY(cli(run + QStringList {"--shard", "0/3", "--out", matShards[0]}).exitCode == 0);
+    QVERIFY(cli(run + QStringList {"--shard", "1/3", "--mat-version", "7.3", "--out", matShards[1]}).exitCode == 0);
+    const Outcome fromMat = cli(QStringList {"merge"} + matShards + QStringList {"--out", dir.filePath("frommat.npz")});
+    QVERIFY2(fromMat.exitCode == 0, qPrintable(fromMat.err));
+    const auto expected = readNpzAsMap(dir.filePath("whole.npz").toStdString());
+    const auto got = readNpzAsMap(dir.filePath("frommat.npz").toStdString());
+    QCOMPARE(got.size(), expected.size());
+    for (const auto& [key, tensor] : expected) {
+        QVERIFY2(got.count(key) && got.at(key).shape == tensor.shape && got.at(key).dtype == tensor.dtype, key.c_str());
+        QVERIFY2(maxAbsDifference(got.at(key), tensor) == 0, key.c_str());
+    }
+
     const Outcome missing = cli({"merge", shards[0], shards[2], "--out", dir.filePath("missing.npz")});
     QVERIFY2(missing.exitCode == 1 && missing.err.contains("missing shard 1/3"), qPrintable(missing.err));
     const Outcome twice = cli({"merge", shards[0], shards[1], shards[1], "--out", dir.filePath("twice.npz")});

@@ -2,6 +2,7 @@
 // against their manifests: the same job, every shard once, every row of the data set once.
 
 #include "formats/hdf5file_p.h"
+#include "formats/matfile_p.h"
 #include "layerscope/error.h"
 #include "layerscope/exporters.h"
 #include "layerscope/extraction.h"
@@ -93,8 +94,26 @@ std::map<std::string, Tensor> readArrays(const std::string& shard, const Json& m
         std::vector<Tensor> tensors = detail::readHdf5Datasets(shard, names, error ? 0 : fileBytes * 1100 + (1u << 20));
         for (std::size_t i = 0; i < names.size(); ++i)
             arrays[names[i]] = std::move(tensors[i]);
+    } else if (format == ExportFormat::Mat) {
+        std::vector<std::string> names, variables;
+        for (const Json& capture : manifest.at("captures")) {
+            names.push_back(capture.at("name").get<std::string>());
+            variables.push_back(capture.value("stored_as", names.back()));
+        }
+        // v5 may compress with zlib and v7.3 with HDF5's gzip: bounded as for .h5.
+        std::error_code error;
+        const std::uint64_t fileBytes = fs::file_size(shard, error);
+        std::vector<Tensor> tensors
+            = detail::readMatVariables(shard, variables, error ? 0 : fileBytes * 1100 + (1u << 20));
+        for (std::size_t i = 0; i < names.size(); ++i) {
+            const auto shape = manifest.at("captures")[i].at("shape").get<std::vector<std::int64_t>>();
+            Tensor declared {shape, tensors[i].dtype, nullptr};
+            if (tensors[i].numel() == declared.numel())
+                tensors[i].shape = shape; // a 1-D capture is a 1 x N row in MATLAB
+            arrays[names[i]] = std::move(tensors[i]);
+        }
     } else {
-        throw Error(shard + ": merge reads .npz, .h5 and folders of .npy files, not " + exportFormatName(format)
+        throw Error(shard + ": merge reads .npz, .h5, .mat and folders of .npy files, not " + exportFormatName(format)
                     + "; write the shards as .npz or .h5 (any format can be the merged output)");
     }
     return arrays;

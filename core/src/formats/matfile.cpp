@@ -61,6 +61,44 @@ std::vector<char> toColumnMajor(const Tensor& tensor)
 }
 
 using MatFile = std::unique_ptr<mat_t, decltype(&Mat_Close)>;
+using MatVariable = std::unique_ptr<matvar_t, decltype(&Mat_VarFree)>;
+
+DType dtypeOfMatClass(matio_classes type, bool logical, const std::string& what)
+{
+    switch (type) {
+    case MAT_C_SINGLE: return DType::Float32;
+    case MAT_C_DOUBLE: return DType::Float64;
+    case MAT_C_INT8: return DType::Int8;
+    case MAT_C_INT16: return DType::Int16;
+    case MAT_C_INT32: return DType::Int32;
+    case MAT_C_INT64: return DType::Int64;
+    case MAT_C_UINT8: return logical ? DType::Bool : DType::UInt8;
+    default: throw Error(what + " is not a numeric array LayerScope writes");
+    }
+}
+
+// The inverse of toColumnMajor.
+Tensor fromColumnMajor(const char* values, std::vector<std::int64_t> shape, DType dtype)
+{
+    Tensor tensor = Tensor::zeros(shape, dtype);
+    const std::size_t width = elementSize(dtype), dims = shape.size();
+    std::vector<std::int64_t> cStride(dims, 1), index(dims, 0);
+    for (std::size_t d = dims - 1; d-- > 0;)
+        cStride[d] = cStride[d + 1] * shape[d + 1];
+    char* out = static_cast<char*>(tensor.mutableData());
+    for (std::int64_t i = 0, n = tensor.numel(); i < n; ++i) {
+        std::int64_t offset = 0;
+        for (std::size_t d = 0; d < dims; ++d)
+            offset += index[d] * cStride[d];
+        std::memcpy(out + offset * width, values + i * width, width);
+        for (std::size_t d = 0; d < dims; ++d) {
+            if (++index[d] < shape[d])
+                break;
+            index[d] = 0;
+        }
+    }
+    return tensor;
+}
 
 void writeNameCell(mat_t* file, const char* variable, const std::vector<std::string>& names, const std::string& path)
 {
@@ -91,6 +129,38 @@ void checkMatVariableSize(const std::string& path, const std::string& capture, s
     throw Error(path + ": capture '" + capture + "' " + (predicted ? "would be " : "is ") + size
                 + (predicted ? " over " + std::to_string(rows) + " inputs" : std::string())
                 + ", more than a MATLAB v5 variable holds (2 GiB); write .h5, .npz or .npy, or reduce it (--pool avg)");
+}
+
+std::vector<Tensor> readMatVariables(const std::string& path, const std::vector<std::string>& variables,
+                                     std::uint64_t maxBytes)
+{
+    MatFile file(Mat_Open(path.c_str(), MAT_ACC_RDONLY), &Mat_Close);
+    if (!file)
+        throw Error(path + ": not a MATLAB file libmatio can read");
+    std::vector<Tensor> tensors;
+    for (const std::string& name : variables) {
+        const std::string what = path + ": variable '" + name + "'";
+        MatVariable info(Mat_VarReadInfo(file.get(), name.c_str()), &Mat_VarFree);
+        if (!info)
+            throw Error(what + " is missing");
+        const DType dtype = dtypeOfMatClass(info->class_type, info->isLogical != 0, what);
+        if (info->isComplex || info->rank < 1 || info->rank > 16)
+            throw Error(what + " is not a real array of up to 16 dimensions");
+        std::vector<std::int64_t> shape;
+        std::uint64_t bytes = elementSize(dtype);
+        for (int d = 0; d < info->rank; ++d) {
+            const std::uint64_t size = info->dims[d];
+            if (size > 0 && bytes > maxBytes / size)
+                throw Error(what + " declares more values than the file could hold");
+            bytes *= size;
+            shape.push_back(std::int64_t(size));
+        }
+        MatVariable variable(Mat_VarRead(file.get(), name.c_str()), &Mat_VarFree);
+        if (!variable || (bytes > 0 && !variable->data) || variable->nbytes != bytes)
+            throw Error(what + " cannot be read (damaged?)");
+        tensors.push_back(fromColumnMajor(static_cast<const char*>(variable->data), shape, dtype));
+    }
+    return tensors;
 }
 
 void writeMatFile(const std::string& path, int version, const std::vector<const StagedArray*>& arrays,

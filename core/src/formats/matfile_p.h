@@ -18,6 +18,12 @@ std::vector<std::string> matlabVariableNames(const std::vector<std::string>& nam
 void checkMatVariableSize(const std::string& path, const std::string& capture, std::int64_t rows, std::size_t rowBytes,
                           bool predicted);
 
+// The variables `variables` of a .mat file (v5 or v7.3) as C-ordered tensors of the shapes MATLAB
+// declares: the reverse of writeMatFile. Each variable's declared size is checked against `maxBytes`
+// before it is read. Throws layerscope::Error naming the file.
+std::vector<Tensor> readMatVariables(const std::string& path, const std::vector<std::string>& variables,
+                                     std::uint64_t maxBytes);
+
 // `version` as ExportOptions::matVersion.
 void writeMatFile(const std::string& path, int version, const std::vector<const StagedArray*>& arrays,
                   const std::vector<std::string>& variableNames);
