@@ -9,9 +9,11 @@
 #include <opencv2/core.hpp>
 #include <opencv2/dnn.hpp>
 
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <mutex>
 
