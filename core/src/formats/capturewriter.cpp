@@ -397,6 +397,7 @@ std::vector<std::string> CaptureWriter::commit(const std::string& manifestJson,
     if (impl_->resumeRowsFd >= 0) {
         // The folder may become the output (a folder of .npy): the resume state leaves it first.
         ::unlink(impl_->checkpointFile().c_str());
+        ::unlink((impl_->checkpointFile() + ".new").c_str()); // a checkpoint a kill interrupted
         const std::string rows = impl_->path + ".resume-rows";
         if (std::rename(impl_->resumeRowsPath.c_str(), rows.c_str()) != 0)
             detail::throwWriteError(rows, errno);
