@@ -433,9 +433,9 @@ ExtractionResult extract(const std::string& modelPath, const ModelFuture& modelF
     ExportOptions exportOptions = job.exportOptions;
     exportOptions.resumable = job.resume && !job.onBatch;
     const auto writer = job.onBatch ? nullptr : std::make_unique<CaptureWriter>(job.outputPath, exportOptions);
-    // The manifest's model hash is read while the images decode and the model runs.
-    std::future<std::string> modelHash
-        = std::async(std::launch::async, [modelPath] { return sha256OfFile(modelPath); });
+    // The model hash (the manifest's, a resume's) is read while the images decode and the model loads.
+    const std::shared_future<std::string> modelHash
+        = std::async(std::launch::async, [modelPath] { return sha256OfFile(modelPath); }).share();
     const Plan whole = plan(job);
     // --resume: what a killed run did is skipped; the plan goes on from its last checkpoint.
     const bool resuming = writer && !writer->resumedState().empty();
@@ -457,11 +457,8 @@ ExtractionResult extract(const std::string& modelPath, const ModelFuture& modelF
     const Model& model = *modelFuture.get();
     Run run {planned, job, model, requestFor(job, model), writer.get(), progress, control, {}, {}, 0, {}, {},
              {},      {},  {}};
-    if (exportOptions.resumable) {
+    if (exportOptions.resumable)
         run.identity = resumeIdentity(job, planned, run.request, modelHash.get());
-        modelHash = std::async(std::launch::deferred,
-                               [hash = Json::parse(run.identity)["model_sha256"]] { return hash.get<std::string>(); });
-    }
     if (resuming) {
         try {
             run.restore(writer->resumedState(), whole);

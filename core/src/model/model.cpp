@@ -55,10 +55,10 @@ Model::~Model() = default;
 
 Model Model::load(const std::string& path, const LoadOptions& options)
 {
-    if (detail::looksLikeOnnx(path))
-        return Model(detail::loadOnnx(path, options));
-    detail::checkModelFile(path, options.trustModel); // before LibTorch runs any of the model's code
-    return Model(detail::loadTorchScript(path, options));
+    // A missing file or a folder for either format; for TorchScript, everything before LibTorch runs its code.
+    detail::checkModelFile(path, options.trustModel);
+    return Model(detail::looksLikeOnnx(path) ? detail::loadOnnx(path, options)
+                                             : detail::loadTorchScript(path, options));
 }
 
 const std::string& Model::path() const { return impl_->path; }

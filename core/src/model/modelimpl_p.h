@@ -43,7 +43,8 @@ namespace detail {
 // Throws layerscope::Error for a module name the model does not have, with "did you mean" names.
 int moduleIndexOrThrow(const Model& model, const std::string& name);
 
-// The loaders of each format (libtorch/model.cpp, onnx/onnxmodel.cpp). Throw layerscope::Error.
+// The loaders of each format (libtorch/model.cpp, onnx/onnxmodel.cpp), called by Model::load once
+// checkModelFile has passed. Throw layerscope::Error.
 std::unique_ptr<Model::Impl> loadTorchScript(const std::string& path, const LoadOptions& options);
 std::unique_ptr<Model::Impl> loadOnnx(const std::string& path, const LoadOptions& options);
 

@@ -204,15 +204,11 @@ RunResult OnnxModel::run(const Model& model, const std::vector<Tensor>& inputs, 
     return result;
 }
 
+// The file, which Model::load has checked exists and is no folder (checkModelFile).
 std::string readWhole(const std::string& path)
 {
     namespace fs = std::filesystem;
     std::error_code ec;
-    const auto status = fs::status(path, ec);
-    if (!fs::exists(status))
-        throw Error(path + ": no such file");
-    if (fs::is_directory(status))
-        throw Error(path + ": is a folder, not a model file");
     const auto size = fs::file_size(path, ec);
     if (ec)
         throw Error(path + ": cannot be read (" + ec.message() + ")");
