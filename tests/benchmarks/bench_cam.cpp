@@ -3,6 +3,7 @@
 //
 //   bench_cam [MODEL] [--rounds N]
 
+#include "benchinputs.h"
 #include "layerscope/attribution.h"
 #include "layerscope/runtime.h"
 
@@ -10,7 +11,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -49,12 +49,7 @@ int main(int argc, char** argv)
     AttributionRequest request;
     request.layer = "layer4";
     for (int batch : {1, 16}) {
-        Tensor input = Tensor::zeros({batch, 3, 224, 224}, DType::Float32);
-        std::mt19937 random(42);
-        std::normal_distribution<float> normal;
-        auto* values = static_cast<float*>(input.mutableData());
-        for (std::int64_t i = 0; i < input.numel(); ++i)
-            values[i] = normal(random);
+        const Tensor input = bench::randomImages(batch);
         model.run({input}); // warm-up: the profiling executor specialises on the first runs
         explain(model, {input}, request);
         std::vector<double> forward, cam;

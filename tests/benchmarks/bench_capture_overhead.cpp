@@ -5,6 +5,7 @@
 //
 //   bench_capture_overhead [MODEL] [--rounds N] [--batch N] [--default-malloc]
 
+#include "benchinputs.h"
 #include "layerscope/model.h"
 #include "layerscope/runtime.h"
 
@@ -12,7 +13,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -52,12 +52,7 @@ int main(int argc, char** argv)
     const Model plain = Model::load(path, plainOptions);
     const Model instrumented = Model::load(path);
 
-    Tensor input = Tensor::zeros({batch, 3, 224, 224}, DType::Float32);
-    std::mt19937 random(42);
-    std::normal_distribution<float> normal;
-    auto* values = static_cast<float*>(input.mutableData());
-    for (std::int64_t i = 0; i < input.numel(); ++i)
-        values[i] = normal(random);
+    const Tensor input = bench::randomImages(batch);
 
     CaptureRequest stages {{"layer1", "layer2", "layer3", "layer4", "avgpool"}, {}};
     CaptureRequest everything;

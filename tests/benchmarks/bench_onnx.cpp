@@ -5,6 +5,7 @@
 //
 //   bench_onnx MODEL.onnx MODEL.pt [--rounds N] [--batch N]
 
+#include "benchinputs.h"
 #include "layerscope/model.h"
 #include "layerscope/runtime.h"
 
@@ -12,7 +13,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -51,12 +51,7 @@ int main(int argc, char** argv)
     const Model onnx = Model::load(paths[0]);
     const Model torchScript = Model::load(paths[1]);
 
-    Tensor input = Tensor::zeros({batch, 3, 224, 224}, DType::Float32);
-    std::mt19937 random(42);
-    std::normal_distribution<float> normal;
-    auto* values = static_cast<float*>(input.mutableData());
-    for (std::int64_t i = 0; i < input.numel(); ++i)
-        values[i] = normal(random);
+    const Tensor input = bench::randomImages(batch);
 
     struct Variant {
         const char* name;
