@@ -597,6 +597,24 @@ QString linkedDataSet(const QTemporaryDir& dir)
     return folder;
 }
 
+// Starts `command` and kills it with SIGKILL once its first checkpoint is in `state`: the watcher's
+// signal, not a delay, says when.
+void killAtFirstCheckpoint(QProcess& run, const QTemporaryDir& dir, const QStringList& command, const QString& state)
+{
+    QFileSystemWatcher watcher({dir.path()});
+    QSignalSpy changed(&watcher, &QFileSystemWatcher::directoryChanged);
+    run.start(LAYERSCOPE_CLI, command);
+    QVERIFY(run.waitForStarted());
+    while (!QFile::exists(state + "/checkpoint.json")) {
+        if (QFileInfo(state).isDir() && !watcher.directories().contains(state))
+            watcher.addPath(state);
+        QVERIFY2(run.state() == QProcess::Running, "the run ended before its first checkpoint was seen");
+        changed.wait(5000);
+    }
+    ::kill(pid_t(run.processId()), SIGKILL);
+    QVERIFY(run.waitForFinished());
+}
+
 QJsonObject manifestOf(const QString& output)
 {
     QFile file(output + ".manifest.json");
@@ -615,21 +633,11 @@ void TestCli::resumeAfterSigkillGivesTheUninterruptedOutput()
     const auto whole = cli(resumeCommand(folder, reference));
     QVERIFY2(whole.exitCode == 0, qPrintable(whole.err));
 
-    // Killed once its first checkpoint is on disk: the watcher's signal, not a delay, says when.
     const QString state = dir.filePath(".out.npz.resume");
-    QFileSystemWatcher watcher({dir.path()});
-    QSignalSpy changed(&watcher, &QFileSystemWatcher::directoryChanged);
     QProcess run;
-    run.start(LAYERSCOPE_CLI, resumeCommand(folder, out, {"--resume"}));
-    QVERIFY(run.waitForStarted());
-    while (!QFile::exists(state + "/checkpoint.json")) {
-        if (QFileInfo(state).isDir() && !watcher.directories().contains(state))
-            watcher.addPath(state);
-        QVERIFY2(run.state() == QProcess::Running, "the run ended before its first checkpoint was seen");
-        changed.wait(5000);
-    }
-    ::kill(pid_t(run.processId()), SIGKILL);
-    QVERIFY(run.waitForFinished());
+    killAtFirstCheckpoint(run, dir, resumeCommand(folder, out, {"--resume"}), state);
+    if (QTest::currentTestFailed())
+        return;
     QCOMPARE(run.exitStatus(), QProcess::CrashExit);
     QVERIFY2(!QFile::exists(out), "a killed run left its output");
     QVERIFY(QFileInfo(state).isDir());
@@ -657,21 +665,12 @@ void TestCli::resumeOfAnotherJobIsRefused()
     QTemporaryDir dir;
     const QString folder = linkedDataSet(dir);
     const QString out = dir.filePath("out.npz");
-    // A resume state as a killed run leaves it: made by a run cancelled after some batches.
+    // A resume state as a killed run leaves it.
     QProcess run;
     const QString state = dir.filePath(".out.npz.resume");
-    QFileSystemWatcher watcher({dir.path()});
-    QSignalSpy changed(&watcher, &QFileSystemWatcher::directoryChanged);
-    run.start(LAYERSCOPE_CLI, resumeCommand(folder, out, {"--resume"}));
-    QVERIFY(run.waitForStarted());
-    while (!QFile::exists(state + "/checkpoint.json")) {
-        if (QFileInfo(state).isDir() && !watcher.directories().contains(state))
-            watcher.addPath(state);
-        QVERIFY2(run.state() == QProcess::Running, "the run ended before its first checkpoint was seen");
-        changed.wait(5000);
-    }
-    ::kill(pid_t(run.processId()), SIGKILL);
-    QVERIFY(run.waitForFinished());
+    killAtFirstCheckpoint(run, dir, resumeCommand(folder, out, {"--resume"}), state);
+    if (QTest::currentTestFailed())
+        return;
 
     const auto otherBatch = cli(resumeCommand(folder, out, {"--resume"}, "4"));
     QCOMPARE(otherBatch.exitCode, 1);
