@@ -239,9 +239,14 @@ void Run::restore(const std::string& resumed, const Plan& whole)
         result.skippedValues.push_back({v.at("key").get<std::string>(), v.at("type").get<std::string>()});
     for (const auto& shape : saved.at("first_shapes"))
         firstShapes.push_back({shape.get<std::vector<std::int64_t>>(), DType::Float32, nullptr});
-    for (std::int64_t p = 0; p < positionBase; ++p)
-        if (std::find(skippedPositions.begin(), skippedPositions.end(), p) == skippedPositions.end())
+    // Positions are recorded in order: one pass over both lists.
+    auto skipped = skippedPositions.begin();
+    for (std::int64_t p = 0; p < positionBase; ++p) {
+        if (skipped != skippedPositions.end() && *skipped == p)
+            ++skipped;
+        else
             rowDatasetIndex.push_back(whole.rows[std::size_t(p)]);
+    }
 }
 
 // The plan positions a resumed run has done, read before anything loads.
