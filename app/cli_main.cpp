@@ -6,6 +6,7 @@
 #include "camcommand.h"
 #include "cliarguments.h"
 #include "layerscope/error.h"
+#include "layerscope/exporters.h"
 #include "layerscope/extraction.h"
 #include "layerscope/model.h"
 #include "layerscope/runtime.h"
@@ -19,6 +20,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -95,6 +97,9 @@ int extract(cli::ExtractOptions& options)
     job.allModules = options.all;
     job.withInputs = options.withInputs;
 
+    if (!job.resume && std::filesystem::is_directory(resumeStatePathFor(job.outputPath)))
+        std::cerr << "note: " << resumeStatePathFor(job.outputPath)
+                  << " holds a killed run of this output: add --resume to continue it; this run starts over\n";
     cli::ProgressReport report(options.quiet);
     const ExtractionResult result
         = runExtraction(options.model, job, [&](const ExtractionProgress& p) { return report(p); });

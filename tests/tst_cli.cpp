@@ -61,6 +61,7 @@ class TestCli : public QObject {
 private slots:
     void resumeAfterSigkillGivesTheUninterruptedOutput();
     void resumeOfAnotherJobIsRefused();
+    void aCompleteRunReplacesAStaleResumeState();
     void modulesPrintsTheTree();
     void extractAllWritesWhatNumpyReadsBack();
     void extractChosenLayersOnly();
@@ -682,6 +683,34 @@ void TestCli::resumeOfAnotherJobIsRefused()
     QVERIFY2(refused.err.contains("was started with another model_sha256"), qPrintable(refused.err));
     QVERIFY(!QFile::exists(out));
     QVERIFY(QFileInfo(state).isDir()); // kept for the right command
+}
+
+// A killed --resume run, then the same output written whole without --resume: the user is told the
+// state is there, and it does not outlive the complete output.
+void TestCli::aCompleteRunReplacesAStaleResumeState()
+{
+    QTemporaryDir dir;
+    const QString folder = linkedDataSet(dir);
+    const QString out = dir.filePath("out.npz"), reference = dir.filePath("reference.npz");
+    const QString state = dir.filePath(".out.npz.resume");
+    QProcess run;
+    killAtFirstCheckpoint(run, dir, resumeCommand(folder, out, {"--resume"}), state);
+    if (QTest::currentTestFailed())
+        return;
+    QVERIFY(QFileInfo(state).isDir());
+
+    const auto whole = cli(resumeCommand(folder, out));
+    QVERIFY2(whole.exitCode == 0, qPrintable(whole.err));
+    QVERIFY2(whole.err.contains("note: " + state + " holds a killed run of this output: add --resume to continue it"),
+             qPrintable(whole.err));
+    QVERIFY2(whole.err.contains("note: removed " + state), qPrintable(whole.err));
+    QVERIFY2(!QFileInfo::exists(state), "the stale resume state outlived the complete output");
+    const auto again = cli(resumeCommand(folder, reference));
+    QVERIFY2(again.exitCode == 0, qPrintable(again.err));
+    const auto expected = readNpzAsMap(reference.toStdString()), got = readNpzAsMap(out.toStdString());
+    QCOMPARE(got.size(), expected.size());
+    for (const auto& [key, tensor] : expected)
+        QVERIFY2(got.count(key) && maxAbsDifference(got.at(key), tensor) == 0, key.c_str());
 }
 
 QTEST_GUILESS_MAIN(TestCli)

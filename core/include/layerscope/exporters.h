@@ -22,6 +22,8 @@ std::string exportFormatName(ExportFormat format);
 // Where the JSON manifest goes: OUT/manifest.json for a folder, else beside, after the full output
 // name: out.npz -> out.npz.manifest.json (so out.mat and out.npz keep one each).
 std::string manifestPathFor(const std::string& outputPath);
+// Where extract --resume keeps a run's state until it completes: ".NAME.resume" beside the output.
+std::string resumeStatePathFor(const std::string& outputPath);
 
 struct ExportOptions {
     GridOptions grid;    // for .png

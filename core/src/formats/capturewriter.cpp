@@ -135,6 +135,16 @@ std::string manifestPathFor(const std::string& outputPath)
     return path + ".manifest.json";
 }
 
+std::string resumeStatePathFor(const std::string& outputPath)
+{
+    std::string path = outputPath;
+    while (path.size() > 1 && path.back() == '/')
+        path.pop_back();
+    const fs::path output(path);
+    const fs::path parent = output.parent_path().empty() ? fs::path(".") : output.parent_path();
+    return (parent / ("." + output.filename().string() + ".resume")).string();
+}
+
 struct CaptureWriter::Impl {
     std::string path;
     ExportFormat format;
@@ -418,6 +428,10 @@ std::vector<std::string> CaptureWriter::commit(const std::string& manifestJson,
     if (!manifestJson.empty())
         impl_->writeManifest(manifestJson);
     impl_->committed = true;
+    // A killed --resume run of this output is obsolete now that a whole one is in place.
+    if (!impl_->options.resumable && detail::removeStaleResumeState(impl_->path))
+        notes.push_back("removed " + resumeStatePathFor(impl_->path)
+                        + ", the state of an earlier --resume run that was killed: this complete output replaces it");
     return notes;
 }
 

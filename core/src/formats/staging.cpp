@@ -2,6 +2,7 @@
 
 #include "formats/atomicfile_p.h"
 #include "layerscope/error.h"
+#include "layerscope/exporters.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -83,13 +84,22 @@ StagingFolder::StagingFolder(const std::string& target)
     }
 }
 
+bool removeStaleResumeState(const std::string& target)
+{
+    const fs::path state = resumeStatePathFor(target);
+    std::error_code ec;
+    if (!fs::is_directory(state, ec) || fs::is_symlink(state, ec) || !markerIsStale(state / kStagingMarker))
+        return false;
+    return fs::remove_all(state, ec) != static_cast<std::uintmax_t>(-1) && !ec;
+}
+
 StagingFolder::StagingFolder(const std::string& target, Resumable)
     : keep_(true)
 {
     const fs::path output(target);
     const fs::path parent = output.parent_path().empty() ? fs::path(".") : output.parent_path();
     removeStaleStaging(parent.string());
-    path_ = (parent / ("." + output.filename().string() + ".resume")).string();
+    path_ = resumeStatePathFor(target);
     std::error_code ec;
     resumed_ = fs::is_directory(path_, ec) && !fs::is_symlink(path_, ec);
     if (!resumed_ && ::mkdir(path_.c_str(), 0700) != 0) {

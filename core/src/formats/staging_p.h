@@ -44,4 +44,8 @@ extern const char* const kStagingMarker;
 // Returns how many were removed. Never throws.
 int removeStaleStaging(const std::string& folder);
 
+// Removes the resume state (StagingFolder(target, Resumable)) that a killed run left beside `target`,
+// unless a living run holds it. True when there was one to remove. Never throws.
+bool removeStaleResumeState(const std::string& target);
+
 } // namespace layerscope::detail
