@@ -15,4 +15,11 @@ std::string lowerExtension(const std::string& path)
     return extension;
 }
 
+std::string withoutTrailingSlashes(std::string path)
+{
+    while (path.size() > 1 && path.back() == '/')
+        path.pop_back();
+    return path;
+}
+
 } // namespace layerscope::detail

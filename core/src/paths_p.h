@@ -9,4 +9,7 @@ namespace layerscope::detail {
 // are left as they are.
 std::string lowerExtension(const std::string& path);
 
+// "out/" and "out//" name the output "out": its staging, manifest and resume state go beside it.
+std::string withoutTrailingSlashes(std::string path);
+
 } // namespace layerscope::detail

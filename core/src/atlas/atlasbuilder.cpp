@@ -6,6 +6,7 @@
 #include "formats/staging_p.h"
 #include "layerscope/error.h"
 #include "layerscope/statistics.h"
+#include "paths_p.h"
 
 #include <cmath>
 #include <cstdio>
@@ -139,8 +140,7 @@ void AtlasBuilder::Impl::addPredictions(std::int64_t batch, const Tensor& output
 AtlasBuilder::AtlasBuilder(std::string outputPath, AtlasInfo info)
     : impl_(std::make_unique<Impl>())
 {
-    while (outputPath.size() > 1 && outputPath.back() == '/')
-        outputPath.pop_back();
+    outputPath = detail::withoutTrailingSlashes(std::move(outputPath));
     if (info.topK <= 0)
         throw Error("--top must be at least 1");
     if (info.captures.empty())

@@ -5,6 +5,7 @@
 #include "formats/staging_p.h"
 #include "layerscope/error.h"
 #include "layerscope/npy.h"
+#include "paths_p.h"
 
 #include <algorithm>
 #include <cstring>
@@ -92,9 +93,7 @@ void mergeAtlases(const std::vector<std::string>& shardPaths, const std::string&
     std::sort(shards.begin(), shards.end(),
               [](const Atlas& a, const Atlas& b) { return a.info().shardIndex < b.info().shardIndex; });
 
-    std::string target = outputPath;
-    while (target.size() > 1 && target.back() == '/')
-        target.pop_back();
+    const std::string target = detail::withoutTrailingSlashes(outputPath);
     detail::checkAtlasTarget(target);
     detail::StagingFolder staging(target);
 

@@ -129,18 +129,12 @@ std::string manifestPathFor(const std::string& outputPath)
     if (exportFormatFor(outputPath) == ExportFormat::NpyFolder)
         return (fs::path(outputPath) / "manifest.json").string();
     // The full output name: a.mat and a.npz side by side keep a manifest each.
-    std::string path = outputPath;
-    while (path.size() > 1 && path.back() == '/')
-        path.pop_back();
-    return path + ".manifest.json";
+    return detail::withoutTrailingSlashes(outputPath) + ".manifest.json";
 }
 
 std::string resumeStatePathFor(const std::string& outputPath)
 {
-    std::string path = outputPath;
-    while (path.size() > 1 && path.back() == '/')
-        path.pop_back();
-    const fs::path output(path);
+    const fs::path output(detail::withoutTrailingSlashes(outputPath));
     const fs::path parent = output.parent_path().empty() ? fs::path(".") : output.parent_path();
     return (parent / ("." + output.filename().string() + ".resume")).string();
 }
@@ -183,12 +177,9 @@ struct CaptureWriter::Impl {
 CaptureWriter::CaptureWriter(const std::string& path, const ExportOptions& options)
     : impl_(std::make_unique<Impl>())
 {
-    impl_->path = path;
     impl_->format = exportFormatFor(path);
     impl_->options = options;
-    std::string target = path;
-    while (target.size() > 1 && target.back() == '/')
-        target.pop_back();
+    const std::string target = detail::withoutTrailingSlashes(path);
     impl_->path = target;
     std::error_code ec;
     if (impl_->format != ExportFormat::NpyFolder || !fs::is_directory(target, ec))
