@@ -136,6 +136,9 @@ void declareRunOptions(CLI::App* command, ExtractOptions& options, const char* t
     command->add_flag("--trust-model", options.job.trustModel, trustHelp);
     command->add_option("--threads", options.threads,
                         "Threads for the forward (default: every core; at most 4 per core)");
+    command->add_option("--streams", options.job.streams,
+                        "Batches through the model side by side, sharing the threads (default: one per thread, at "
+                        "most 4; 1 for ONNX). Each holds a batch's activations in memory");
     command->add_option("--max-pixels", options.maxPixels,
                         "Refuse images with more pixels than this, before decoding (default 178956970, as PIL)");
     auto* images = command->add_option_group("Image preprocessing", "Applied in this order");
@@ -376,6 +379,8 @@ void checkCommandLine(CommandLine& line)
     if (options.threads != 0 && (options.threads < 1 || options.threads > maxThreads()))
         throw Error("--threads: " + std::to_string(options.threads) + " is outside 1.." + std::to_string(maxThreads())
                     + " (4 per core)");
+    if (job.streams < 0 || job.streams > 64)
+        throw Error("--streams: " + std::to_string(job.streams) + " is outside 1..64");
     if (job.batchSize < 1 || job.batchSize > kMaxBatchSize)
         throw Error("--batch-size: " + std::to_string(job.batchSize) + " is outside 1.."
                     + std::to_string(kMaxBatchSize));

@@ -59,6 +59,7 @@ class TestCli : public QObject {
     Q_OBJECT
 
 private slots:
+    void resumeAfterSigkillGivesTheUninterruptedOutput_data();
     void resumeAfterSigkillGivesTheUninterruptedOutput();
     void resumeOfAnotherJobIsRefused();
     void aCompleteRunReplacesAStaleResumeState();
@@ -624,26 +625,37 @@ QJsonObject manifestOf(const QString& output)
 
 } // namespace
 
+void TestCli::resumeAfterSigkillGivesTheUninterruptedOutput_data()
+{
+    QTest::addColumn<QString>("streams"); // on as many threads
+    QTest::newRow("one stream") << "1";
+    // Batches end out of order, are written in order, and a checkpoint names only written ones.
+    QTest::newRow("three streams") << "3";
+}
+
 // --resume: a run killed with SIGKILL after a checkpoint, started again with the same command,
-// ends with exactly the arrays, rows and manifest of a run never interrupted.
+// ends with exactly the arrays, rows and manifest of a run never interrupted (one stream).
 void TestCli::resumeAfterSigkillGivesTheUninterruptedOutput()
 {
+    QFETCH(QString, streams);
     QTemporaryDir dir;
     const QString folder = linkedDataSet(dir);
     const QString reference = dir.filePath("reference.npz"), out = dir.filePath("out.npz");
+    QStringList command = resumeCommand(folder, out, {"--resume", "--streams", streams});
+    command[command.indexOf("--threads") + 1] = streams;
     const auto whole = cli(resumeCommand(folder, reference));
     QVERIFY2(whole.exitCode == 0, qPrintable(whole.err));
 
     const QString state = dir.filePath(".out.npz.resume");
     QProcess run;
-    killAtFirstCheckpoint(run, dir, resumeCommand(folder, out, {"--resume"}), state);
+    killAtFirstCheckpoint(run, dir, command, state);
     if (QTest::currentTestFailed())
         return;
     QCOMPARE(run.exitStatus(), QProcess::CrashExit);
     QVERIFY2(!QFile::exists(out), "a killed run left its output");
     QVERIFY(QFileInfo(state).isDir());
 
-    const auto resumed = cli(resumeCommand(folder, out, {"--resume"}));
+    const auto resumed = cli(command);
     QVERIFY2(resumed.exitCode == 0, qPrintable(resumed.err));
     QVERIFY2(!QFileInfo::exists(state), "the resume state outlived the finished run");
     const auto expected = readNpzAsMap(reference.toStdString());

@@ -55,6 +55,7 @@ class TestExtraction : public QObject {
 private slots:
     void initTestCase() { model_ = std::make_unique<Model>(Model::load(fixturePath("seed_cnn_scripted", "model.pt"))); }
     void folderRunMatchesPythonHooks();
+    void streamsWriteWhatOneStreamWrites();
     void shardsSplitTheDataSet();
     void namesOutsideAsciiAreRead();
     void jobCancelledBetweenBatchesOrInAForward_data();
@@ -108,21 +109,56 @@ void TestExtraction::folderRunMatchesPythonHooks()
     QCOMPARE(captures[0].toObject()["dtype"].toString(), QString("float32"));
 }
 
+// Batches side by side (three streams, 8 batches of 3, unreadable files among them) give the rows,
+// arrays and manifest of one stream: data-set order, bit for bit.
+void TestExtraction::streamsWriteWhatOneStreamWrites()
+{
+    QTemporaryDir out;
+    ExtractionJob one = seedJob(out.filePath("one.npz"));
+    one.batchSize = 3;
+    one.streams = 1;
+    ExtractionJob three = one;
+    three.streams = 3;
+    three.outputPath = out.filePath("three.npz").toStdString();
+    const ExtractionResult a = runExtraction(*model_, one), b = runExtraction(*model_, three);
+    QCOMPARE(a.streams, 1);
+    QCOMPARE(b.streams, 3);
+    QCOMPARE(b.rows, std::int64_t(keptFiles().size()));
+    const auto expected = readNpzAsMap(one.outputPath), got = readNpzAsMap(three.outputPath);
+    const auto reference = readNpzAsMap(fixtures("dataset_reference.npz").toStdString());
+    QCOMPARE(got.size(), expected.size());
+    for (const auto& [key, tensor] : expected) {
+        QCOMPARE(got.at(key).shape, tensor.shape);
+        QVERIFY2(maxAbsDifference(got.at(key), tensor) == 0, key.c_str());
+        QVERIFY2(maxAbsDifference(got.at(key), reference.at(key)) <= 1e-5, key.c_str());
+    }
+    const QJsonObject first = readJson(a.manifestPath), second = readJson(b.manifestPath);
+    for (const char* key : {"rows", "skipped_inputs", "captures", "not_executed"})
+        QVERIFY2(first[key] == second[key], key);
+    QCOMPARE(second["skipped_inputs"].toArray().size(), 2);
+    QCOMPARE(second["timing"].toObject()["streams"].toInt(), 3);
+}
+
 void TestExtraction::jobCancelledBetweenBatchesOrInAForward_data()
 {
     QTest::addColumn<QString>("when");
+    QTest::addColumn<int>("streams");
     QTest::addColumn<int>("rows");
-    QTest::newRow("before it starts") << "before" << -1;
-    QTest::newRow("after the first batch") << "batch" << 5;
-    QTest::newRow("inside the second batch's forward") << "forward" << 5;
+    QTest::newRow("before it starts") << "before" << 1 << -1;
+    QTest::newRow("after the first batch") << "batch" << 1 << 5;
+    // The second and third batches are under way when the first is done: they are dropped.
+    QTest::newRow("after the first batch, 3 streams") << "batch" << 3 << 5;
+    QTest::newRow("inside the second batch's forward") << "forward" << 1 << 5;
 }
 
 void TestExtraction::jobCancelledBetweenBatchesOrInAForward()
 {
     QFETCH(QString, when);
+    QFETCH(int, streams);
     QFETCH(int, rows);
     QTemporaryDir out;
-    const ExtractionJob job = seedJob(out.filePath("cancelled.npz")); // batches of 5
+    ExtractionJob job = seedJob(out.filePath("cancelled.npz")); // batches of 5
+    job.streams = streams;                                      // side by side, forwards report no modules
     JobControl control;
     std::int64_t imagesDone = 0;
     QStringList forwardSteps;
@@ -347,6 +383,7 @@ void TestExtraction::failedForwardLeavesNothing()
     QTemporaryDir out;
     ExtractionJob job = seedJob(out.filePath("never.npz"));
     job.preprocessing = Preprocessing::imagenet(); // 3 channels into Conv2d(1, 16, 5)
+    job.streams = 3;                               // the first batch's error, with two more forwards under way
     try {
         runExtraction(*model_, job);
         QFAIL("no error");

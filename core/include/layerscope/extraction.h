@@ -51,6 +51,11 @@ struct ExtractionJob {
     ExportOptions exportOptions;
     FeatureReduction reduce; // recorded in the manifest under "reduce"
     int decodeThreads = 0;   // 0: chosen from the machine
+    // Batches that run through the model side by side, each on its share of the compute threads
+    // (memory: one batch's activations per stream). 0: chosen from the machine and the model, see
+    // defaultForwardStreams. One stream where the model's forwards cannot run side by side (ONNX) or
+    // `forward` is set.
+    int streams = 0;
     bool trustModel = false; // LoadOptions::trustModel, when extraction opens the model itself
     // --resume: stage in ".NAME.resume" beside the output with a checkpoint after every batch; a run
     // started again with the same job continues after the last complete batch and ends with the
@@ -97,7 +102,9 @@ struct ExtractionResult {
     bool cancelled = false;
     double seconds = 0;
     // Where the time went: the forward itself, waiting for decoded images, waiting for the disk.
+    // With several streams, forwardSeconds is their sum: more than the time the run took.
     double forwardSeconds = 0, inputWaitSeconds = 0, writeWaitSeconds = 0;
+    int streams = 1;        // forwards side by side (ExtractionJob::streams)
     std::string outputPath; // the data file or folder written
     std::string manifestPath;
 };
@@ -119,6 +126,10 @@ ExtractionResult runExtraction(const Model& model, const ExtractionJob& job, con
 // The same, loading the model from a file while the first images are decoded (what the CLI does).
 ExtractionResult runExtraction(const std::string& modelPath, const ExtractionJob& job,
                                const ProgressCallback& progress = {});
+
+// The streams of a run on `computeThreads` threads when ExtractionJob::streams is 0: one per thread up
+// to 4, which then share the threads (measured on 2 cores: README, Figures).
+int defaultForwardStreams(int computeThreads);
 
 // The SHA-256 of a file as 64 hex digits (for manifests). Throws layerscope::Error.
 std::string sha256OfFile(const std::string& path);

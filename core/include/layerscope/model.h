@@ -85,6 +85,9 @@ public:
     std::string formatName() const;
     // False for runtimes without autograd (ONNX through OpenCV): gradients() then throws.
     bool hasGradients() const;
+    // True when run() may be called from several threads at once and the forwards go side by side
+    // (TorchScript); false when they take turns (ONNX through OpenCV keeps its blobs in the net).
+    bool forwardsRunSideBySide() const;
     // What loading changed or found that a user may want to know, one line each (ONNX: the graph
     // rewrites made for OpenCV). Empty for most models.
     const std::vector<std::string>& notes() const;

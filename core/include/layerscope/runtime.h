@@ -14,6 +14,10 @@ void keepFreedMemoryInProcess();
 void setComputeThreads(int threads = 0);
 int computeThreads();
 
+// For a thread that runs forwards beside other such threads (the streams of an extraction): its
+// forwards use `threads` compute threads; the forwards of every other thread are unaffected.
+void setComputeThreadsOfThisThread(int threads);
+
 // Images are decoded several at a time on worker threads; OpenCV's own thread pool inside each
 // decode would only compete with them and with LibTorch for the cores.
 void useSingleThreadedImageCodecs();

@@ -1,12 +1,14 @@
 #include "layerscope/extraction.h"
 
 #include "extraction/batchloader_p.h"
+#include "extraction/forwardstreams_p.h"
 #include "extraction/manifest_p.h"
 #include "extraction/reduction_p.h"
 #include "formats/matfile_p.h"
 #include "layerscope/error.h"
 #include "layerscope/inputs.h"
 #include "layerscope/npy.h"
+#include "layerscope/runtime.h"
 #include "model/modelfile_p.h"
 
 #include <nlohmann/json.hpp>
@@ -16,6 +18,7 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -150,8 +153,19 @@ struct Run {
     std::vector<Tensor> firstShapes; // every sample must match the first one's shapes
     std::future<void> pendingWrite;
 
-    // Samples that cannot join the batch (unreadable, another size) are skipped and recorded.
+    // A batch from the loader whose forward is under way on one of the streams.
+    struct InFlight {
+        std::vector<detail::LoadedSample> batch;
+        std::vector<std::size_t> good;
+        std::shared_ptr<RunResult> run = std::make_shared<RunResult>();
+        std::shared_ptr<double> seconds = std::make_shared<double>(0);
+        std::future<void> forward; // not valid when no sample of the batch was usable
+    };
+
+    // Samples that cannot join the batch (unreadable, another size) get their reason; the others'
+    // positions are returned. The skipped are recorded once their batch is done (recordSkipped).
     std::vector<std::size_t> usable(std::vector<detail::LoadedSample>& batch);
+    void recordSkipped(const std::vector<detail::LoadedSample>& batch);
     std::vector<Tensor> modelInputs(const std::vector<detail::LoadedSample>& batch,
                                     const std::vector<std::size_t>& good) const;
     void checkOutputCanHoldAll(const RunResult& first) const;
@@ -159,7 +173,9 @@ struct Run {
                               const std::vector<Tensor>& inputs) const;
     void hand(const std::vector<detail::LoadedSample>& batch, const std::vector<std::size_t>& good,
               const RunResult& run);
-    void go(detail::BatchLoader& loader, const std::function<double()>& elapsed);
+    void submit(InFlight& next, detail::ForwardStreams& streams);
+    bool finish(InFlight& done, ExtractionProgress& state, const std::function<double()>& elapsed);
+    void go(detail::BatchLoader& loader, int streams, const std::function<double()>& elapsed);
     std::string state(std::int64_t positions) const;
     void restore(const std::string& resumed, const Plan& whole);
     void checkpointWritten();
@@ -289,13 +305,21 @@ std::vector<std::size_t> Run::usable(std::vector<detail::LoadedSample>& batch)
         if (!sample.error.empty()) {
             if (!folderRun)
                 throw Error(sample.error);
-            result.skippedInputs.push_back({plan.inputs.filesOf(row), sample.error});
-            skippedPositions.push_back(positionBase + sample.index);
             continue;
         }
         good.push_back(i);
     }
     return good;
+}
+
+void Run::recordSkipped(const std::vector<detail::LoadedSample>& batch)
+{
+    for (const auto& sample : batch) {
+        if (sample.error.empty())
+            continue;
+        result.skippedInputs.push_back({plan.inputs.filesOf(plan.rows[std::size_t(sample.index)]), sample.error});
+        skippedPositions.push_back(positionBase + sample.index);
+    }
 }
 
 std::vector<Tensor> Run::modelInputs(const std::vector<detail::LoadedSample>& batch,
@@ -377,46 +401,89 @@ void Run::hand(const std::vector<detail::LoadedSample>& batch, const std::vector
         pendingState = state(positionBase + batch.back().index + 1);
 }
 
-void Run::go(detail::BatchLoader& loader, const std::function<double()>& elapsed)
+void Run::submit(InFlight& next, detail::ForwardStreams& streams)
+{
+    next.good = usable(next.batch);
+    if (next.good.empty())
+        return;
+    std::vector<Tensor> inputs = modelInputs(next.batch, next.good);
+    ForwardBatch batch = job.forward ? forwardBatch(next.batch, next.good, inputs) : ForwardBatch {};
+    // Side by side, the forwards' module-by-module progress would interleave: they report images only.
+    const JobControl* forwardControl = control;
+    std::shared_ptr<JobControl> cancelOnly;
+    if (control && streams.count() > 1) {
+        cancelOnly = std::make_shared<JobControl>(JobControl {control->id, control->cancel, {}});
+        forwardControl = cancelOnly.get();
+    }
+    next.forward = streams.submit([this, inputs = std::move(inputs), batch = std::move(batch), forwardControl,
+                                   cancelOnly, run = next.run, seconds = next.seconds] {
+        timed(*seconds, [&] {
+            *run = job.forward ? job.forward(model, batch, forwardControl) : model.run(inputs, request, forwardControl);
+        });
+    });
+}
+
+// The oldest batch under way: its forward's end, then its rows to the writer and the progress.
+// False when the run stops here (cancelled).
+bool Run::finish(InFlight& done, ExtractionProgress& state, const std::function<double()>& elapsed)
+{
+    if (done.forward.valid()) {
+        try {
+            done.forward.get();
+        } catch (const Cancelled&) {
+            result.cancelled = true; // what was written stays complete: this batch is not
+            return false;
+        }
+        result.forwardSeconds += *done.seconds;
+    }
+    recordSkipped(done.batch);
+    if (!done.good.empty()) {
+        if (result.rows == 0) {
+            result.notExecuted = done.run->notExecuted;
+            result.skippedValues = done.run->skipped;
+            checkOutputCanHoldAll(*done.run);
+        }
+        hand(done.batch, done.good, *done.run);
+    }
+    state.done += std::int64_t(done.batch.size());
+    state.skipped = std::int64_t(result.skippedInputs.size());
+    state.seconds = elapsed();
+    if (progress && !progress(state) && state.done < state.total) {
+        result.cancelled = true;
+        return false;
+    }
+    return true;
+}
+
+void Run::go(detail::BatchLoader& loader, int streamCount, const std::function<double()>& elapsed)
 {
     if (writer)
         writer->startManifestRows();
     ExtractionProgress state;
     state.done = positionBase;
     state.total = positionBase + plan.samples();
-    for (;;) {
-        std::vector<detail::LoadedSample> batch;
-        timed(result.inputWaitSeconds, [&] { batch = loader.next(); });
-        if (batch.empty())
+    // Declared before the batches under way: on the way out (an error), those are dropped first,
+    // then the streams finish the forwards they started.
+    detail::ForwardStreams streams(streamCount, std::max(1, computeThreads() / streamCount));
+    std::deque<InFlight> underWay;
+    bool going = true;
+    while (going) {
+        InFlight next;
+        timed(result.inputWaitSeconds, [&] { next.batch = loader.next(); });
+        if (next.batch.empty())
             break;
-        const std::vector<std::size_t> good = usable(batch);
-        if (!good.empty()) {
-            const std::vector<Tensor> inputs = modelInputs(batch, good);
-            RunResult run;
-            try {
-                timed(result.forwardSeconds, [&] {
-                    run = job.forward ? job.forward(model, forwardBatch(batch, good, inputs), control)
-                                      : model.run(inputs, request, control);
-                });
-            } catch (const Cancelled&) {
-                result.cancelled = true; // what was written stays complete: this batch is not
-                break;
-            }
-            if (result.rows == 0) {
-                result.notExecuted = run.notExecuted;
-                result.skippedValues = run.skipped;
-                checkOutputCanHoldAll(run);
-            }
-            hand(batch, good, run);
-        }
-        state.done += std::int64_t(batch.size());
-        state.skipped = std::int64_t(result.skippedInputs.size());
-        state.seconds = elapsed();
-        if (progress && !progress(state) && state.done < state.total) {
-            result.cancelled = true;
-            break;
+        submit(next, streams);
+        underWay.push_back(std::move(next));
+        if (int(underWay.size()) == streams.count()) {
+            going = finish(underWay.front(), state, elapsed);
+            underWay.pop_front();
         }
     }
+    for (; going && !underWay.empty(); underWay.pop_front())
+        going = finish(underWay.front(), state, elapsed);
+    for (auto& dropped : underWay) // after a cancel: their rows are not written
+        if (dropped.forward.valid())
+            dropped.forward.wait();
     if (pendingWrite.valid()) {
         timed(result.writeWaitSeconds, [&] { pendingWrite.get(); });
         checkpointWritten();
@@ -451,7 +518,13 @@ ExtractionResult extract(const std::string& modelPath, const ModelFuture& modelF
 
     const int cores = std::max(1u, std::thread::hardware_concurrency());
     const int decodeThreads = job.decodeThreads > 0 ? job.decodeThreads : std::max(1, cores / 2);
-    detail::BatchLoader loader(planned.samples(), planned.inputs.isFolderRun() ? job.batchSize : 1, decodeThreads, 2,
+    const int batchSize = planned.inputs.isFolderRun() ? job.batchSize : 1;
+    const std::int64_t batches = (planned.samples() + batchSize - 1) / batchSize;
+    int streams = int(std::min<std::int64_t>(job.streams > 0 ? job.streams : defaultForwardStreams(computeThreads()),
+                                             std::max<std::int64_t>(1, batches)));
+    if (job.forward) // the attribution methods take turns (gradients keep state in the model)
+        streams = 1;
+    detail::BatchLoader loader(planned.samples(), batchSize, decodeThreads, std::max(2, streams),
                                [&planned](std::int64_t position) {
                                    detail::LoadedSample sample;
                                    sample.tensors = planned.inputs.load(planned.rows[std::size_t(position)]);
@@ -460,6 +533,8 @@ ExtractionResult extract(const std::string& modelPath, const ModelFuture& modelF
 
     // The first batches decode while the model loads.
     const Model& model = *modelFuture.get();
+    if (!model.forwardsRunSideBySide())
+        streams = 1;
     Run run {planned, job, model, requestFor(job, model), writer.get(), progress, control, {}, {}, 0, {}, {},
              {},      {},  {}};
     if (exportOptions.resumable)
@@ -471,7 +546,8 @@ ExtractionResult extract(const std::string& modelPath, const ModelFuture& modelF
             throw Error("--resume: the resume state of " + job.outputPath + " is damaged (" + error.what() + ")");
         }
     }
-    run.go(loader, elapsed);
+    run.result.streams = streams;
+    run.go(loader, streams, elapsed);
     ExtractionResult& result = run.result;
     result.seconds = elapsed();
     if (!writer)
@@ -494,6 +570,8 @@ ExtractionResult extract(const std::string& modelPath, const ModelFuture& modelF
 }
 
 } // namespace
+
+int defaultForwardStreams(int computeThreads) { return std::clamp(computeThreads, 1, 4); }
 
 ExtractionResult runExtraction(const Model& model, const ExtractionJob& job, const ProgressCallback& progress)
 {

@@ -97,7 +97,8 @@ std::string extractionManifest(const ManifestFacts& facts)
     manifest["timing"] = {{"forward_seconds", result.forwardSeconds},
                           {"input_wait_seconds", result.inputWaitSeconds},
                           {"write_wait_seconds", result.writeWaitSeconds},
-                          {"decode_threads", facts.decodeThreads}};
+                          {"decode_threads", facts.decodeThreads},
+                          {"streams", result.streams}};
     return manifest.dump(1, ' ', false, Json::error_handler_t::replace);
 }
 

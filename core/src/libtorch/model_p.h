@@ -24,6 +24,7 @@ struct TorchScriptModel final : Model::Impl {
     Gradients gradients(const Model& model, const std::vector<Tensor>& inputs, const GradientRequest& request,
                         const JobControl* job) const override;
     bool hasGradients() const override { return true; }
+    bool forwardsRunSideBySide() const override { return true; } // each records into its own RunRecorder
     std::string formatName() const override { return "TorchScript"; }
 };
 

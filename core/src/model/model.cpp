@@ -67,6 +67,7 @@ const std::vector<ArgumentInfo>& Model::forwardArguments() const { return impl_-
 DType Model::parameterDType() const { return impl_->parameterDType; }
 int Model::imageChannelsHint() const { return impl_->imageChannels; }
 bool Model::hasGradients() const { return impl_->hasGradients(); }
+bool Model::forwardsRunSideBySide() const { return impl_->forwardsRunSideBySide(); }
 const std::vector<std::string>& Model::notes() const { return impl_->notes; }
 std::string Model::formatName() const { return impl_->formatName(); }
 

@@ -35,6 +35,7 @@ struct Model::Impl {
     virtual Gradients gradients(const Model& model, const std::vector<Tensor>& inputs, const GradientRequest& request,
                                 const JobControl* job) const = 0;
     virtual bool hasGradients() const = 0;
+    virtual bool forwardsRunSideBySide() const = 0;
     virtual std::string formatName() const = 0; // "TorchScript", "ONNX"
 };
 

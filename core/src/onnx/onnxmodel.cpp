@@ -86,6 +86,7 @@ struct OnnxModel final : Model::Impl {
         throw Error(path + ": ONNX models run without gradients");
     }
     bool hasGradients() const override { return false; }
+    bool forwardsRunSideBySide() const override { return false; } // the mutex above
     std::string formatName() const override { return "ONNX"; }
 
     void checkInputSizes(const std::vector<Tensor>& inputs) const;
