@@ -6,6 +6,7 @@
 
 #include "layerscope/attribution.h"
 #include "layerscope/error.h"
+#include "layerscope/extraction.h"
 #include "layerscope/model.h"
 #include "layerscope/statistics.h"
 
@@ -79,6 +80,7 @@ private slots:
     void craftedFilesGetOneLine();
     void fuzzFindingsStayFixed();
     void cliListsTheTreeAndExtractsEveryModule();
+    void folderExtractionTakesTurns();
 };
 
 void TestOnnx::everyModuleEqualsItsForwardHook_data()
@@ -374,6 +376,34 @@ void TestOnnx::cliListsTheTreeAndExtractsEveryModule()
     for (const auto& entry : manifest["uncapturable_modules"].toArray())
         uncapturable.insert(entry.toObject()["module"].toString());
     QCOMPARE(uncapturable, stringSet(expectedJson(eval)["folded"]));
+}
+
+// OpenCV keeps a net's blobs between calls: asked for streams, an ONNX model's batches take turns,
+// and the output is what one stream writes.
+void TestOnnx::folderExtractionTakesTurns()
+{
+    QTemporaryDir dir;
+    const Model model = Model::load(fixturePath(onnxCase("seed_cnn_preserve"), "model.onnx"));
+    QVERIFY(!model.forwardsRunSideBySide());
+    ExtractionJob job;
+    job.inputs = {QDir(LAYERSCOPE_FIXTURES_DIR).filePath("dataset").toStdString()};
+    job.preprocessing = Preprocessing::gray(101);
+    job.batchSize = 4;
+    job.request.outputsOf = {"cnn.3"};
+    job.outputPath = dir.filePath("one.npz").toStdString();
+    job.streams = 1;
+    const ExtractionResult one = runExtraction(model, job);
+    job.outputPath = dir.filePath("asked.npz").toStdString();
+    job.streams = 3;
+    const ExtractionResult asked = runExtraction(model, job);
+    QCOMPARE(asked.streams, 1);
+    QCOMPARE(asked.rows, one.rows);
+    QVERIFY(asked.rows > 4);
+    const auto a = readNpzAsMap(dir.filePath("one.npz").toStdString());
+    const auto b = readNpzAsMap(dir.filePath("asked.npz").toStdString());
+    QCOMPARE(b.size(), a.size());
+    for (const auto& [key, tensor] : a)
+        QVERIFY2(maxAbsDifference(b.at(key), tensor) == 0, key.c_str());
 }
 
 QTEST_GUILESS_MAIN(TestOnnx)

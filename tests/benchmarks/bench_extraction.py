@@ -1,7 +1,9 @@
 """The extraction benchmark: torchvision resnet18 (random weights), JPEGs of 500x375, imagenet preset
 (224x224), batch 16, capturing layer1..layer4 and avgpool to .npy files on disk.
 
-    (a) the forward alone on preloaded tensors (bench_forward_preloaded), after two warm-up batches
+    (a) the forward alone on preloaded tensors (bench_forward_preloaded), after two warm-up batches;
+        every batch on all threads, and as extract runs it by default: one batch per thread side
+        by side (--streams)
     (b) layerscope-cli extract, end to end (process start to exit), over 256 images and over
         --long images (1024): the difference of the two is the throughput of a long run without
         its fixed costs (process start, model load, the first forward), and those fixed costs
@@ -60,9 +62,11 @@ def main():
     out = work / "out"
     tuned = dict(os.environ, MALLOC_MMAP_THRESHOLD_="1073741824", MALLOC_TRIM_THRESHOLD_="1073741824")
 
-    def forward():
+    streams = min(args.threads, 4)  # extract's default (defaultForwardStreams)
+
+    def forward(streams=1):
         result = subprocess.run([str(build / "tests/benchmarks/bench_forward_preloaded"), str(model), str(jpegs),
-                                 "--batch-size", "16", "--threads", str(args.threads)],
+                                 "--batch-size", "16", "--threads", str(args.threads), "--streams", str(streams)],
                                 check=True, capture_output=True, text=True)
         return images_per_second(result.stdout)
 
@@ -83,9 +87,11 @@ def main():
                                  "--threads", str(args.threads)], check=True, capture_output=True, text=True, env=env)
         return images_per_second(result.stdout)
 
-    runs = {"a": [], "b": [], "b_long": [], "c": [], "c_tuned": [], "d": []}
+    runs = {"a": [], "a_streams": [], "b": [], "b_long": [], "c": [], "c_tuned": [], "d": []}
     for _ in range(args.rounds):
         runs["a"].append(forward())
+        if streams > 1:
+            runs["a_streams"].append(forward(streams))
         runs["b"].append(256 / cli(jpegs))
         runs["b_long"].append(args.long / cli(long_jpegs))
         runs["d"].append(seconds([cli_path, "--help"]))
@@ -101,6 +107,8 @@ def main():
           f"layer1..layer4 + avgpool to .npy; median (fastest..slowest) of {args.rounds} rounds")
     print(f"{'':52} {'images/s':>9}")
     print(f"{'(a) forward alone, preloaded tensors':52} {spread(runs['a'])}")
+    if streams > 1:
+        print(f"{f'(a) the same in {streams} streams (as extract runs it)':52} {spread(runs['a_streams'])}")
     print(f"{'(b) layerscope-cli extract, end to end, 256 images':52} {spread(runs['b'])}")
     print(f"{f'(b) layerscope-cli extract, end to end, {args.long} images':52} {spread(runs['b_long'])}")
     print(f"{'(b) long-run rate, without the fixed costs':52} {spread(steady)}")
@@ -111,6 +119,9 @@ def main():
           f"of which starting and ending the process (d): {spread(runs['d'])} s")
     print(f"(b)/(a): 256 images {m['b'] / m['a']:.2f}, {args.long} images {m['b_long'] / m['a']:.2f}, "
           f"long-run rate {statistics.median(steady) / m['a']:.2f} (goal >= 0.85)")
+    if streams > 1:
+        print(f"(b)/(a in streams): 256 images {m['b'] / m['a_streams']:.2f}, "
+              f"long-run rate {statistics.median(steady) / m['a_streams']:.2f}")
     if not args.no_python:
         print(f"(b)/(c) = {m['b'] / m['c']:.2f} (goal >= 2)   (b)/(c tuned) = {m['b'] / m['c_tuned']:.2f} (goal >= 1.25)")
 
