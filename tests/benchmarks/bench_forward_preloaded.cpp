@@ -58,7 +58,7 @@ int main(int argc, char** argv)
     std::atomic<int> warmedUp {0};
     std::chrono::steady_clock::time_point start;
     for (int s = 0; s < streams; ++s) {
-        workers.emplace_back([&, s] {
+        workers.emplace_back([&] {
             if (streams > 1)
                 setComputeThreadsOfThisThread(threadsPerStream);
             // warm-up: the executor profiles and optimises the graph on first runs, oneDNN makes kernels
@@ -70,7 +70,6 @@ int main(int argc, char** argv)
                 std::this_thread::yield();
             for (std::size_t b = nextBatch++; b < batches.size(); b = nextBatch++)
                 model.run({batches[b]});
-            (void)s;
         });
     }
     for (auto& worker : workers)
