@@ -91,7 +91,7 @@ asan: deps
 
 # Each target starts from its generated seed corpus plus the regression inputs; what it finds goes
 # to build-fuzz/findings/TARGET/. Reproduce one with build-fuzz/TARGET FILE.
-FUZZ_TARGETS := fuzz_npy fuzz_image fuzz_modelfile fuzz_cli fuzz_onnx
+FUZZ_TARGETS := fuzz_npy fuzz_image fuzz_modelfile fuzz_pt fuzz_cli fuzz_onnx
 fuzz: deps fuzz-deps
 	CXX=clang++ cmake -S tests/fuzz -B build-fuzz -G Ninja
 	cmake --build build-fuzz -j $(JOBS)

@@ -245,10 +245,11 @@ void TestCli::mergedShardsEqualOneRun()
          dir.filePath("whole.npz"), dir.filePath("merged.npz")});
     QVERIFY2(same.exitCode == 0 && same.out.trimmed() == "22", qPrintable(same.err + same.out));
 
-    // MATLAB shards, v5 and v7.3, merge the same.
-    const QStringList matShards {dir.filePath("m0.mat"), dir.filePath("m1.mat"), shards[2]};
+    // MATLAB shards, v5 and v7.3, and torch.save shards (read without LibTorch) merge the same.
+    const QStringList matShards {dir.filePath("m0.mat"), dir.filePath("m1.mat"), dir.filePath("p2.pt")};
     QVERIFY(cli(run + QStringList {"--shard", "0/3", "--out", matShards[0]}).exitCode == 0);
     QVERIFY(cli(run + QStringList {"--shard", "1/3", "--mat-version", "7.3", "--out", matShards[1]}).exitCode == 0);
+    QVERIFY(cli(run + QStringList {"--shard", "2/3", "--out", matShards[2]}).exitCode == 0);
     const Outcome fromMat = cli(QStringList {"merge"} + matShards + QStringList {"--out", dir.filePath("frommat.npz")});
     QVERIFY2(fromMat.exitCode == 0, qPrintable(fromMat.err));
     const auto expected = readNpzAsMap(dir.filePath("whole.npz").toStdString());

@@ -7,6 +7,7 @@
 #include "layerscope/model.h"
 #include "layerscope/npy.h"
 #include "layerscope/preprocessing.h"
+#include "layerscope/ptfile.h"
 #include "testsupport.h"
 
 #include <QDir>
@@ -121,7 +122,7 @@ void TestHostileInput::regressionInputs_data()
     QTest::addColumn<QString>("file");
     const QDir root(QStringLiteral(LAYERSCOPE_TESTS_SOURCE_DIR "/fuzz/regressions"));
     int files = 0;
-    for (const QString& parser : {"npy", "image", "modelfile", "cli"}) {
+    for (const QString& parser : {"npy", "image", "modelfile", "pt", "cli"}) {
         for (const QString& name : QDir(root.filePath(parser)).entryList(QDir::Files, QDir::Name)) {
             QTest::newRow(qPrintable(parser + "/" + name)) << parser << root.filePath(parser + "/" + name);
             ++files;
@@ -162,6 +163,8 @@ void TestHostileInput::regressionInputs()
             } catch (const std::exception& error) {
                 throw Error(file.toStdString() + ": " + error.what());
             }
+        } else if (parser == "pt") { // pickles that fuzz_pt found alone are kept inside an archive
+            readPt(path);
         } else if (parser == "image") {
             checkImageFile(path);
             loadImage(path, Preprocessing::imagenet());

@@ -7,6 +7,7 @@
 #include "layerscope/exporters.h"
 #include "layerscope/extraction.h"
 #include "layerscope/npy.h"
+#include "layerscope/ptfile.h"
 
 #include <nlohmann/json.hpp>
 
@@ -75,8 +76,8 @@ std::map<std::string, Tensor> readArrays(const std::string& shard, const Json& m
 {
     std::map<std::string, Tensor> arrays;
     const ExportFormat format = exportFormatFor(shard);
-    if (format == ExportFormat::Npz) {
-        for (NamedTensor& named : readNpz(shard))
+    if (format == ExportFormat::Npz || format == ExportFormat::Pt) {
+        for (NamedTensor& named : format == ExportFormat::Npz ? readNpz(shard) : readPt(shard))
             arrays[named.name] = std::move(named.tensor);
     } else if (format == ExportFormat::NpyFolder) {
         for (const Json& capture : manifest.at("captures")) {
@@ -113,7 +114,8 @@ std::map<std::string, Tensor> readArrays(const std::string& shard, const Json& m
             arrays[names[i]] = std::move(tensors[i]);
         }
     } else {
-        throw Error(shard + ": merge reads .npz, .h5, .mat and folders of .npy files, not " + exportFormatName(format)
+        throw Error(shard + ": merge reads .npz, .pt, .h5, .mat and folders of .npy files, not "
+                    + exportFormatName(format)
                     + "; write the shards as .npz or .h5 (any format can be the merged output)");
     }
     return arrays;

@@ -1,6 +1,7 @@
 #include "layerscope/npy.h"
 
 #include "formats/regularfile_p.h"
+#include "formats/zipentry_p.h"
 
 #include "layerscope/error.h"
 
@@ -9,7 +10,6 @@
 #include <cstring>
 #include <limits>
 #include <memory>
-#include <new>
 #include <unistd.h>
 
 namespace layerscope {
@@ -75,8 +75,6 @@ struct NpyEntrySource {
     }
 };
 
-using ZipHandle = std::unique_ptr<zip_t, decltype(&zip_discard)>;
-
 // Deflate's largest expansion: a 258-byte match coded in 2 bits, about 1032:1 (zlib's technical notes).
 constexpr zip_uint64_t kDeflateMaxRatio = 1033;
 
@@ -89,15 +87,6 @@ std::uint64_t physicalMemory()
     return static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(pageSize);
 }
 
-std::string zipErrorText(int code)
-{
-    zip_error_t error;
-    zip_error_init_with_code(&error, code);
-    std::string text = zip_error_strerror(&error);
-    zip_error_fini(&error);
-    return text;
-}
-
 } // namespace
 
 void writeNpz(const std::string& path, const std::vector<NamedTensor>& tensors)
@@ -108,8 +97,8 @@ void writeNpz(const std::string& path, const std::vector<NamedTensor>& tensors)
     int code = 0;
     zip_t* raw = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &code);
     if (!raw)
-        throw Error(path + ": cannot write (" + zipErrorText(code) + ")");
-    ZipHandle archive(raw, &zip_discard);
+        throw Error(path + ": cannot write (" + detail::zipErrorText(code) + ")");
+    detail::ZipHandle archive(raw, &zip_discard);
 
     for (const auto& [name, tensor] : tensors) {
         auto* state = new NpyEntrySource {npyHeader(tensor), tensor, 0, {}};
@@ -143,9 +132,9 @@ std::vector<NamedTensor> readNpz(const std::string& path)
     zip_t* raw = zip_fdopen(fd, 0, &code); // owns fd once it succeeds
     if (!raw) {
         ::close(fd);
-        throw Error(path + ": not a readable .npz file (" + zipErrorText(code) + ")");
+        throw Error(path + ": not a readable .npz file (" + detail::zipErrorText(code) + ")");
     }
-    ZipHandle archive(raw, &zip_discard);
+    detail::ZipHandle archive(raw, &zip_discard);
 
     // Every entry's declared size is checked before anything is read: a few hundred crafted bytes can declare
     // gigabytes, and the sizes decide what is allocated.
@@ -193,28 +182,7 @@ std::vector<NamedTensor> readNpz(const std::string& path)
 
     std::vector<NamedTensor> result;
     for (const Entry& entry : entries) {
-        std::unique_ptr<char[]> bytes(new (std::nothrow) char[entry.size > 0 ? entry.size : 1]);
-        if (!bytes)
-            throw Error(path + ": not enough memory to read entry '" + entry.name + "' (" + std::to_string(entry.size)
-                        + " bytes)");
-        zip_file_t* file = zip_fopen_index(archive.get(), entry.index, 0);
-        if (!file)
-            throw Error(path + ": corrupt .npz entry '" + entry.name + "' (" + zip_strerror(archive.get()) + ")");
-        // Exactly the declared size, then one byte more to find the end: an entry that inflates to more than it
-        // declared is corrupt, and reaching the end is what makes libzip check the CRC.
-        zip_uint64_t done = 0;
-        zip_int64_t n = 0;
-        while (done < entry.size && (n = zip_fread(file, bytes.get() + done, entry.size - done)) > 0)
-            done += static_cast<zip_uint64_t>(n);
-        char extra;
-        const zip_int64_t beyond = n < 0 ? -1 : zip_fread(file, &extra, 1);
-        std::string error = n < 0 || beyond < 0 ? zip_file_strerror(file) : "";
-        zip_fclose(file);
-        if (n < 0 || beyond < 0)
-            throw Error(path + ": corrupt .npz entry '" + entry.name + "' (" + error + ")");
-        if (done != entry.size || beyond != 0)
-            throw Error(path + ": corrupt .npz entry '" + entry.name + "' (it holds " + (beyond != 0 ? "more" : "fewer")
-                        + " bytes than the " + std::to_string(entry.size) + " it declares)");
+        const auto bytes = detail::readZipEntry(archive.get(), entry.index, entry.size, path, ".npz", entry.name);
         const std::string name = entry.name.substr(0, entry.name.size() - 4);
         result.push_back({name, parseNpy(bytes.get(), entry.size, path + "[" + name + "]")});
     }
