@@ -35,8 +35,8 @@ private:
 void TestPtFile::initTestCase()
 {
     QVERIFY(dir_.isValid());
-    const ProcessOutcome made = runProgram(
-        LAYERSCOPE_PYTHON, {LAYERSCOPE_TESTS_SOURCE_DIR "/fixtures/pt_fixtures.py", dir_.path()});
+    const ProcessOutcome made
+        = runProgram(LAYERSCOPE_PYTHON, {LAYERSCOPE_TESTS_SOURCE_DIR "/fixtures/pt_fixtures.py", dir_.path()});
     QVERIFY2(made.exitCode == 0, qPrintable(made.err));
 }
 

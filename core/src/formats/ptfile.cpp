@@ -83,8 +83,7 @@ private:
             entries_[name] = {zip_uint64_t(i), st.size, st.comp_method == ZIP_CM_STORE && st.size == st.comp_size};
             const std::string pickle = "data.pkl";
             if (name.size() > pickle.size() && name.compare(name.size() - pickle.size(), pickle.size(), pickle) == 0
-                && name[name.size() - pickle.size() - 1] == '/'
-                && name.find('/') == name.size() - pickle.size() - 1) {
+                && name[name.size() - pickle.size() - 1] == '/' && name.find('/') == name.size() - pickle.size() - 1) {
                 if (!prefix_.empty())
                     fail("two pickles ('" + printable(prefix_) + "data.pkl' and '" + printable(name) + "')");
                 prefix_ = name.substr(0, name.size() - pickle.size());

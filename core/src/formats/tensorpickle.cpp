@@ -31,13 +31,13 @@ using ValuePtr = std::shared_ptr<Value>;
 
 struct Value {
     Kind kind = Kind::None;
-    std::int64_t integer = 0; // Int, Bool
-    std::string text;         // String
-    std::vector<ValuePtr> items; // Tuple
-    std::vector<PickledTensor> entries; // Dict: name to tensor, in insertion order
-    std::map<std::string, std::size_t> index; // Dict: where each name is in entries
+    std::int64_t integer = 0;                    // Int, Bool
+    std::string text;                            // String
+    std::vector<ValuePtr> items;                 // Tuple
+    std::vector<PickledTensor> entries;          // Dict: name to tensor, in insertion order
+    std::map<std::string, std::size_t> index;    // Dict: where each name is in entries
     Callable callable = Callable::RebuildTensor; // Global
-    DType dtype = DType::Float32; // Global of a storage type
+    DType dtype = DType::Float32;                // Global of a storage type
     std::shared_ptr<const PickledTensor> tensor; // Storage (key, dtype, elements), Tensor
     int depth = 0;
 };
@@ -47,9 +47,9 @@ struct StorageName {
     DType dtype;
 };
 constexpr StorageName kStorageTypes[] = {
-    {"FloatStorage", DType::Float32}, {"DoubleStorage", DType::Float64}, {"HalfStorage", DType::Float16},
-    {"BFloat16Storage", DType::BFloat16}, {"CharStorage", DType::Int8}, {"ShortStorage", DType::Int16},
-    {"IntStorage", DType::Int32}, {"LongStorage", DType::Int64}, {"ByteStorage", DType::UInt8},
+    {"FloatStorage", DType::Float32},     {"DoubleStorage", DType::Float64}, {"HalfStorage", DType::Float16},
+    {"BFloat16Storage", DType::BFloat16}, {"CharStorage", DType::Int8},      {"ShortStorage", DType::Int16},
+    {"IntStorage", DType::Int32},         {"LongStorage", DType::Int64},     {"ByteStorage", DType::UInt8},
     {"BoolStorage", DType::Bool},
 };
 
@@ -237,8 +237,8 @@ private:
             push(std::move(value));
             break;
         }
-        case 'K': pushInt(std::int64_t(unsignedLE(1))); break;                    // BININT1
-        case 'M': pushInt(std::int64_t(unsignedLE(2))); break;                    // BININT2
+        case 'K': pushInt(std::int64_t(unsignedLE(1))); break;                // BININT1
+        case 'M': pushInt(std::int64_t(unsignedLE(2))); break;                // BININT2
         case 'J': pushInt(std::int32_t(std::uint32_t(unsignedLE(4)))); break; // BININT
         case 0x8a: { // LONG1: little-endian two's complement of n bytes
             const std::size_t n = byte();
@@ -313,7 +313,8 @@ private:
         std::vector<std::int64_t> result;
         for (const ValuePtr& item : value->items) {
             if (!is(item, Kind::Int) || item->integer < 0)
-                fail(std::string(what) + " holds " + (is(item, Kind::Int) ? "a negative integer" : kindName(item->kind)));
+                fail(std::string(what) + " holds "
+                     + (is(item, Kind::Int) ? "a negative integer" : kindName(item->kind)));
             result.push_back(item->integer);
         }
         return result;
@@ -394,8 +395,8 @@ private:
     std::vector<PickledTensor> result()
     {
         if (stack_.size() != 1 || !marks_.empty())
-            fail("the pickle ends with " + std::to_string(stack_.size()) + " values and " + std::to_string(marks_.size())
-                 + " marks, not one dict");
+            fail("the pickle ends with " + std::to_string(stack_.size()) + " values and "
+                 + std::to_string(marks_.size()) + " marks, not one dict");
         if (!is(stack_.back(), Kind::Dict))
             fail("the pickle holds " + std::string(kindName(stack_.back()->kind)) + ", not a dict of tensors");
         return stack_.back()->entries;
