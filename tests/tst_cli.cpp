@@ -70,6 +70,7 @@ private slots:
     void shardAutoTakesTheSlurmArrayTask();
     void slurmArraysThatNameNoShardAreRefused();
     void mergedShardsEqualOneRun();
+    void mergeStreamsRowsInsteadOfHoldingShards();
     void hdf5OutputIsChunkedCompressedAndEqual();
     void matTooLargeIsRefusedAfterTheFirstBatch();
     void matVersion73IsReadBackByH5py();
@@ -294,8 +295,77 @@ void TestCli::mergedShardsEqualOneRun()
     QVERIFY2(bent.exitCode == 1 && bent.err.contains("crafted.npz.manifest.json: not a LayerScope extract manifest")
                  && bent.err.count('\n') == 1,
              qPrintable(bent.err));
-    for (const char* never : {"missing.npz", "twice.npz", "f.npz", "d.npz", "c.npz"})
+    // A shard whose array holds rows of another shape than the others: named, never read past its rows.
+    const Outcome reshaped = runProgram(
+        LAYERSCOPE_PYTHON,
+        {"-c",
+         "import sys, shutil, pathlib, numpy as np; a, b = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]); "
+         "shutil.copytree(a, b); rows = np.load(a / 'cnn.3.npy').shape[0]; "
+         "np.save(b / 'cnn.3.npy', np.zeros((rows, 5), np.float32))",
+         shards[1], dir.filePath("reshaped")});
+    QVERIFY2(reshaped.exitCode == 0, qPrintable(reshaped.err));
+    const Outcome wrongRows
+        = cli({"merge", shards[0], dir.filePath("reshaped"), shards[2], "--out", dir.filePath("r.npz")});
+    QVERIFY2(wrongRows.exitCode == 1 && wrongRows.err.contains("reshaped: 'cnn.3' holds rows of [5] float32, but ")
+                 && wrongRows.err.count('\n') == 1,
+             qPrintable(wrongRows.err));
+    for (const char* never : {"missing.npz", "twice.npz", "f.npz", "d.npz", "c.npz", "r.npz"})
         QVERIFY(!QFile::exists(dir.filePath(never)));
+}
+
+// merge reads rows where they lie and writes them a block at a time: merging 70 MB of shards (every
+// module of the seed CNN, over several blocks) takes less than half of that more memory than merging
+// one small layer, and gives the unsharded run's arrays.
+void TestCli::mergeStreamsRowsInsteadOfHoldingShards()
+{
+    QTemporaryDir dir;
+    const char* const peakMemory = "import resource, subprocess, sys\n"
+                                   "r = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+                                   "assert r.returncode == 0, r.stderr\n"
+                                   "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)";
+    auto mergePeak = [&](const QStringList& layers, const QString& name) -> qint64 {
+        const QStringList run = seedOverDataset(QStringList {"--recursive", "--batch-size", "3", "--quiet"} + layers);
+        QStringList shards;
+        for (int i = 0; i < 3; ++i) {
+            shards << dir.filePath(QString("%1%2").arg(name).arg(i));
+            if (cli(run + QStringList {"--shard", QString("%1/3").arg(i), "--out", shards.last()}).exitCode != 0)
+                return -1;
+        }
+        if (cli(run + QStringList {"--out", dir.filePath(name + "_whole")}).exitCode != 0)
+            return -1;
+        const Outcome merged = runProgram(LAYERSCOPE_PYTHON,
+                                          QStringList {"-c", peakMemory, LAYERSCOPE_CLI, "merge"} + shards
+                                              + QStringList {"--out", dir.filePath(name + "_merged")});
+        return merged.exitCode == 0 ? merged.out.trimmed().toLongLong() : -1;
+    };
+    const qint64 small = mergePeak({"--layer", "linear.0"}, "small");
+    const qint64 large = mergePeak({"--all"}, "all");
+    QVERIFY(small > 0 && large > 0);
+    qint64 shardBytes = 0;
+    for (int i = 0; i < 3; ++i)
+        for (const QFileInfo& file : QDir(dir.filePath(QString("all%1").arg(i))).entryInfoList({"*.npy"}))
+            shardBytes += file.size();
+    QVERIFY2(shardBytes > 60'000'000, qPrintable(QString::number(shardBytes)));
+    QVERIFY2(large - small < shardBytes / 2,
+             qPrintable(QString("peak %1 MB against %2 MB for one layer, shards of %3 MB")
+                            .arg(large >> 20)
+                            .arg(small >> 20)
+                            .arg(shardBytes >> 20)));
+    const Outcome same
+        = runProgram(LAYERSCOPE_PYTHON,
+                     {"-c",
+                      "import sys, json, pathlib, numpy as np\n"
+                      "a, b = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])\n"
+                      "names = sorted(p.name for p in a.glob('*.npy'))\n"
+                      "assert names == sorted(p.name for p in b.glob('*.npy')) and len(names) == 26, names\n"
+                      "for n in names:\n"
+                      "    x, y = np.load(a / n), np.load(b / n)\n"
+                      "    assert x.dtype == y.dtype and x.shape == y.shape and (x == y).all(), n\n"
+                      "ma, mb = (json.load(open(p / 'manifest.json')) for p in (a, b))\n"
+                      "assert [r['files'] for r in ma['rows']] == [r['files'] for r in mb['rows']]\n"
+                      "print(len(ma['rows']))",
+                      dir.filePath("all_whole"), dir.filePath("all_merged")});
+    QVERIFY2(same.exitCode == 0 && same.out.trimmed() == "22", qPrintable(same.err + same.out));
 }
 
 // A folder to HDF5 with --compress, --pool and --dtype: h5py reads the .npz's arrays, each dataset

@@ -1,22 +1,19 @@
 // merge: the shards of one extract job (--shard I/N) back into one output in data-set order, checked
 // against their manifests: the same job, every shard once, every row of the data set once.
 
-#include "formats/hdf5file_p.h"
-#include "formats/matfile_p.h"
+#include "extraction/shardrows_p.h"
+#include "formats/staging_p.h"
 #include "layerscope/error.h"
 #include "layerscope/exporters.h"
 #include "layerscope/extraction.h"
-#include "layerscope/npy.h"
-#include "layerscope/ptfile.h"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <set>
+#include <memory>
 #include <stdexcept>
 #include <vector>
 
@@ -30,8 +27,11 @@ namespace fs = std::filesystem;
 struct Shard {
     std::string path;
     Json manifest;
-    std::map<std::string, Tensor> arrays;
+    std::vector<std::unique_ptr<detail::NpyRowFile>> captures; // in the first shard's manifest order
 };
+
+// Output rows a block: a few MiB in memory whatever the data set's size (rows are read one by one).
+constexpr std::size_t kBlockBytes = std::size_t(8) << 20;
 
 // Every field merge reads, with its type: a damaged or crafted manifest is named here, not met later.
 void checkManifestFields(const Json& manifest)
@@ -72,55 +72,6 @@ Json readManifest(const std::string& shard)
     }
 }
 
-std::map<std::string, Tensor> readArrays(const std::string& shard, const Json& manifest)
-{
-    std::map<std::string, Tensor> arrays;
-    const ExportFormat format = exportFormatFor(shard);
-    if (format == ExportFormat::Npz || format == ExportFormat::Pt) {
-        for (NamedTensor& named : format == ExportFormat::Npz ? readNpz(shard) : readPt(shard))
-            arrays[named.name] = std::move(named.tensor);
-    } else if (format == ExportFormat::NpyFolder) {
-        for (const Json& capture : manifest.at("captures")) {
-            const std::string name = capture.at("name").get<std::string>();
-            const std::string file = capture.value("stored_as", name + ".npy");
-            arrays[name] = readNpy((fs::path(shard) / file).string());
-        }
-    } else if (format == ExportFormat::Hdf5) {
-        std::vector<std::string> names;
-        for (const Json& capture : manifest.at("captures"))
-            names.push_back(capture.at("name").get<std::string>());
-        // gzip inflates at most about 1032:1: a dataset may not declare more than that of the file's size.
-        std::error_code error;
-        const std::uint64_t fileBytes = fs::file_size(shard, error);
-        std::vector<Tensor> tensors = detail::readHdf5Datasets(shard, names, error ? 0 : fileBytes * 1100 + (1u << 20));
-        for (std::size_t i = 0; i < names.size(); ++i)
-            arrays[names[i]] = std::move(tensors[i]);
-    } else if (format == ExportFormat::Mat) {
-        std::vector<std::string> names, variables;
-        for (const Json& capture : manifest.at("captures")) {
-            names.push_back(capture.at("name").get<std::string>());
-            variables.push_back(capture.value("stored_as", names.back()));
-        }
-        // v5 may compress with zlib and v7.3 with HDF5's gzip: bounded as for .h5.
-        std::error_code error;
-        const std::uint64_t fileBytes = fs::file_size(shard, error);
-        std::vector<Tensor> tensors
-            = detail::readMatVariables(shard, variables, error ? 0 : fileBytes * 1100 + (1u << 20));
-        for (std::size_t i = 0; i < names.size(); ++i) {
-            const auto shape = manifest.at("captures")[i].at("shape").get<std::vector<std::int64_t>>();
-            Tensor declared {shape, tensors[i].dtype, nullptr};
-            if (tensors[i].numel() == declared.numel())
-                tensors[i].shape = shape; // a 1-D capture is a 1 x N row in MATLAB
-            arrays[names[i]] = std::move(tensors[i]);
-        }
-    } else {
-        throw Error(shard + ": merge reads .npz, .pt, .h5, .mat and folders of .npy files, not "
-                    + exportFormatName(format)
-                    + "; write the shards as .npz or .h5 (any format can be the merged output)");
-    }
-    return arrays;
-}
-
 // What must be equal in every shard's manifest for them to be one job's shards.
 void checkSameJob(const Shard& first, const Shard& other)
 {
@@ -149,6 +100,17 @@ void checkSameJob(const Shard& first, const Shard& other)
         return list;
     };
     same("captures", captures(a), captures(b));
+}
+
+// A shard's file must hold what the first shard's does: a crafted or damaged one is named, not misread.
+void checkSameArray(const Shard& first, const Shard& other, std::size_t c, const std::string& name)
+{
+    const detail::NpyRowFile &a = *first.captures[c], &b = *other.captures[c];
+    std::vector<std::int64_t> rowA(a.shape().begin() + 1, a.shape().end()),
+        rowB(b.shape().begin() + 1, b.shape().end());
+    if (a.dtype() != b.dtype() || rowA != rowB)
+        throw Error(other.path + ": '" + name + "' holds rows of " + shapeToString(rowB) + " " + dtypeName(b.dtype())
+                    + ", but " + first.path + " rows of " + shapeToString(rowA) + " " + dtypeName(a.dtype()));
 }
 
 struct Row {
@@ -213,30 +175,47 @@ MergeResult mergeShards(const std::vector<std::string>& shardPaths, const std::s
                     + " skipped inputs, but the data set has " + std::to_string(datasetSize) + " rows");
     std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.datasetIndex < b.datasetIndex; });
 
-    // The arrays in data-set order.
-    for (Shard& shard : shards)
-        shard.arrays = readArrays(shard.path, shard.manifest);
-    std::vector<NamedTensor> merged;
-    for (const Json& capture : shards.front().manifest.at("captures")) {
-        const std::string name = capture.at("name").get<std::string>();
-        const Tensor& like = shards.front().arrays.at(name);
-        std::vector<std::int64_t> shape = like.shape;
-        shape[0] = std::int64_t(rows.size());
-        Tensor all = Tensor::zeros(shape, like.dtype);
-        const std::size_t rowBytes = like.shape[0] ? like.nbytes() / std::size_t(like.shape[0]) : 0;
-        for (std::size_t r = 0; r < rows.size(); ++r) {
-            const Tensor& from = shards[rows[r].shard].arrays.at(name);
-            if (rows[r].row < 0 || rows[r].row >= from.shape[0])
-                throw Error(shards[rows[r].shard].path + ": '" + name + "' has " + std::to_string(from.shape[0])
-                            + " rows, but its manifest names row " + std::to_string(rows[r].row));
-            std::memcpy(static_cast<char*>(all.mutableData()) + r * rowBytes,
-                        static_cast<const char*>(from.data.get()) + std::size_t(rows[r].row) * rowBytes, rowBytes);
-        }
-        merged.push_back({name, all});
+    // The arrays in data-set order, a block of rows at a time, read where they lie in each shard.
+    std::vector<detail::ShardCapture> captures;
+    for (const Json& capture : shards.front().manifest.at("captures"))
+        captures.push_back({capture.at("name").get<std::string>(), capture.value("stored_as", std::string()),
+                            capture.at("shape").get<std::vector<std::int64_t>>()});
+    detail::StagingFolder unpacked(outputPath); // shards of formats that cannot be read in place, as .npy
+    for (std::size_t s = 0; s < shards.size(); ++s) {
+        shards[s].captures = detail::openShardRows(shards[s].path, captures, unpacked.path(), s);
+        for (std::size_t c = 0; c < captures.size(); ++c)
+            checkSameArray(shards.front(), shards[s], c, captures[c].name);
     }
+    for (const Row& row : rows) {
+        const Shard& from = shards[row.shard];
+        for (std::size_t c = 0; c < captures.size(); ++c)
+            if (row.row < 0 || row.row >= from.captures[c]->rows())
+                throw Error(from.path + ": '" + captures[c].name + "' has " + std::to_string(from.captures[c]->rows())
+                            + " rows, but its manifest names row " + std::to_string(row.row));
+    }
+    std::size_t bytesPerRow = 1;
+    for (const auto& capture : shards.front().captures)
+        bytesPerRow += capture->rowBytes();
+    const std::size_t blockRows = std::max<std::size_t>(1, kBlockBytes / bytesPerRow);
 
     CaptureWriter writer(outputPath);
-    writer.append(merged);
+    std::size_t first = 0;
+    do { // once at least: a data set whose every input was skipped gives arrays of no rows
+        const std::size_t count = std::min(blockRows, rows.size() - first);
+        std::vector<NamedTensor> block;
+        for (std::size_t c = 0; c < captures.size(); ++c) {
+            const detail::NpyRowFile& like = *shards.front().captures[c];
+            std::vector<std::int64_t> shape = like.shape();
+            shape[0] = std::int64_t(count);
+            Tensor tensor = Tensor::zeros(shape, like.dtype());
+            char* out = static_cast<char*>(tensor.mutableData());
+            for (std::size_t r = 0; r < count; ++r)
+                shards[rows[first + r].shard].captures[c]->readRows(rows[first + r].row, 1, out + r * like.rowBytes());
+            block.push_back({captures[c].name, std::move(tensor)});
+        }
+        writer.append(block);
+        first += count;
+    } while (first < rows.size());
     writer.startManifestRows();
     for (std::size_t r = 0; r < rows.size(); ++r)
         writer.addManifestRow(Json({{"row", r}, {"dataset_index", rows[r].datasetIndex}, {"files", rows[r].files}})
@@ -249,14 +228,14 @@ MergeResult mergeShards(const std::vector<std::string>& shardPaths, const std::s
     manifest["merged_from"] = shardPaths;
     manifest["skipped_inputs"] = skipped;
     manifest["output"] = {{"path", fs::absolute(outputPath).string()}, {"format", exportFormatName(writer.format())}};
-    Json captures = Json::array();
+    Json written = Json::array();
     for (const CaptureSummary& c : writer.summary()) {
         Json entry = {{"name", c.name}, {"shape", c.shape}, {"dtype", dtypeName(c.dtype)}};
         if (!c.storedAs.empty())
             entry["stored_as"] = c.storedAs;
-        captures.push_back(entry);
+        written.push_back(entry);
     }
-    manifest["captures"] = captures;
+    manifest["captures"] = written;
     MergeResult result;
     result.notes = writer.commit(manifest.dump(1, ' ', false, Json::error_handler_t::replace), [&](std::int64_t row) {
         const Json& files = rows[std::size_t(row)].files;
@@ -266,7 +245,7 @@ MergeResult mergeShards(const std::vector<std::string>& shardPaths, const std::s
     result.shards = int(shards.size());
     result.outputPath = outputPath;
     result.manifestPath = manifestPathFor(outputPath);
-    result.captures = merged.size();
+    result.captures = captures.size();
     return result;
 }
 

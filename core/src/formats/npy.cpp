@@ -1,5 +1,6 @@
 #include "layerscope/npy.h"
 
+#include "formats/npyrows_p.h"
 #include "formats/regularfile_p.h"
 
 #include "formats/atomicfile_p.h"
@@ -513,16 +514,26 @@ Tensor parseNpy(const void* bytes, std::size_t size, const std::string& sourceNa
     return tensor;
 }
 
+namespace {
+
+// The header of the file open as `fd`, read before anything else and checked against the file's size.
+Header readHeader(int fd, std::uint64_t fileSize, const std::string& path)
+{
+    std::string prefix(static_cast<std::size_t>(std::min<std::uint64_t>(fileSize, kMaxPrefixLength + kMaxHeaderLength)),
+                       '\0');
+    readExactly(fd, prefix.data(), prefix.size(), 0, path);
+    return parseHeader(prefix.data(), prefix.size(), fileSize, path);
+}
+
+} // namespace
+
 Tensor readNpy(const std::string& path)
 {
     std::uint64_t fileSize = 0;
     const FileCloser file {detail::openRegularFile(path, "a .npy file", &fileSize)};
     // The header first, so that a header's claims are checked against the file's size before any allocation;
     // then the payload straight into the tensor.
-    std::string prefix(static_cast<std::size_t>(std::min<std::uint64_t>(fileSize, kMaxPrefixLength + kMaxHeaderLength)),
-                       '\0');
-    readExactly(file.fd, prefix.data(), prefix.size(), 0, path);
-    const Header header = parseHeader(prefix.data(), prefix.size(), fileSize, path);
+    const Header header = readHeader(file.fd, fileSize, path);
     Tensor tensor = allocate(header, path);
     char* target = static_cast<char*>(tensor.mutableData());
     if (needsTranspose(header)) {
@@ -593,3 +604,55 @@ void checkWritable(const std::string& path)
 }
 
 } // namespace layerscope
+
+namespace layerscope::detail {
+
+NpyRowFile::NpyRowFile(const std::string& path)
+    : path_(path)
+{
+    std::uint64_t fileSize = 0;
+    fd_ = openRegularFile(path, "a .npy file", &fileSize);
+    try {
+        const Header header = readHeader(fd_, fileSize, path);
+        if (header.shape.empty())
+            throw Error(path + ": a 0-d array, not rows");
+        if (needsTranspose(header))
+            throw Error(path + ": Fortran order, whose rows are not contiguous");
+        shape_ = header.shape;
+        dtype_ = header.descr.dtype;
+        bigEndian_ = header.descr.bigEndian;
+        payloadOffset_ = header.payloadOffset;
+        rowBytes_ = shape_.front() > 0 ? header.payloadBytes / std::size_t(shape_.front()) : 0;
+        if (rowBytes_ == 0) { // no rows, or rows of nothing: the size of one from the shape
+            rowBytes_ = elementSize(dtype_);
+            for (std::size_t d = 1; d < shape_.size(); ++d)
+                rowBytes_ *= std::size_t(shape_[d]);
+        }
+    } catch (...) {
+        ::close(fd_);
+        throw;
+    }
+}
+
+NpyRowFile::~NpyRowFile() { ::close(fd_); }
+
+void NpyRowFile::readRows(std::int64_t first, std::int64_t count, char* out) const
+{
+    if (first < 0 || count < 0 || first > rows() - count)
+        throw Error(path_ + ": rows " + std::to_string(first) + " to " + std::to_string(first + count) + " of "
+                    + std::to_string(rows()) + " asked for");
+    const std::size_t bytes = std::size_t(count) * rowBytes_;
+    readExactly(fd_, out, bytes, payloadOffset_ + std::size_t(first) * rowBytes_, path_);
+    const std::size_t width = elementSize(dtype_);
+    if (bigEndian_ && width > 1)
+        byteSwap(out, bytes / width, width);
+}
+
+bool NpyRowFile::isFortranOrder(const std::string& path)
+{
+    std::uint64_t fileSize = 0;
+    const FileCloser file {openRegularFile(path, "a .npy file", &fileSize)};
+    return needsTranspose(readHeader(file.fd, fileSize, path));
+}
+
+} // namespace layerscope::detail
