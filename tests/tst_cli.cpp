@@ -315,7 +315,7 @@ void TestCli::mergedShardsEqualOneRun()
 
 // merge reads rows where they lie and writes them a block at a time: merging 70 MB of shards (every
 // module of the seed CNN, over several blocks) takes less than half of that more memory than merging
-// one small layer, and gives the unsharded run's arrays.
+// one small layer, and gives the unsharded run's arrays. It opens every shard's files at once.
 void TestCli::mergeStreamsRowsInsteadOfHoldingShards()
 {
     QTemporaryDir dir;
@@ -366,6 +366,20 @@ void TestCli::mergeStreamsRowsInsteadOfHoldingShards()
                       "print(len(ma['rows']))",
                       dir.filePath("all_whole"), dir.filePath("all_merged")});
     QVERIFY2(same.exitCode == 0 && same.out.trimmed() == "22", qPrintable(same.err + same.out));
+
+    // Every shard's captures are open at once (78 files here): a low soft limit is raised, a hard one named.
+    const QStringList shards {dir.filePath("all0"), dir.filePath("all1"), dir.filePath("all2")};
+    auto mergeUnder = [&](const QString& ulimit, const QString& out) {
+        return runProgram("/bin/sh",
+                          QStringList {"-c", ulimit + " && exec \"$0\" \"$@\"", LAYERSCOPE_CLI, "merge"} + shards
+                              + QStringList {"--out", dir.filePath(out)});
+    };
+    const Outcome soft = mergeUnder("ulimit -S -n 40", "soft");
+    QVERIFY2(soft.exitCode == 0 && QFile::exists(dir.filePath("soft/manifest.json")), qPrintable(soft.err));
+    const Outcome hard = mergeUnder("ulimit -n 40", "hard");
+    QVERIFY2(hard.exitCode == 1 && hard.err.contains("read 78 files at once, but this process may open only 40")
+                 && !QFile::exists(dir.filePath("hard")),
+             qPrintable(hard.err));
 }
 
 // A folder to HDF5 with --compress, --pool and --dtype: h5py reads the .npz's arrays, each dataset

@@ -17,6 +17,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include <sys/resource.h>
+
 namespace layerscope {
 
 namespace {
@@ -113,6 +115,24 @@ void checkSameArray(const Shard& first, const Shard& other, std::size_t c, const
                     + ", but " + first.path + " rows of " + shapeToString(rowA) + " " + dtypeName(a.dtype()));
 }
 
+// Every shard's captures stay open while rows are read in data-set order, which visits the shards in turn:
+// a job array of a thousand tasks needs thousands of files at once, more than the usual soft limit (1024).
+// The soft limit is raised up to the hard one, as far as needed.
+void allowOpenFiles(std::size_t files, std::size_t shards, std::size_t captures)
+{
+    const rlim_t needed = rlim_t(files) + 64; // the writer's staged arrays, the manifest, libraries
+    struct rlimit limit;
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= needed)
+        return;
+    const rlim_t hard = limit.rlim_max;
+    limit.rlim_cur = (hard == RLIM_INFINITY || hard >= needed) ? needed : hard;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+    if (limit.rlim_cur < needed)
+        throw Error("merge: " + std::to_string(shards) + " shards of " + std::to_string(captures) + " captures read "
+                    + std::to_string(files) + " files at once, but this process may open only " + std::to_string(hard)
+                    + " (ulimit -Hn): raise the limit, or capture fewer modules a shard");
+}
+
 struct Row {
     std::int64_t datasetIndex;
     std::size_t shard;
@@ -180,6 +200,7 @@ MergeResult mergeShards(const std::vector<std::string>& shardPaths, const std::s
     for (const Json& capture : shards.front().manifest.at("captures"))
         captures.push_back({capture.at("name").get<std::string>(), capture.value("stored_as", std::string()),
                             capture.at("shape").get<std::vector<std::int64_t>>()});
+    allowOpenFiles(shards.size() * captures.size(), shards.size(), captures.size());
     detail::StagingFolder unpacked(outputPath); // shards of formats that cannot be read in place, as .npy
     for (std::size_t s = 0; s < shards.size(); ++s) {
         shards[s].captures = detail::openShardRows(shards[s].path, captures, unpacked.path(), s);

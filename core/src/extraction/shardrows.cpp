@@ -46,7 +46,8 @@ std::vector<std::unique_ptr<NpyRowFile>> openShardRows(const std::string& shard,
         for (std::size_t c = 0; c < captures.size(); ++c) {
             const std::string stored = captures[c].storedAs.empty() ? captures[c].name + ".npy" : captures[c].storedAs;
             if (stored.find('/') != std::string::npos)
-                throw Error(shard + ": its manifest stores '" + captures[c].name + "' outside the folder (" + stored + ")");
+                throw Error(shard + ": its manifest stores '" + captures[c].name + "' outside the folder (" + stored
+                            + ")");
             const std::string file = (fs::path(shard) / stored).string();
             if (NpyRowFile::isFortranOrder(file))
                 unpack(c, readNpy(file));
@@ -74,7 +75,8 @@ std::vector<std::unique_ptr<NpyRowFile>> openShardRows(const std::string& shard,
         }
     } else {
         throw Error(shard + ": merge reads .npz, .pt, .h5, .mat and folders of .npy files, not "
-                    + exportFormatName(format) + "; write the shards as .npz or .h5 (any format can be the merged output)");
+                    + exportFormatName(format)
+                    + "; write the shards as .npz or .h5 (any format can be the merged output)");
     }
     return files;
 }
