@@ -1,10 +1,12 @@
 #include "formats/matfile_p.h"
 
+#include "formats/npyrows_p.h"
 #include "layerscope/error.h"
 #include "layerscope/npy.h"
 
 #include <matio.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -163,6 +165,36 @@ std::vector<Tensor> readMatVariables(const std::string& path, const std::vector<
     return tensors;
 }
 
+namespace {
+
+// v7.3 only (HDF5 inside): a capture of any size goes in blocks of rows, appended along MATLAB's first
+// dimension, so that memory holds a block and its column-major copy, not the capture twice.
+void appendInBlocks(mat_t* file, const StagedArray& array, const std::string& variableName, const MatClass& matClass,
+                    const std::string& path)
+{
+    const NpyRowFile rows(array.file());
+    const std::int64_t blockRows = std::max<std::int64_t>(1, std::int64_t((std::size_t(4) << 20) / rows.rowBytes()));
+    for (std::int64_t first = 0; first < rows.rows(); first += blockRows) {
+        std::vector<std::int64_t> shape = rows.shape();
+        shape[0] = std::min(blockRows, rows.rows() - first);
+        Tensor block = Tensor::zeros(shape, rows.dtype());
+        rows.readRows(first, shape[0], static_cast<char*>(block.mutableData()));
+        const std::vector<char> columnMajor = toColumnMajor(block);
+        std::vector<std::size_t> dims(shape.begin(), shape.end());
+        matvar_t* variable
+            = Mat_VarCreate(variableName.c_str(), matClass.classType, matClass.dataType, static_cast<int>(dims.size()),
+                            dims.data(), const_cast<char*>(columnMajor.data()), MAT_F_DONT_COPY_DATA | matClass.flags);
+        if (!variable)
+            throw Error(path + ": libmatio cannot hold capture '" + array.name() + "'");
+        const int status = Mat_VarWriteAppend(file, variable, MAT_COMPRESSION_NONE, 1);
+        Mat_VarFree(variable);
+        if (status != 0)
+            throw Error(path + ": cannot write capture '" + array.name() + "' (disk full?)");
+    }
+}
+
+} // namespace
+
 void writeMatFile(const std::string& path, int version, const std::vector<const StagedArray*>& arrays,
                   const std::vector<std::string>& variableNames)
 {
@@ -179,6 +211,11 @@ void writeMatFile(const std::string& path, int version, const std::vector<const 
         const MatClass matClass = matClassOf(array.dtype());
         if (!v73)
             checkMatVariableSize(path, array.name(), array.rows(), array.rowBytes(), false);
+        captureNames.push_back(array.name());
+        if (v73 && array.rows() > 0 && array.rowShape().size() > 0) {
+            appendInBlocks(file.get(), array, variableNames[i], matClass, path);
+            continue;
+        }
         const Tensor values = readNpy(array.file()); // one capture in memory at a time
         const std::vector<char> columnMajor = toColumnMajor(values);
         std::vector<std::size_t> dims(values.shape.begin(), values.shape.end());
@@ -193,7 +230,6 @@ void writeMatFile(const std::string& path, int version, const std::vector<const 
         Mat_VarFree(variable);
         if (status != 0)
             throw Error(path + ": cannot write capture '" + array.name() + "' (disk full?)");
-        captureNames.push_back(array.name());
     }
     writeNameCell(file.get(), "capture_names", captureNames, path);
     writeNameCell(file.get(), "variable_names", variableNames, path);
