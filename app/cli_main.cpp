@@ -8,6 +8,7 @@
 #include "layerscope/error.h"
 #include "layerscope/exporters.h"
 #include "layerscope/extraction.h"
+#include "layerscope/job.h"
 #include "layerscope/model.h"
 #include "layerscope/runtime.h"
 #include "progressreport.h"
@@ -21,6 +22,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -83,6 +85,26 @@ std::string humanSize(std::size_t bytes)
     else
         std::snprintf(text, sizeof text, "%.1f MiB", bytes / (1024.0 * 1024.0));
     return text;
+}
+
+int merge(const cli::AtlasMergeOptions& options)
+{
+    cli::ProgressReport report(options.quiet);
+    MergeResult merged;
+    try {
+        merged = mergeShards(options.shards, options.out, std::ref(report));
+    } catch (const Cancelled&) {
+        report.finish();
+        std::cerr << "merge cancelled: nothing written to " << options.out << "\n";
+        return 130;
+    }
+    report.finish();
+    for (const auto& note : merged.notes)
+        std::cerr << "note: " << note << "\n";
+    std::cerr << "merged " << merged.shards << (merged.shards == 1 ? " shard: " : " shards: ") << merged.rows
+              << " rows of " << merged.captures << " arrays to " << merged.outputPath << "; manifest "
+              << merged.manifestPath << "\n";
+    return 0;
 }
 
 int extract(cli::ExtractOptions& options)
@@ -154,15 +176,8 @@ int main(int argc, char** argv)
             return cli::showAtlas(line.atlasShowing);
         if (*line.atlasMerge)
             return cli::mergeAtlasShards(line.atlasMerging);
-        if (*line.merge) {
-            const MergeResult merged = mergeShards(line.merging.shards, line.merging.out);
-            for (const auto& note : merged.notes)
-                std::cerr << "note: " << note << "\n";
-            std::cerr << "merged " << merged.shards << (merged.shards == 1 ? " shard: " : " shards: ") << merged.rows
-                      << " rows of " << merged.captures << " arrays to " << merged.outputPath << "; manifest "
-                      << merged.manifestPath << "\n";
-            return 0;
-        }
+        if (*line.merge)
+            return merge(line.merging);
         const cli::ExtractOptions* run = line.runOptions();
         configureRuntime(run ? run->threads : 0);
         if (run && run->maxPixels > 0)

@@ -305,9 +305,11 @@ void declareCommandLine(CLI::App& app, CommandLine& line)
     line.merge = app.add_subcommand(
         "merge", "Put the shards of one extract or cam job (--shard I/N) back together, in data-set order.");
     line.merge
-        ->add_option("SHARD", line.merging.shards, "Every shard's output (.npz or a folder of .npy), with its manifest")
+        ->add_option("SHARD", line.merging.shards,
+                     "Every shard's output (.npz, .pt, .h5, .mat or a folder of .npy), with its manifest")
         ->required();
     line.merge->add_option("--out,-o", line.merging.out, "The merged output, any format extract writes")->required();
+    line.merge->add_flag("--quiet,-q", line.merging.quiet, "No progress output");
 
     AtlasMergeOptions& merge = line.atlasMerging;
     line.atlasMerge

@@ -76,6 +76,7 @@ struct AtlasShowOptions {
 struct AtlasMergeOptions {
     std::vector<std::string> shards;
     std::string out;
+    bool quiet = false; // merge: no progress output
 };
 
 struct CommandLine {

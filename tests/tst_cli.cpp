@@ -2,6 +2,8 @@
 
 #include "cliarguments.h"
 #include "layerscope/error.h"
+#include "layerscope/extraction.h"
+#include "layerscope/job.h"
 #include "testsupport.h"
 
 #include <QFileSystemWatcher>
@@ -261,6 +263,13 @@ void TestCli::mergedShardsEqualOneRun()
         QVERIFY2(maxAbsDifference(got.at(key), tensor) == 0, key.c_str());
     }
 
+    // Mixed formats keep names differently (MATLAB variables, file names): each shard's own manifest says where.
+    const Outcome mixed = cli({"merge", matShards[0], shards[1], matShards[2], "--out", dir.filePath("mixed.npz")});
+    QVERIFY2(mixed.exitCode == 0, qPrintable(mixed.err));
+    const auto fromMixed = readNpzAsMap(dir.filePath("mixed.npz").toStdString());
+    for (const auto& [key, tensor] : expected)
+        QVERIFY2(fromMixed.count(key) && maxAbsDifference(fromMixed.at(key), tensor) == 0, key.c_str());
+
     const Outcome missing = cli({"merge", shards[0], shards[2], "--out", dir.filePath("missing.npz")});
     QVERIFY2(missing.exitCode == 1 && missing.err.contains("missing shard 1/3"), qPrintable(missing.err));
     const Outcome twice = cli({"merge", shards[0], shards[1], shards[1], "--out", dir.filePath("twice.npz")});
@@ -305,7 +314,7 @@ void TestCli::mergedShardsEqualOneRun()
          shards[1], dir.filePath("reshaped")});
     QVERIFY2(reshaped.exitCode == 0, qPrintable(reshaped.err));
     const Outcome wrongRows
-        = cli({"merge", shards[0], dir.filePath("reshaped"), shards[2], "--out", dir.filePath("r.npz")});
+        = cli({"merge", shards[0], dir.filePath("reshaped"), shards[2], "--quiet", "--out", dir.filePath("r.npz")});
     QVERIFY2(wrongRows.exitCode == 1 && wrongRows.err.contains("reshaped: 'cnn.3' holds rows of [5] float32, but ")
                  && wrongRows.err.count('\n') == 1,
              qPrintable(wrongRows.err));
@@ -367,7 +376,23 @@ void TestCli::mergeStreamsRowsInsteadOfHoldingShards()
                       dir.filePath("all_whole"), dir.filePath("all_merged")});
     QVERIFY2(same.exitCode == 0 && same.out.trimmed() == "22", qPrintable(same.err + same.out));
 
-    // Every shard's captures are open at once (78 files here): a low soft limit is raised, a hard one named.
+    // Progress after every block, and a stop asked for between blocks: Cancelled, and nothing written.
+    std::vector<std::int64_t> reported;
+    const std::vector<std::string> shardFiles {dir.filePath("all0").toStdString(), dir.filePath("all1").toStdString(),
+                                               dir.filePath("all2").toStdString()};
+    QVERIFY_THROWS_EXCEPTION(layerscope::Cancelled,
+                             layerscope::mergeShards(shardFiles, dir.filePath("stopped.npz").toStdString(),
+                                                     [&](const layerscope::ExtractionProgress& p) {
+                                                         reported.push_back(p.done);
+                                                         return p.done == 0 && p.total == 22;
+                                                     }));
+    QVERIFY2(reported.size() == 4 && reported.back() > 0 && reported.back() < 22,
+             qPrintable(QString::number(reported.size()))); // three shards opened, then the first block
+    QVERIFY(!QFile::exists(dir.filePath("stopped.npz")));
+    QCOMPARE(QDir(dir.path()).entryList({".stopped*"}, QDir::Hidden | QDir::AllEntries).size(), 0);
+
+    // Every shard's captures are open at once (78 files here, 104 with the writer's): a low soft limit is raised, a
+    // hard one named.
     const QStringList shards {dir.filePath("all0"), dir.filePath("all1"), dir.filePath("all2")};
     auto mergeUnder = [&](const QString& ulimit, const QString& out) {
         return runProgram("/bin/sh",
@@ -377,7 +402,7 @@ void TestCli::mergeStreamsRowsInsteadOfHoldingShards()
     const Outcome soft = mergeUnder("ulimit -S -n 40", "soft");
     QVERIFY2(soft.exitCode == 0 && QFile::exists(dir.filePath("soft/manifest.json")), qPrintable(soft.err));
     const Outcome hard = mergeUnder("ulimit -n 40", "hard");
-    QVERIFY2(hard.exitCode == 1 && hard.err.contains("read 78 files at once, but this process may open only 40")
+    QVERIFY2(hard.exitCode == 1 && hard.err.contains("keep 104 files open at once, but this process may open only 40")
                  && !QFile::exists(dir.filePath("hard")),
              qPrintable(hard.err));
 }

@@ -142,12 +142,16 @@ struct MergeResult {
     std::vector<std::string> notes; // from the writer (captures a format could not hold)
 };
 
-// The shards of one extract job (--shard I/N, .npz or folders of .npy, with their manifests) as one
-// output in data-set order: the arrays an unsharded run writes, in any format. Checks that the shards
-// are one job's (model SHA-256, inputs, preprocessing, captures, shard count, --pool/--dtype), that
-// each shard and each data-set row is there once, and throws layerscope::Error naming what differs or
-// is missing. Holds the shards in memory. The output is written atomically.
-MergeResult mergeShards(const std::vector<std::string>& shards, const std::string& outputPath);
+// The shards of one extract job (--shard I/N: .npz, .pt, .h5, .mat or folders of .npy, with their
+// manifests) as one output in data-set order: the arrays an unsharded run writes, in any format. Checks
+// that the shards are one job's (model SHA-256, inputs, preprocessing, captures, shard count,
+// --pool/--dtype), that each shard and each data-set row is there once, and throws layerscope::Error
+// naming what differs or is missing. Rows are read where they lie and written a block at a time, so
+// memory stays flat (shards other than .npy folders are unpacked to .npy beside the output first).
+// `progress` gets the rows written after every block; returning false stops the merge, which then
+// throws Cancelled. The output is written atomically: complete, or not at all.
+MergeResult mergeShards(const std::vector<std::string>& shards, const std::string& outputPath,
+                        const ProgressCallback& progress = {});
 
 std::string layerscopeVersion();
 

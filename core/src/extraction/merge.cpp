@@ -6,10 +6,12 @@
 #include "layerscope/error.h"
 #include "layerscope/exporters.h"
 #include "layerscope/extraction.h"
+#include "layerscope/job.h"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -104,6 +106,24 @@ void checkSameJob(const Shard& first, const Shard& other)
     same("captures", captures(a), captures(b));
 }
 
+// Where a shard keeps each capture (its file or variable, its shape), by its own manifest: shards of one
+// job may come in different formats, which store names differently.
+std::vector<detail::ShardCapture> shardCaptures(const Shard& shard, const std::vector<std::string>& names)
+{
+    std::vector<detail::ShardCapture> captures;
+    for (const std::string& name : names) {
+        const Json* found = nullptr;
+        for (const Json& capture : shard.manifest.at("captures"))
+            if (capture.at("name").get<std::string>() == name)
+                found = &capture;
+        if (!found) // checkSameJob compared the names: a manifest changed since
+            throw Error(manifestPathFor(shard.path) + ": no capture '" + name + "'");
+        captures.push_back(
+            {name, found->value("stored_as", std::string()), found->at("shape").get<std::vector<std::int64_t>>()});
+    }
+    return captures;
+}
+
 // A shard's file must hold what the first shard's does: a crafted or damaged one is named, not misread.
 void checkSameArray(const Shard& first, const Shard& other, std::size_t c, const std::string& name)
 {
@@ -120,17 +140,16 @@ void checkSameArray(const Shard& first, const Shard& other, std::size_t c, const
 // The soft limit is raised up to the hard one, as far as needed.
 void allowOpenFiles(std::size_t files, std::size_t shards, std::size_t captures)
 {
-    const rlim_t needed = rlim_t(files) + 64; // the writer's staged arrays, the manifest, libraries
+    const rlim_t needed = rlim_t(files) + 64; // with the writer's staged arrays: the manifest, libraries
     struct rlimit limit;
     if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= needed)
         return;
     const rlim_t hard = limit.rlim_max;
     limit.rlim_cur = (hard == RLIM_INFINITY || hard >= needed) ? needed : hard;
-    ::setrlimit(RLIMIT_NOFILE, &limit);
-    if (limit.rlim_cur < needed)
-        throw Error("merge: " + std::to_string(shards) + " shards of " + std::to_string(captures) + " captures read "
-                    + std::to_string(files) + " files at once, but this process may open only " + std::to_string(hard)
-                    + " (ulimit -Hn): raise the limit, or capture fewer modules a shard");
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur < needed)
+        throw Error("merge: " + std::to_string(shards) + " shards of " + std::to_string(captures) + " captures keep "
+                    + std::to_string(files) + " files open at once, but this process may open only "
+                    + std::to_string(hard) + " (ulimit -Hn): raise the limit, or capture fewer modules a shard");
 }
 
 struct Row {
@@ -142,8 +161,15 @@ struct Row {
 
 } // namespace
 
-MergeResult mergeShards(const std::vector<std::string>& shardPaths, const std::string& outputPath)
+MergeResult mergeShards(const std::vector<std::string>& shardPaths, const std::string& outputPath,
+                        const ProgressCallback& progress)
 {
+    const auto started = std::chrono::steady_clock::now();
+    auto report = [&](std::size_t done, std::size_t total) {
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        if (progress && !progress({std::int64_t(done), std::int64_t(total), 0, seconds}))
+            throw Cancelled();
+    };
     if (shardPaths.empty())
         throw Error("merge: no shards given");
     std::vector<Shard> shards;
@@ -196,22 +222,23 @@ MergeResult mergeShards(const std::vector<std::string>& shardPaths, const std::s
     std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.datasetIndex < b.datasetIndex; });
 
     // The arrays in data-set order, a block of rows at a time, read where they lie in each shard.
-    std::vector<detail::ShardCapture> captures;
+    std::vector<std::string> captures; // in the first shard's order; each shard's manifest says where they are
     for (const Json& capture : shards.front().manifest.at("captures"))
-        captures.push_back({capture.at("name").get<std::string>(), capture.value("stored_as", std::string()),
-                            capture.at("shape").get<std::vector<std::int64_t>>()});
-    allowOpenFiles(shards.size() * captures.size(), shards.size(), captures.size());
+        captures.push_back(capture.at("name").get<std::string>());
+    allowOpenFiles((shards.size() + 1) * captures.size(), shards.size(), captures.size()); // +1: the writer
     detail::StagingFolder unpacked(outputPath); // shards of formats that cannot be read in place, as .npy
     for (std::size_t s = 0; s < shards.size(); ++s) {
-        shards[s].captures = detail::openShardRows(shards[s].path, captures, unpacked.path(), s);
+        report(0, rows.size()); // unpacking a shard can take a while: Ctrl-C is heard between shards
+        shards[s].captures
+            = detail::openShardRows(shards[s].path, shardCaptures(shards[s], captures), unpacked.path(), s);
         for (std::size_t c = 0; c < captures.size(); ++c)
-            checkSameArray(shards.front(), shards[s], c, captures[c].name);
+            checkSameArray(shards.front(), shards[s], c, captures[c]);
     }
     for (const Row& row : rows) {
         const Shard& from = shards[row.shard];
         for (std::size_t c = 0; c < captures.size(); ++c)
             if (row.row < 0 || row.row >= from.captures[c]->rows())
-                throw Error(from.path + ": '" + captures[c].name + "' has " + std::to_string(from.captures[c]->rows())
+                throw Error(from.path + ": '" + captures[c] + "' has " + std::to_string(from.captures[c]->rows())
                             + " rows, but its manifest names row " + std::to_string(row.row));
     }
     std::size_t bytesPerRow = 1;
@@ -232,10 +259,11 @@ MergeResult mergeShards(const std::vector<std::string>& shardPaths, const std::s
             char* out = static_cast<char*>(tensor.mutableData());
             for (std::size_t r = 0; r < count; ++r)
                 shards[rows[first + r].shard].captures[c]->readRows(rows[first + r].row, 1, out + r * like.rowBytes());
-            block.push_back({captures[c].name, std::move(tensor)});
+            block.push_back({captures[c], std::move(tensor)});
         }
         writer.append(block);
         first += count;
+        report(first, rows.size());
     } while (first < rows.size());
     writer.startManifestRows();
     for (std::size_t r = 0; r < rows.size(); ++r)

@@ -212,7 +212,7 @@ void writeMatFile(const std::string& path, int version, const std::vector<const 
         if (!v73)
             checkMatVariableSize(path, array.name(), array.rows(), array.rowBytes(), false);
         captureNames.push_back(array.name());
-        if (v73 && array.rows() > 0 && array.rowShape().size() > 0) {
+        if (v73 && array.rows() > 0 && array.rowShape().size() > 0 && array.rowBytes() > 0) {
             appendInBlocks(file.get(), array, variableNames[i], matClass, path);
             continue;
         }

@@ -50,7 +50,10 @@ public:
             readEntry(prefix_ + "data.pkl").get(), entries_.at(prefix_ + "data.pkl").size, source_);
         std::uint64_t total = 0;
         std::vector<NamedTensor> tensors;
-        for (const detail::PickledTensor& tensor : pickled) {
+        for (detail::PickledTensor tensor : pickled) {
+            for (std::size_t d = 0; d < tensor.shape.size(); ++d)
+                if (tensor.shape[d] == 1)
+                    tensor.stride[d] = 0; // a size-1 axis is never stepped along: its stride is anything
             const std::int64_t elements = checkView(tensor);
             total += std::uint64_t(elements) * elementSize(tensor.dtype); // each at most the archive's size
             if (total > archiveSize_)
@@ -126,10 +129,20 @@ private:
             fail(what + ": its storage declares " + std::to_string(t.storageElements) + " elements of "
                  + std::to_string(width) + " bytes, but entry '" + printable(entry->first) + "' holds "
                  + std::to_string(entry->second.size) + " bytes");
-        std::int64_t elements = 1;
-        for (std::int64_t size : t.shape)
-            elements = (size == 0 || elements == 0) ? 0 : (size > t.storageElements / elements ? -1 : elements * size);
-        if (elements < 0 || elements > t.storageElements)
+        // numpy's rule: the non-zero sizes multiply to a byte count that fits, even when a zero makes it
+        // empty (so that no later product of sizes overflows); and no more elements than the storage.
+        std::int64_t elements = 1, bytes = 0;
+        bool empty = false;
+        for (std::int64_t size : t.shape) {
+            empty = empty || size == 0;
+            if (size != 0 && __builtin_mul_overflow(elements, size, &elements))
+                fail(what + " has more elements than any storage");
+        }
+        if (__builtin_mul_overflow(elements, std::int64_t(width), &bytes))
+            fail(what + " has more elements than any storage");
+        if (empty)
+            elements = 0;
+        if (elements > t.storageElements)
             fail(what + " has more elements than its storage (" + std::to_string(t.storageElements) + ")");
         if (elements == 0)
             return 0;

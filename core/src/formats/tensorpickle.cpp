@@ -18,8 +18,12 @@ namespace layerscope::detail {
 
 namespace {
 
-constexpr std::size_t kMaxValues = std::size_t(1) << 20; // a capture costs about 25: 40,000 captures
-constexpr int kMaxDepth = 16;                            // a tensor's arguments nest 3 deep
+// A capture costs about 25 values: 40,000 captures. Memo entries, stack slots and marks count alike.
+constexpr std::size_t kMaxValues = std::size_t(1) << 20;
+// Bytes copied out of values into tensors (storage keys, names, shapes): a few hundred a tensor, but a
+// crafted pickle could rebuild one tensor with a long key again and again from the memo.
+constexpr std::size_t kMaxCopiedBytes = std::size_t(64) << 20;
+constexpr int kMaxDepth = 16; // a tensor's arguments nest 3 deep
 constexpr std::size_t kMaxDims = 32;
 constexpr std::size_t kMaxGlobalName = 128;
 
@@ -152,7 +156,21 @@ private:
         value->kind = kind;
         return value;
     }
-    void push(ValuePtr value) { stack_.push_back(std::move(value)); }
+    void push(ValuePtr value)
+    {
+        if (stack_.size() >= kMaxValues)
+            fail("more than " + std::to_string(kMaxValues) + " values on the stack");
+        stack_.push_back(std::move(value));
+    }
+    // A PickledTensor copied out of a value: its strings and shape count against kMaxCopiedBytes.
+    PickledTensor copyOf(const PickledTensor& tensor, std::size_t nameBytes = 0)
+    {
+        copied_ += sizeof(PickledTensor) + nameBytes + tensor.name.size() + tensor.storageKey.size()
+            + 8 * (tensor.shape.size() + tensor.stride.size());
+        if (copied_ > kMaxCopiedBytes)
+            fail("its tensors' names and keys come to more than " + std::to_string(kMaxCopiedBytes >> 20) + " MiB");
+        return tensor;
+    }
     void pushInt(std::int64_t integer)
     {
         ValuePtr value = make(Kind::Int);
@@ -193,6 +211,8 @@ private:
     {
         if (stack_.empty())
             fail("nothing to memoize");
+        if (memo_.size() >= kMaxValues && !memo_.count(key))
+            fail("more than " + std::to_string(kMaxValues) + " memo entries");
         memo_[key] = stack_.back();
     }
     void recall(std::uint64_t key)
@@ -216,7 +236,11 @@ private:
         case 0x94: memoize(memo_.size()); break; // MEMOIZE
         case 'h': recall(unsignedLE(1)); break;  // BINGET
         case 'j': recall(unsignedLE(4)); break;  // LONG_BINGET
-        case '(': marks_.push_back(stack_.size()); break;
+        case '(':
+            if (marks_.size() >= kMaxValues)
+                fail("more than " + std::to_string(kMaxValues) + " marks");
+            marks_.push_back(stack_.size());
+            break;
         case '}': push(make(Kind::Dict)); break;
         case ')': push(tuple({})); break;
         case 't': push(tuple(popToMark())); break;
@@ -364,7 +388,7 @@ private:
             || !is(a[4], Kind::Bool) || !is(a[5], Kind::Dict) || !a[5]->entries.empty()
             || (a.size() == 7 && !is(a[6], Kind::None) && !(is(a[6], Kind::Dict) && a[6]->entries.empty())))
             fail("_rebuild_tensor_v2 called with other than (storage, offset, size, stride, requires_grad, {})");
-        auto tensor = std::make_shared<PickledTensor>(*a[0]->tensor);
+        auto tensor = std::make_shared<PickledTensor>(copyOf(*a[0]->tensor));
         tensor->offset = a[1]->integer;
         tensor->shape = integers(a[2], "a tensor's size");
         tensor->stride = integers(a[3], "a tensor's stride");
@@ -383,7 +407,7 @@ private:
             fail(std::string("a dict entry of ") + kindName(key->kind) + " to " + kindName(value->kind)
                  + "; LayerScope reads dicts of name to tensor");
         Value& dict = *stack_.back();
-        PickledTensor entry = *value->tensor;
+        PickledTensor entry = copyOf(*value->tensor, key->text.size());
         entry.name = key->text;
         const auto [at, added] = dict.index.emplace(key->text, dict.entries.size());
         if (added)
@@ -403,7 +427,7 @@ private:
     }
 
     const unsigned char* bytes_;
-    std::size_t size_, position_ = 0, opcodeAt_ = 0, made_ = 0;
+    std::size_t size_, position_ = 0, opcodeAt_ = 0, made_ = 0, copied_ = 0;
     std::string source_;
     std::vector<ValuePtr> stack_;
     std::vector<std::size_t> marks_;
