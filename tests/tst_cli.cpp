@@ -355,11 +355,13 @@ void TestCli::mergeStreamsRowsInsteadOfHoldingShards()
         for (const QFileInfo& file : QDir(dir.filePath(QString("all%1").arg(i))).entryInfoList({"*.npy"}))
             shardBytes += file.size();
     QVERIFY2(shardBytes > 60'000'000, qPrintable(QString::number(shardBytes)));
+#ifndef __SANITIZE_ADDRESS__ // ASan's quarantine keeps freed blocks: the peak says nothing under it
     QVERIFY2(large - small < shardBytes / 2,
              qPrintable(QString("peak %1 MB against %2 MB for one layer, shards of %3 MB")
                             .arg(large >> 20)
                             .arg(small >> 20)
                             .arg(shardBytes >> 20)));
+#endif
     const Outcome same
         = runProgram(LAYERSCOPE_PYTHON,
                      {"-c",
