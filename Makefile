@@ -70,6 +70,7 @@ bench: build
 	    $(BUILD_DIR)/bench/densenet121.pt $(BUILD_DIR)/tests/fixtures/images/photo.jpg
 	/usr/bin/python3 tests/benchmarks/bench_extraction.py $(BUILD_DIR)
 	/usr/bin/python3 tests/benchmarks/bench_extraction_memory.py $(BUILD_DIR)
+	/usr/bin/python3 tests/benchmarks/bench_merge.py $(BUILD_DIR)
 	/usr/bin/python3 tests/benchmarks/bench_atlas.py $(BUILD_DIR)
 	QT_QPA_PLATFORM=offscreen $(BUILD_DIR)/tests/benchmarks/bench_atlas_open $(BUILD_DIR)/bench/jpegs $(BUILD_DIR)/bench
 

@@ -304,6 +304,22 @@ void TestCli::mergedShardsEqualOneRun()
     QVERIFY2(bent.exitCode == 1 && bent.err.contains("crafted.npz.manifest.json: not a LayerScope extract manifest")
                  && bent.err.count('\n') == 1,
              qPrintable(bent.err));
+    // A shard that claims to be 1/3 but holds 0/3's rows: the first doubled data-set row is named.
+    const Outcome relabelled
+        = runProgram(LAYERSCOPE_PYTHON,
+                     {"-c",
+                      "import sys, json, shutil; a, b = sys.argv[1], sys.argv[2]; shutil.copy(a, b); "
+                      "m = json.load(open(a + '.manifest.json')); m['shard']['index'] = 1; "
+                      "json.dump(m, open(b + '.manifest.json', 'w'))",
+                      shards[0], dir.filePath("relabelled.npz")});
+    QVERIFY2(relabelled.exitCode == 0, qPrintable(relabelled.err));
+    const Outcome doubled = cli(
+        {"merge", shards[0], dir.filePath("relabelled.npz"), shards[2], "--quiet", "--out", dir.filePath("dd.npz")});
+    QVERIFY2(doubled.exitCode == 1
+                 && doubled.err.contains("data-set row 0 is in two shards: " + shards[0] + " and "
+                                         + dir.filePath("relabelled.npz")),
+             qPrintable(doubled.err));
+
     // A shard whose array holds rows of another shape than the others: named, never read past its rows.
     const Outcome reshaped = runProgram(
         LAYERSCOPE_PYTHON,
@@ -318,7 +334,7 @@ void TestCli::mergedShardsEqualOneRun()
     QVERIFY2(wrongRows.exitCode == 1 && wrongRows.err.contains("reshaped: 'cnn.3' holds rows of [5] float32, but ")
                  && wrongRows.err.count('\n') == 1,
              qPrintable(wrongRows.err));
-    for (const char* never : {"missing.npz", "twice.npz", "f.npz", "d.npz", "c.npz", "r.npz"})
+    for (const char* never : {"missing.npz", "twice.npz", "f.npz", "d.npz", "c.npz", "r.npz", "dd.npz"})
         QVERIFY(!QFile::exists(dir.filePath(never)));
 }
 

@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <stdexcept>
+#include <unordered_map>
 #include <vector>
 
 #include <sys/resource.h>
@@ -28,9 +29,19 @@ namespace {
 using Json = nlohmann::ordered_json;
 namespace fs = std::filesystem;
 
+// A row of a shard's manifest, taken out while the manifest is parsed and kept compact: a data set of
+// a million images has a million rows, which as parsed JSON would take about 800 bytes each.
+struct Row {
+    std::int64_t datasetIndex;
+    std::size_t shard;
+    std::int64_t row;
+    std::string files; // the row's "files", as JSON text
+};
+
 struct Shard {
     std::string path;
-    Json manifest;
+    Json manifest; // without its rows
+    std::vector<Row> rows;
     std::vector<std::unique_ptr<detail::NpyRowFile>> captures; // in the first shard's manifest order
 };
 
@@ -46,12 +57,8 @@ void checkManifestFields(const Json& manifest)
     const std::int64_t count = manifest.at("shard").at("count").get<std::int64_t>();
     if (count < 1 || count > 1000000)
         throw std::out_of_range("shard count " + std::to_string(count));
-    for (const Json& row : manifest.at("rows")) {
-        (void)row.at("row").get<std::int64_t>();
-        (void)row.at("dataset_index").get<std::int64_t>();
-        for (const Json& file : row.value("files", Json::array()))
-            (void)file.get<std::string>();
-    }
+    if (!manifest.at("rows").is_array())
+        throw std::invalid_argument("its rows are not an array");
     for (const Json& capture : manifest.at("captures")) {
         (void)capture.at("name").get<std::string>();
         (void)capture.at("dtype").get<std::string>();
@@ -61,14 +68,27 @@ void checkManifestFields(const Json& manifest)
     }
 }
 
-Json readManifest(const std::string& shard)
+// The manifest beside `shard`, its rows moved to `rows` as they are parsed.
+Json readManifest(const std::string& shard, std::vector<Row>& rows)
 {
     const std::string path = manifestPathFor(shard);
     std::ifstream file(path);
     if (!file)
         throw Error(shard + ": no manifest beside it (" + path + "); merge takes the outputs of extract --shard");
     try {
-        Json manifest = Json::parse(file);
+        std::string key; // of the top-level object
+        Json manifest = Json::parse(file, [&](int depth, Json::parse_event_t event, Json& parsed) {
+            if (depth == 1 && event == Json::parse_event_t::key)
+                key = parsed.get<std::string>();
+            if (depth != 2 || key != "rows" || event != Json::parse_event_t::object_end)
+                return true;
+            Json files = parsed.value("files", Json::array());
+            for (const Json& name : files)
+                (void)name.get<std::string>();
+            rows.push_back({parsed.at("dataset_index").get<std::int64_t>(), 0, parsed.at("row").get<std::int64_t>(),
+                            files.dump(-1, ' ', false, Json::error_handler_t::replace)});
+            return false; // not kept in the manifest
+        });
         checkManifestFields(manifest);
         return manifest;
     } catch (const std::exception& e) {
@@ -152,13 +172,6 @@ void allowOpenFiles(std::size_t files, std::size_t shards, std::size_t captures)
                     + std::to_string(hard) + " (ulimit -Hn): raise the limit, or capture fewer modules a shard");
 }
 
-struct Row {
-    std::int64_t datasetIndex;
-    std::size_t shard;
-    std::int64_t row;
-    Json files;
-};
-
 } // namespace
 
 MergeResult mergeShards(const std::vector<std::string>& shardPaths, const std::string& outputPath,
@@ -174,7 +187,8 @@ MergeResult mergeShards(const std::vector<std::string>& shardPaths, const std::s
         throw Error("merge: no shards given");
     std::vector<Shard> shards;
     for (const std::string& path : shardPaths) {
-        Shard shard {path, readManifest(path), {}};
+        Shard shard {path, {}, {}, {}};
+        shard.manifest = readManifest(path, shard.rows);
         if (shard.manifest.value("cancelled", false))
             throw Error(path + ": this shard was interrupted (its manifest says cancelled): run it again first");
         if (!shard.manifest.contains("shard") || !shard.manifest.contains("rows"))
@@ -203,23 +217,26 @@ MergeResult mergeShards(const std::vector<std::string>& shardPaths, const std::s
     // Every row of the data set once: written rows plus skipped inputs make the data set.
     std::vector<Row> rows;
     Json skipped = Json::array();
-    std::map<std::int64_t, std::string> seen;
     for (std::size_t s = 0; s < shards.size(); ++s) {
-        for (const Json& row : shards[s].manifest.at("rows")) {
-            const std::int64_t index = row.at("dataset_index").get<std::int64_t>();
-            if (!seen.emplace(index, shards[s].path).second)
-                throw Error("data-set row " + std::to_string(index) + " is in two shards: " + seen[index] + " and "
-                            + shards[s].path);
-            rows.push_back({index, s, row.at("row").get<std::int64_t>(), row.value("files", Json::array())});
+        for (Row& row : shards[s].rows) {
+            row.shard = s;
+            rows.push_back(std::move(row));
         }
+        shards[s].rows = {};
         for (const Json& entry : shards[s].manifest.value("skipped_inputs", Json::array()))
             skipped.push_back(entry);
     }
+    std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+        return a.datasetIndex < b.datasetIndex || (a.datasetIndex == b.datasetIndex && a.shard < b.shard);
+    });
+    for (std::size_t r = 1; r < rows.size(); ++r)
+        if (rows[r].datasetIndex == rows[r - 1].datasetIndex)
+            throw Error("data-set row " + std::to_string(rows[r].datasetIndex) + " is in two shards: "
+                        + shards[rows[r - 1].shard].path + " and " + shards[rows[r].shard].path);
     const std::int64_t datasetSize = shards.front().manifest.at("shard").at("dataset_size").get<std::int64_t>();
     if (std::int64_t(rows.size() + skipped.size()) != datasetSize)
         throw Error("the shards hold " + std::to_string(rows.size()) + " rows and " + std::to_string(skipped.size())
                     + " skipped inputs, but the data set has " + std::to_string(datasetSize) + " rows");
-    std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.datasetIndex < b.datasetIndex; });
 
     // The arrays in data-set order, a block of rows at a time, read where they lie in each shard.
     std::vector<std::string> captures; // in the first shard's order; each shard's manifest says where they are
@@ -267,8 +284,8 @@ MergeResult mergeShards(const std::vector<std::string>& shardPaths, const std::s
     } while (first < rows.size());
     writer.startManifestRows();
     for (std::size_t r = 0; r < rows.size(); ++r)
-        writer.addManifestRow(Json({{"row", r}, {"dataset_index", rows[r].datasetIndex}, {"files", rows[r].files}})
-                                  .dump(-1, ' ', false, Json::error_handler_t::replace));
+        writer.addManifestRow("{\"row\":" + std::to_string(r) + ",\"dataset_index\":"
+                              + std::to_string(rows[r].datasetIndex) + ",\"files\":" + rows[r].files + "}");
     Json manifest = shards.front().manifest;
     manifest.erase("rows");
     manifest.erase("timing");
@@ -287,7 +304,7 @@ MergeResult mergeShards(const std::vector<std::string>& shardPaths, const std::s
     manifest["captures"] = written;
     MergeResult result;
     result.notes = writer.commit(manifest.dump(1, ' ', false, Json::error_handler_t::replace), [&](std::int64_t row) {
-        const Json& files = rows[std::size_t(row)].files;
+        const Json files = Json::parse(rows[std::size_t(row)].files);
         return files.empty() ? std::to_string(row) : files.front().get<std::string>();
     });
     result.rows = std::int64_t(rows.size());
