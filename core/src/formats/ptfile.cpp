@@ -1,7 +1,7 @@
 // torch.save's archive: a zip of <prefix>/data.pkl (the pickle), <prefix>/data/<key> (each storage's raw
 // little-endian bytes, stored uncompressed) and <prefix>/version, plus <prefix>/byteorder from Python.
 // Every size is checked against the archive before it is read: the pickle's storages against their
-// entries, each tensor's view against its storage, and all tensors together against the file.
+// entries, each tensor's view against its storage, and what reading takes in memory against the file.
 
 #include "layerscope/ptfile.h"
 
@@ -48,16 +48,12 @@ public:
         listEntries();
         const std::vector<detail::PickledTensor> pickled = detail::unpickleTensorDict(
             readEntry(prefix_ + "data.pkl").get(), entries_.at(prefix_ + "data.pkl").size, source_);
-        std::uint64_t total = 0;
         std::vector<NamedTensor> tensors;
         for (detail::PickledTensor tensor : pickled) {
             for (std::size_t d = 0; d < tensor.shape.size(); ++d)
                 if (tensor.shape[d] == 1)
                     tensor.stride[d] = 0; // a size-1 axis is never stepped along: its stride is anything
             const std::int64_t elements = checkView(tensor);
-            total += std::uint64_t(elements) * elementSize(tensor.dtype); // each at most the archive's size
-            if (total > archiveSize_)
-                fail("its tensors hold more bytes than the whole file (views sharing a storage)");
             tensors.push_back({tensor.name, materialize(tensor, elements)});
         }
         return tensors;
@@ -159,10 +155,20 @@ private:
         return elements;
     }
 
+    // What reading takes in memory: each storage once, and a copy of each strided view (contiguous views
+    // share their storage's buffer). No more than the file's size, whatever a crafted archive's entries say.
+    void charge(std::uint64_t bytes)
+    {
+        loaded_ += bytes; // each term is at most the file's size
+        if (loaded_ > archiveSize_)
+            fail("its storages and strided views need more bytes than the whole file");
+    }
+
     Tensor materialize(const detail::PickledTensor& t, std::int64_t elements)
     {
         auto stored = storages_.find(t.storageKey);
         if (stored == storages_.end()) {
+            charge(entries_.at(prefix_ + "data/" + t.storageKey).size);
             std::shared_ptr<const char[]> bytes(readEntry(prefix_ + "data/" + t.storageKey).release());
             stored = storages_.emplace(t.storageKey, std::move(bytes)).first;
         }
@@ -178,6 +184,7 @@ private:
             return Tensor::zeros(t.shape, t.dtype);
         if (contiguous) // shares the storage's buffer, from its offset
             return Tensor {t.shape, t.dtype, std::shared_ptr<const void>(storage, storage.get() + t.offset * width)};
+        charge(std::uint64_t(elements) * width); // at most the storage's size, itself at most the file's
         Tensor dense = Tensor::zeros(t.shape, t.dtype);
         char* out = static_cast<char*>(dense.mutableData());
         std::vector<std::int64_t> at(t.shape.size(), 0);
@@ -196,7 +203,7 @@ private:
     }
 
     zip_t* archive_;
-    std::uint64_t archiveSize_;
+    std::uint64_t archiveSize_, loaded_ = 0;
     std::string source_, prefix_;
     std::map<std::string, Entry> entries_;
     std::map<std::string, std::shared_ptr<const char[]>> storages_;
