@@ -17,7 +17,6 @@
 #include <map>
 #include <memory>
 #include <stdexcept>
-#include <unordered_map>
 #include <vector>
 
 #include <sys/resource.h>

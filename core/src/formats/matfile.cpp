@@ -167,10 +167,30 @@ std::vector<Tensor> readMatVariables(const std::string& path, const std::vector<
 
 namespace {
 
+// Values of a capture (all its rows, or a block of them to append) as one MATLAB variable write.
+void writeValues(mat_t* file, const std::string& variableName, const Tensor& values, bool append,
+                 const std::string& capture, const std::string& path)
+{
+    const MatClass matClass = matClassOf(values.dtype);
+    const std::vector<char> columnMajor = toColumnMajor(values);
+    std::vector<std::size_t> dims(values.shape.begin(), values.shape.end());
+    if (dims.size() == 1)
+        dims.insert(dims.begin(), 1); // a row vector, as scipy.io.savemat writes 1-D arrays
+    matvar_t* variable
+        = Mat_VarCreate(variableName.c_str(), matClass.classType, matClass.dataType, static_cast<int>(dims.size()),
+                        dims.data(), const_cast<char*>(columnMajor.data()), MAT_F_DONT_COPY_DATA | matClass.flags);
+    if (!variable)
+        throw Error(path + ": libmatio cannot hold capture '" + capture + "'");
+    const int status = append ? Mat_VarWriteAppend(file, variable, MAT_COMPRESSION_NONE, 1)
+                              : Mat_VarWrite(file, variable, MAT_COMPRESSION_NONE);
+    Mat_VarFree(variable);
+    if (status != 0)
+        throw Error(path + ": cannot write capture '" + capture + "' (disk full?)");
+}
+
 // v7.3 only (HDF5 inside): a capture of any size goes in blocks of rows, appended along MATLAB's first
 // dimension, so that memory holds a block and its column-major copy, not the capture twice.
-void appendInBlocks(mat_t* file, const StagedArray& array, const std::string& variableName, const MatClass& matClass,
-                    const std::string& path)
+void appendInBlocks(mat_t* file, const StagedArray& array, const std::string& variableName, const std::string& path)
 {
     const NpyRowFile rows(array.file());
     const std::int64_t blockRows = std::max<std::int64_t>(1, std::int64_t((std::size_t(4) << 20) / rows.rowBytes()));
@@ -179,17 +199,7 @@ void appendInBlocks(mat_t* file, const StagedArray& array, const std::string& va
         shape[0] = std::min(blockRows, rows.rows() - first);
         Tensor block = Tensor::zeros(shape, rows.dtype());
         rows.readRows(first, shape[0], static_cast<char*>(block.mutableData()));
-        const std::vector<char> columnMajor = toColumnMajor(block);
-        std::vector<std::size_t> dims(shape.begin(), shape.end());
-        matvar_t* variable
-            = Mat_VarCreate(variableName.c_str(), matClass.classType, matClass.dataType, static_cast<int>(dims.size()),
-                            dims.data(), const_cast<char*>(columnMajor.data()), MAT_F_DONT_COPY_DATA | matClass.flags);
-        if (!variable)
-            throw Error(path + ": libmatio cannot hold capture '" + array.name() + "'");
-        const int status = Mat_VarWriteAppend(file, variable, MAT_COMPRESSION_NONE, 1);
-        Mat_VarFree(variable);
-        if (status != 0)
-            throw Error(path + ": cannot write capture '" + array.name() + "' (disk full?)");
+        writeValues(file, variableName, block, true, array.name(), path);
     }
 }
 
@@ -208,28 +218,14 @@ void writeMatFile(const std::string& path, int version, const std::vector<const 
     std::vector<std::string> captureNames;
     for (std::size_t i = 0; i < arrays.size(); ++i) {
         const StagedArray& array = *arrays[i];
-        const MatClass matClass = matClassOf(array.dtype());
+        (void)matClassOf(array.dtype()); // MATLAB has no float16: refused before anything is read
         if (!v73)
             checkMatVariableSize(path, array.name(), array.rows(), array.rowBytes(), false);
         captureNames.push_back(array.name());
-        if (v73 && array.rows() > 0 && array.rowShape().size() > 0 && array.rowBytes() > 0) {
-            appendInBlocks(file.get(), array, variableNames[i], matClass, path);
-            continue;
-        }
-        const Tensor values = readNpy(array.file()); // one capture in memory at a time
-        const std::vector<char> columnMajor = toColumnMajor(values);
-        std::vector<std::size_t> dims(values.shape.begin(), values.shape.end());
-        if (dims.size() == 1)
-            dims.insert(dims.begin(), 1); // a row vector, as scipy.io.savemat writes 1-D arrays
-        matvar_t* variable = Mat_VarCreate(
-            variableNames[i].c_str(), matClass.classType, matClass.dataType, static_cast<int>(dims.size()), dims.data(),
-            const_cast<char*>(columnMajor.data()), MAT_F_DONT_COPY_DATA | matClass.flags);
-        if (!variable)
-            throw Error(path + ": libmatio cannot hold capture '" + array.name() + "'");
-        const int status = Mat_VarWrite(file.get(), variable, MAT_COMPRESSION_NONE);
-        Mat_VarFree(variable);
-        if (status != 0)
-            throw Error(path + ": cannot write capture '" + array.name() + "' (disk full?)");
+        if (v73 && array.rows() > 0 && array.rowShape().size() > 0 && array.rowBytes() > 0)
+            appendInBlocks(file.get(), array, variableNames[i], path);
+        else // one capture in memory at a time
+            writeValues(file.get(), variableNames[i], readNpy(array.file()), false, array.name(), path);
     }
     writeNameCell(file.get(), "capture_names", captureNames, path);
     writeNameCell(file.get(), "variable_names", variableNames, path);

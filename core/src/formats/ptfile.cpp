@@ -25,15 +25,6 @@ struct Entry {
     bool stored; // torch.save stores every entry as it is: what is read must be
 };
 
-// Printable names in messages: an entry name or a storage key comes from the file.
-std::string printable(const std::string& text)
-{
-    std::string out;
-    for (char c : text.substr(0, 120))
-        out += (c >= 0x20 && c < 0x7f) ? c : '?';
-    return out;
-}
-
 class PtReader {
 public:
     PtReader(zip_t* archive, std::uint64_t archiveSize, const std::string& source)
@@ -77,14 +68,15 @@ private:
                 fail("archive entry " + std::to_string(i) + " does not declare its name and sizes");
             const std::string name = st.name;
             if (st.comp_size > archiveSize_)
-                fail("entry '" + printable(name) + "' declares " + std::to_string(st.comp_size)
+                fail("entry '" + detail::printableName(name) + "' declares " + std::to_string(st.comp_size)
                      + " bytes, more than the whole file (" + std::to_string(archiveSize_) + ")");
             entries_[name] = {zip_uint64_t(i), st.size, st.comp_method == ZIP_CM_STORE && st.size == st.comp_size};
             const std::string pickle = "data.pkl";
             if (name.size() > pickle.size() && name.compare(name.size() - pickle.size(), pickle.size(), pickle) == 0
                 && name[name.size() - pickle.size() - 1] == '/' && name.find('/') == name.size() - pickle.size() - 1) {
                 if (!prefix_.empty())
-                    fail("two pickles ('" + printable(prefix_) + "data.pkl' and '" + printable(name) + "')");
+                    fail("two pickles ('" + detail::printableName(prefix_) + "data.pkl' and '"
+                         + detail::printableName(name) + "')");
                 prefix_ = name.substr(0, name.size() - pickle.size());
             }
         }
@@ -98,7 +90,7 @@ private:
                 ? std::string(readEntry(byteorder->first).get(), byteorder->second.size)
                 : std::string();
             if (order != "little")
-                fail("its tensors are not little-endian (byteorder '" + printable(order) + "')");
+                fail("its tensors are not little-endian (byteorder '" + detail::printableName(order) + "')");
         }
     }
 
@@ -106,24 +98,27 @@ private:
     {
         const Entry& entry = entries_.at(name);
         if (!entry.stored)
-            fail("entry '" + printable(name) + "' is compressed; torch.save stores every entry as it is");
-        return detail::readZipEntry(archive_, entry.index, entry.size, source_, "torch.save", printable(name));
+            fail("entry '" + detail::printableName(name) + "' is compressed; torch.save stores every entry as it is");
+        return detail::readZipEntry(archive_, entry.index, entry.size, source_, "torch.save",
+                                    detail::printableName(name));
     }
 
     // The view's element count, once it is known to lie inside its storage, and the storage inside its entry.
     std::int64_t checkView(const detail::PickledTensor& t)
     {
-        const std::string what = "tensor '" + printable(t.name) + "'";
+        const std::string what = "tensor '" + detail::printableName(t.name) + "'";
         const auto entry = entries_.find(prefix_ + "data/" + t.storageKey);
         if (entry == entries_.end())
-            fail(what + " is in storage '" + printable(t.storageKey) + "', which the archive does not hold");
+            fail(what + " is in storage '" + detail::printableName(t.storageKey)
+                 + "', which the archive does not hold");
         if (!entry->second.stored)
-            fail("entry '" + printable(entry->first) + "' is compressed; torch.save stores every entry as it is");
+            fail("entry '" + detail::printableName(entry->first)
+                 + "' is compressed; torch.save stores every entry as it is");
         const std::uint64_t width = elementSize(t.dtype);
         if (std::uint64_t(t.storageElements) > entry->second.size / width
             || std::uint64_t(t.storageElements) * width != entry->second.size)
             fail(what + ": its storage declares " + std::to_string(t.storageElements) + " elements of "
-                 + std::to_string(width) + " bytes, but entry '" + printable(entry->first) + "' holds "
+                 + std::to_string(width) + " bytes, but entry '" + detail::printableName(entry->first) + "' holds "
                  + std::to_string(entry->second.size) + " bytes");
         // numpy's rule: the non-zero sizes multiply to a byte count that fits, even when a zero makes it
         // empty (so that no later product of sizes overflows); and no more elements than the storage.

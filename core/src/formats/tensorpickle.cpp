@@ -73,15 +73,6 @@ const char* kindName(Kind kind)
     return "a value";
 }
 
-// Names from the file go into one-line messages: printable ASCII only, and not too long.
-std::string printable(const std::string& text)
-{
-    std::string out;
-    for (char c : text.substr(0, 80))
-        out += (c >= 0x20 && c < 0x7f) ? c : '?';
-    return text.size() > 80 ? out + "..." : out;
-}
-
 class Machine {
 public:
     Machine(const char* bytes, std::size_t size, const std::string& source)
@@ -321,7 +312,7 @@ private:
                 if (module == "torch" && name == candidate.name)
                     storage = &candidate;
             if (!storage)
-                fail("it calls " + printable(module) + "." + printable(name)
+                fail("it calls " + printableName(module, 80) + "." + printableName(name, 80)
                      + ", which a torch.save of tensors never does (a pickle is a program: LayerScope runs none)");
             value->callable = Callable::StorageType;
             value->dtype = storage->dtype;
@@ -435,6 +426,14 @@ private:
 };
 
 } // namespace
+
+std::string printableName(const std::string& text, std::size_t most)
+{
+    std::string out;
+    for (char c : text.substr(0, most))
+        out += (c >= 0x20 && c < 0x7f) ? c : '?';
+    return text.size() > most ? out + "..." : out;
+}
 
 std::vector<PickledTensor> unpickleTensorDict(const char* bytes, std::size_t size, const std::string& sourceName)
 {

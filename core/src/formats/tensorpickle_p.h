@@ -21,6 +21,10 @@ struct PickledTensor {
     std::vector<std::int64_t> shape, stride;
 };
 
+// A name from the file (an entry, a key, a global) for a one-line message: printable ASCII only, '?'
+// for anything else, at most `most` characters.
+std::string printableName(const std::string& text, std::size_t most = 120);
+
 // Runs the pickle on a machine that knows only what torch.save (Python) and torch::pickle_save
 // (LibTorch) write for a dict of name to tensor: protocol 2 opcodes, and four globals
 // (torch._utils._rebuild_tensor_v2, torch.<Type>Storage, collections.OrderedDict,
