@@ -334,8 +334,50 @@ void TestCli::mergedShardsEqualOneRun()
     QVERIFY2(wrongRows.exitCode == 1 && wrongRows.err.contains("reshaped: 'cnn.3' holds rows of [5] float32, but ")
                  && wrongRows.err.count('\n') == 1,
              qPrintable(wrongRows.err));
-    for (const char* never : {"missing.npz", "twice.npz", "f.npz", "d.npz", "c.npz", "r.npz", "dd.npz"})
+
+    // Rows a shard's manifest lists out of order, outside the data set, or past its arrays: named, one line,
+    // before anything is written (merge reads the rows in data-set order from every shard at once).
+    auto editedShard = [&](const QString& name, const char* edit) {
+        const Outcome made
+            = runProgram(LAYERSCOPE_PYTHON,
+                         {"-c",
+                          QString("import sys, json, shutil; a, b = sys.argv[1], sys.argv[2]; shutil.copy(a, b); "
+                                  "m = json.load(open(a + '.manifest.json')); rows = m['rows']; %1; "
+                                  "json.dump(m, open(b + '.manifest.json', 'w'))")
+                              .arg(edit),
+                          shards[0], dir.filePath(name)});
+        return made.exitCode == 0
+            ? cli({"merge", dir.filePath(name), shards[1], shards[2], "--quiet", "--out", dir.filePath("e.npz")})
+            : made;
+    };
+    const Outcome unordered = editedShard("unordered.npz", "rows[0], rows[1] = rows[1], rows[0]");
+    QVERIFY2(unordered.exitCode == 1 && unordered.err.contains("unordered.npz.manifest.json: ")
+                 && unordered.err.contains("its rows are not in data-set order (dataset_index 0 after 3)")
+                 && unordered.err.count('\n') == 1,
+             qPrintable(unordered.err));
+    const Outcome outside = editedShard("outside.npz", "rows[-1]['dataset_index'] = 1000");
+    QVERIFY2(outside.exitCode == 1
+                 && outside.err.contains("outside.npz.manifest.json: names data-set row 1000, but the data set has 24 "
+                                         "rows")
+                 && outside.err.count('\n') == 1,
+             qPrintable(outside.err));
+    const Outcome pastArrays = editedShard("past.npz", "rows[-1]['row'] = 500");
+    QVERIFY2(pastArrays.exitCode == 1
+                 && pastArrays.err.contains("past.npz: 'cnn.3' has 6 rows, but its manifest names row 500")
+                 && pastArrays.err.count('\n') == 1,
+             qPrintable(pastArrays.err));
+    for (const char* never : {"missing.npz", "twice.npz", "f.npz", "d.npz", "c.npz", "r.npz", "dd.npz", "e.npz"})
         QVERIFY(!QFile::exists(dir.filePath(never)));
+
+    // A .csv names each row after its input file: merged, it is the unsharded run's file byte for byte.
+    QVERIFY(cli(run + QStringList {"--out", dir.filePath("whole.csv")}).exitCode == 0);
+    const Outcome toCsv = cli(QStringList {"merge"} + shards + QStringList {"--quiet", "--out", dir.filePath("m.csv")});
+    QVERIFY2(toCsv.exitCode == 0, qPrintable(toCsv.err));
+    QFile wholeCsv(dir.filePath("whole.csv")), mergedCsv(dir.filePath("m.csv"));
+    QVERIFY(wholeCsv.open(QIODevice::ReadOnly) && mergedCsv.open(QIODevice::ReadOnly));
+    const QByteArray csvText = wholeCsv.readAll();
+    QVERIFY(csvText.contains("img000") && csvText.count('\n') == 23);
+    QCOMPARE(mergedCsv.readAll(), csvText);
 }
 
 // merge reads rows where they lie and writes them a block at a time: merging 70 MB of shards (every

@@ -3,8 +3,9 @@ images (the symbolic links bench_extraction_memory.py makes under BUILD_DIR/benc
 shards of .npy folders, merged into a folder, .npz and .h5. Prints each merge's time (median of 3,
 with the fastest and slowest), rows/s and peak RSS; memory should not grow with the rows.
 
-    /usr/bin/python3 bench_merge.py BUILD_DIR
+    /usr/bin/python3 bench_merge.py BUILD_DIR [--counts 2000,40000]
 """
+import argparse
 import os
 import pathlib
 import shutil
@@ -34,11 +35,15 @@ def remove(path):
 
 
 def main():
-    build = pathlib.Path(sys.argv[1]).resolve()
+    parser = argparse.ArgumentParser()
+    parser.add_argument("build")
+    parser.add_argument("--counts", default="2000,40000", help="images of each data set, comma-separated")
+    args = parser.parse_args()
+    build = pathlib.Path(args.build).resolve()
     work = build / "bench/memory"
     cli = str(build / "app/layerscope-cli")
     model = str(ROOT / "resources/demo/fashion_cnn.pt")
-    for count in (2000, 40000):
+    for count in map(int, args.counts.split(",")):
         folder = work / f"images{count}"
         make_folder(folder, count)
         shards = [work / f"merge{count}-shard{i}" for i in range(SHARDS)]

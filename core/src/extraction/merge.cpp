@@ -1,6 +1,7 @@
 // merge: the shards of one extract job (--shard I/N) back into one output in data-set order, checked
 // against their manifests: the same job, every shard once, every row of the data set once.
 
+#include "extraction/rowspool_p.h"
 #include "extraction/shardrows_p.h"
 #include "formats/staging_p.h"
 #include "layerscope/error.h"
@@ -28,19 +29,9 @@ namespace {
 using Json = nlohmann::ordered_json;
 namespace fs = std::filesystem;
 
-// A row of a shard's manifest, taken out while the manifest is parsed and kept compact: a data set of
-// a million images has a million rows, which as parsed JSON would take about 800 bytes each.
-struct Row {
-    std::int64_t datasetIndex;
-    std::size_t shard;
-    std::int64_t row;
-    std::string files; // the row's "files", as JSON text
-};
-
 struct Shard {
     std::string path;
-    Json manifest; // without its rows
-    std::vector<Row> rows;
+    Json manifest;                                             // without its rows, which are in merge's RowSpool
     std::vector<std::unique_ptr<detail::NpyRowFile>> captures; // in the first shard's manifest order
 };
 
@@ -67,13 +58,15 @@ void checkManifestFields(const Json& manifest)
     }
 }
 
-// The manifest beside `shard`, its rows moved to `rows` as they are parsed.
-Json readManifest(const std::string& shard, std::vector<Row>& rows)
+// The manifest beside `shard`, its rows moved to `rows` as they are parsed: a data set of a million
+// images has a million rows, which as parsed JSON would take about 800 bytes each.
+Json readManifest(const std::string& shard, detail::RowSpool& rows)
 {
     const std::string path = manifestPathFor(shard);
     std::ifstream file(path);
     if (!file)
         throw Error(shard + ": no manifest beside it (" + path + "); merge takes the outputs of extract --shard");
+    rows.beginShard();
     try {
         std::string key; // of the top-level object
         Json manifest = Json::parse(file, [&](int depth, Json::parse_event_t event, Json& parsed) {
@@ -84,14 +77,36 @@ Json readManifest(const std::string& shard, std::vector<Row>& rows)
             Json files = parsed.value("files", Json::array());
             for (const Json& name : files)
                 (void)name.get<std::string>();
-            rows.push_back({parsed.at("dataset_index").get<std::int64_t>(), 0, parsed.at("row").get<std::int64_t>(),
-                            files.dump(-1, ' ', false, Json::error_handler_t::replace)});
+            rows.add({parsed.at("dataset_index").get<std::int64_t>(), parsed.at("row").get<std::int64_t>(),
+                      files.dump(-1, ' ', false, Json::error_handler_t::replace)});
             return false; // not kept in the manifest
         });
         checkManifestFields(manifest);
         return manifest;
+    } catch (const Error&) { // the row list could not be written
+        throw;
     } catch (const std::exception& e) {
         throw Error(path + ": not a LayerScope extract manifest, or a damaged one (" + e.what() + ")");
+    }
+}
+
+// Every row of the data set once, read in data-set order from the spooled manifests (before any array is
+// read): an index outside the data set, or one that two shards hold, is named.
+void checkRowsOnce(const detail::RowSpool& rows, const std::vector<Shard>& shards, std::int64_t datasetSize)
+{
+    const auto merged = rows.merge();
+    detail::ManifestRow row;
+    std::size_t shard = 0, previousShard = 0;
+    std::int64_t previous = -1;
+    while (merged->next(row, shard)) {
+        if (row.datasetIndex < 0 || row.datasetIndex >= datasetSize)
+            throw Error(manifestPathFor(shards[shard].path) + ": names data-set row " + std::to_string(row.datasetIndex)
+                        + ", but the data set has " + std::to_string(datasetSize) + " rows");
+        if (row.datasetIndex == previous)
+            throw Error("data-set row " + std::to_string(row.datasetIndex)
+                        + " is in two shards: " + shards[previousShard].path + " and " + shards[shard].path);
+        previous = row.datasetIndex;
+        previousShard = shard;
     }
 }
 
@@ -184,10 +199,13 @@ MergeResult mergeShards(const std::vector<std::string>& shardPaths, const std::s
     };
     if (shardPaths.empty())
         throw Error("merge: no shards given");
+    // The staging folder keeps the row list, and shards of formats that cannot be read in place as .npy.
+    detail::StagingFolder staging(outputPath);
+    detail::RowSpool rows(staging.path() + "/rows");
     std::vector<Shard> shards;
     for (const std::string& path : shardPaths) {
-        Shard shard {path, {}, {}, {}};
-        shard.manifest = readManifest(path, shard.rows);
+        Shard shard {path, {}, {}};
+        shard.manifest = readManifest(path, rows);
         if (shard.manifest.value("cancelled", false))
             throw Error(path + ": this shard was interrupted (its manifest says cancelled): run it again first");
         if (!shard.manifest.contains("shard") || !shard.manifest.contains("rows"))
@@ -214,27 +232,15 @@ MergeResult mergeShards(const std::vector<std::string>& shardPaths, const std::s
                     + " of the job (" + std::to_string(shards.size()) + " of " + std::to_string(count) + " given)");
 
     // Every row of the data set once: written rows plus skipped inputs make the data set.
-    std::vector<Row> rows;
     Json skipped = Json::array();
-    for (std::size_t s = 0; s < shards.size(); ++s) {
-        for (Row& row : shards[s].rows) {
-            row.shard = s;
-            rows.push_back(std::move(row));
-        }
-        shards[s].rows = {};
-        for (const Json& entry : shards[s].manifest.value("skipped_inputs", Json::array()))
+    for (const Shard& shard : shards)
+        for (const Json& entry : shard.manifest.value("skipped_inputs", Json::array()))
             skipped.push_back(entry);
-    }
-    std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
-        return a.datasetIndex < b.datasetIndex || (a.datasetIndex == b.datasetIndex && a.shard < b.shard);
-    });
-    for (std::size_t r = 1; r < rows.size(); ++r)
-        if (rows[r].datasetIndex == rows[r - 1].datasetIndex)
-            throw Error("data-set row " + std::to_string(rows[r].datasetIndex) + " is in two shards: "
-                        + shards[rows[r - 1].shard].path + " and " + shards[rows[r].shard].path);
     const std::int64_t datasetSize = shards.front().manifest.at("shard").at("dataset_size").get<std::int64_t>();
-    if (std::int64_t(rows.size() + skipped.size()) != datasetSize)
-        throw Error("the shards hold " + std::to_string(rows.size()) + " rows and " + std::to_string(skipped.size())
+    checkRowsOnce(rows, shards, datasetSize);
+    const std::size_t rowCount = rows.totalRows();
+    if (std::int64_t(rowCount + skipped.size()) != datasetSize)
+        throw Error("the shards hold " + std::to_string(rowCount) + " rows and " + std::to_string(skipped.size())
                     + " skipped inputs, but the data set has " + std::to_string(datasetSize) + " rows");
 
     // The arrays in data-set order, a block of rows at a time, read where they lie in each shard.
@@ -242,30 +248,48 @@ MergeResult mergeShards(const std::vector<std::string>& shardPaths, const std::s
     for (const Json& capture : shards.front().manifest.at("captures"))
         captures.push_back(capture.at("name").get<std::string>());
     allowOpenFiles((shards.size() + 1) * captures.size(), shards.size(), captures.size()); // +1: the writer
-    detail::StagingFolder unpacked(outputPath); // shards of formats that cannot be read in place, as .npy
     for (std::size_t s = 0; s < shards.size(); ++s) {
-        report(0, rows.size()); // unpacking a shard can take a while: Ctrl-C is heard between shards
+        report(0, rowCount); // unpacking a shard can take a while: Ctrl-C is heard between shards
         shards[s].captures
-            = detail::openShardRows(shards[s].path, shardCaptures(shards[s], captures), unpacked.path(), s);
-        for (std::size_t c = 0; c < captures.size(); ++c)
+            = detail::openShardRows(shards[s].path, shardCaptures(shards[s], captures), staging.path(), s);
+        for (std::size_t c = 0; c < captures.size(); ++c) {
             checkSameArray(shards.front(), shards[s], c, captures[c]);
-    }
-    for (const Row& row : rows) {
-        const Shard& from = shards[row.shard];
-        for (std::size_t c = 0; c < captures.size(); ++c)
-            if (row.row < 0 || row.row >= from.captures[c]->rows())
-                throw Error(from.path + ": '" + captures[c] + "' has " + std::to_string(from.captures[c]->rows())
-                            + " rows, but its manifest names row " + std::to_string(row.row));
+            const std::int64_t arrayRows = shards[s].captures[c]->rows();
+            if (rows.rows(s) > 0 && (rows.minRow(s) < 0 || rows.maxRow(s) >= arrayRows))
+                throw Error(shards[s].path + ": '" + captures[c] + "' has " + std::to_string(arrayRows)
+                            + " rows, but its manifest names row "
+                            + std::to_string(rows.minRow(s) < 0 ? rows.minRow(s) : rows.maxRow(s)));
+        }
     }
     std::size_t bytesPerRow = 1;
     for (const auto& capture : shards.front().captures)
         bytesPerRow += capture->rowBytes();
-    const std::size_t blockRows = std::max<std::size_t>(1, kBlockBytes / bytesPerRow);
+    const std::size_t rowsPerBlock = std::max<std::size_t>(1, kBlockBytes / bytesPerRow);
 
     CaptureWriter writer(outputPath);
+    // Only .csv and .png name their rows (after each row's input file); they hold every row anyway.
+    const bool labelsRows = writer.format() == ExportFormat::Csv || writer.format() == ExportFormat::Png;
+    std::vector<std::string> labels;
+    writer.startManifestRows();
+    const auto merged = rows.merge();
+    std::vector<std::pair<std::size_t, std::int64_t>> blockRows; // shard, row in its arrays
+    detail::ManifestRow row;
     std::size_t first = 0;
     do { // once at least: a data set whose every input was skipped gives arrays of no rows
-        const std::size_t count = std::min(blockRows, rows.size() - first);
+        const std::size_t count = std::min(rowsPerBlock, rowCount - first);
+        blockRows.clear();
+        std::size_t shard = 0;
+        for (std::size_t r = 0; r < count && merged->next(row, shard); ++r) {
+            blockRows.emplace_back(shard, row.row);
+            writer.addManifestRow("{\"row\":" + std::to_string(first + r) + ",\"dataset_index\":"
+                                  + std::to_string(row.datasetIndex) + ",\"files\":" + row.files + "}");
+            if (labelsRows) {
+                const Json files = Json::parse(row.files);
+                labels.push_back(files.empty() ? std::to_string(first + r) : files.front().get<std::string>());
+            }
+        }
+        if (blockRows.size() != count) // the spool was read through once already: never
+            throw Error("merge: the row list changed while it was read");
         std::vector<NamedTensor> block;
         for (std::size_t c = 0; c < captures.size(); ++c) {
             const detail::NpyRowFile& like = *shards.front().captures[c];
@@ -274,17 +298,13 @@ MergeResult mergeShards(const std::vector<std::string>& shardPaths, const std::s
             Tensor tensor = Tensor::zeros(shape, like.dtype());
             char* out = static_cast<char*>(tensor.mutableData());
             for (std::size_t r = 0; r < count; ++r)
-                shards[rows[first + r].shard].captures[c]->readRows(rows[first + r].row, 1, out + r * like.rowBytes());
+                shards[blockRows[r].first].captures[c]->readRows(blockRows[r].second, 1, out + r * like.rowBytes());
             block.push_back({captures[c], std::move(tensor)});
         }
         writer.append(block);
         first += count;
-        report(first, rows.size());
-    } while (first < rows.size());
-    writer.startManifestRows();
-    for (std::size_t r = 0; r < rows.size(); ++r)
-        writer.addManifestRow("{\"row\":" + std::to_string(r) + ",\"dataset_index\":"
-                              + std::to_string(rows[r].datasetIndex) + ",\"files\":" + rows[r].files + "}");
+        report(first, rowCount);
+    } while (first < rowCount);
     Json manifest = shards.front().manifest;
     manifest.erase("rows");
     manifest.erase("timing");
@@ -302,11 +322,9 @@ MergeResult mergeShards(const std::vector<std::string>& shardPaths, const std::s
     }
     manifest["captures"] = written;
     MergeResult result;
-    result.notes = writer.commit(manifest.dump(1, ' ', false, Json::error_handler_t::replace), [&](std::int64_t row) {
-        const Json files = Json::parse(rows[std::size_t(row)].files);
-        return files.empty() ? std::to_string(row) : files.front().get<std::string>();
-    });
-    result.rows = std::int64_t(rows.size());
+    result.notes = writer.commit(manifest.dump(1, ' ', false, Json::error_handler_t::replace),
+                                 [&](std::int64_t r) { return labels.at(std::size_t(r)); });
+    result.rows = std::int64_t(rowCount);
     result.shards = int(shards.size());
     result.outputPath = outputPath;
     result.manifestPath = manifestPathFor(outputPath);
