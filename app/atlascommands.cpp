@@ -4,10 +4,12 @@
 
 #include "layerscope/atlas.h"
 #include "layerscope/error.h"
+#include "layerscope/exporters.h"
 
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 namespace layerscope::cli {
@@ -37,14 +39,22 @@ int buildAtlasCommand(AtlasOptions& options)
     job.captures = options.run.layers;
     job.score = options.score == "mean" ? AtlasScore::Mean : AtlasScore::Max;
     job.topK = options.top;
+    const std::string state = resumeStatePathFor(job.run.outputPath);
+    if (!job.run.resume && std::filesystem::is_directory(state))
+        std::cerr << "note: " << state
+                  << " holds a killed run of this atlas: add --resume to continue it; this run starts over\n";
     ProgressReport report(options.run.quiet);
     const AtlasResult result
         = buildAtlas(options.run.model, job, [&](const ExtractionProgress& p) { return report(p); });
     report.finish();
     for (const auto& skipped : result.skippedInputs)
         std::cerr << "skipped: " << skipped.reason << "\n";
+    for (const auto& note : result.notes)
+        std::cerr << "note: " << note << "\n";
     if (result.cancelled) {
-        std::cerr << "interrupted after " << result.images << " images: no atlas written\n";
+        std::cerr << "interrupted after " << result.images << " images: no atlas written"
+                  << (job.run.resume ? "; the same command continues from the last checkpoint in " + state : "")
+                  << "\n";
         return 130;
     }
     std::cerr << "atlas of " << result.images << (result.images == 1 ? " image, " : " images, ") << job.captures.size()

@@ -237,6 +237,10 @@ void declareCommandLine(CLI::App& app, CommandLine& line)
         ->check(CLI::IsMember({"max", "mean"}))
         ->capture_default_str();
     line.atlas->add_option("--out,-o", atlas.run.job.outputPath, "The atlas (a folder)")->required();
+    line.atlas->add_flag("--resume", atlas.run.resume,
+                         "Checkpoint after every batch (in .OUT.resume beside the atlas); the same command started "
+                         "again after a kill or preemption continues from there and ends with the atlas an "
+                         "uninterrupted run gives");
 
     CamOptions& cam = line.attribution;
     line.cam = app.add_subcommand(

@@ -6,6 +6,7 @@
 #include "layerscope/job.h"
 #include "testsupport.h"
 
+#include <QDirIterator>
 #include <QFileSystemWatcher>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -65,6 +66,7 @@ private slots:
     void resumeAfterSigkillGivesTheUninterruptedOutput();
     void resumeOfAnotherJobIsRefused();
     void aCompleteRunReplacesAStaleResumeState();
+    void atlasResumeAfterSigkillGivesTheUninterruptedAtlas();
     void modulesPrintsTheTree();
     void extractAllWritesWhatNumpyReadsBack();
     void extractChosenLayersOnly();
@@ -894,6 +896,89 @@ void TestCli::aCompleteRunReplacesAStaleResumeState()
     QCOMPARE(got.size(), expected.size());
     for (const auto& [key, tensor] : expected)
         QVERIFY2(got.count(key) && maxAbsDifference(got.at(key), tensor) == 0, key.c_str());
+}
+
+namespace {
+
+// Every file under `folder`, by its path relative to it, with its bytes.
+std::map<QString, QByteArray> filesUnder(const QString& folder)
+{
+    std::map<QString, QByteArray> files;
+    QDirIterator it(folder, QDir::Files | QDir::Hidden, QDirIterator::Subdirectories);
+    while (it.hasNext()) {
+        QFile file(it.next());
+        if (file.open(QIODevice::ReadOnly))
+            files[QDir(folder).relativeFilePath(file.fileName())] = file.readAll();
+    }
+    return files;
+}
+
+} // namespace
+
+// atlas --resume, as extract's: killed with SIGKILL after a checkpoint, the same command ends with the
+// files of an atlas never interrupted, byte for byte (its rankings and statistics were in the checkpoint);
+// another K is refused; a complete run without --resume replaces a killed run's state.
+void TestCli::atlasResumeAfterSigkillGivesTheUninterruptedAtlas()
+{
+    QTemporaryDir dir;
+    const QString folder = linkedDataSet(dir);
+    const QString reference = dir.filePath("reference"), out = dir.filePath("atlas");
+    const QString state = dir.filePath(".atlas.resume");
+    QStringList command {"atlas",        fixture("seed_cnn_scripted", "model.pt"),
+                         "--input",      folder,
+                         "--preset",     "gray",
+                         "--resize",     "101",
+                         "--layer",      "cnn.1",
+                         "--layer",      "linear",
+                         "--top",        "5",
+                         "--batch-size", "2",
+                         "--threads",    "1",
+                         "--quiet"};
+    const auto whole = cli(command + QStringList {"--out", reference});
+    QVERIFY2(whole.exitCode == 0 && whole.err.contains("atlas of 216 images"), qPrintable(whole.err));
+    command << "--resume"
+            << "--out" << out;
+
+    QProcess run;
+    killAtFirstCheckpoint(run, dir, command, state);
+    if (QTest::currentTestFailed())
+        return;
+    QCOMPARE(run.exitStatus(), QProcess::CrashExit);
+    QVERIFY2(!QFile::exists(out), "a killed run left its atlas");
+    QFile checkpoint(state + "/checkpoint.json");
+    QVERIFY(checkpoint.open(QIODevice::ReadOnly));
+    const int imagesDone = QJsonDocument::fromJson(checkpoint.readAll()).object()["images"].toInt();
+    QVERIFY2(imagesDone > 0 && imagesDone < 216, qPrintable(QString::number(imagesDone)));
+
+    QStringList otherTop = command;
+    otherTop[otherTop.indexOf("--top") + 1] = "3";
+    const auto refused = cli(otherTop);
+    QVERIFY2(refused.exitCode == 1 && refused.err.contains("--resume: " + out + " was started with another method")
+                 && refused.err.contains("\"atlas_top_k\":\"5\"") && refused.err.contains("remove " + state),
+             qPrintable(refused.err));
+
+    const auto resumed = cli(command);
+    QVERIFY2(resumed.exitCode == 0 && resumed.err.contains("atlas of 216 images"), qPrintable(resumed.err));
+    QVERIFY2(!QFileInfo::exists(state), "the resume state outlived the finished atlas");
+    const auto expected = filesUnder(reference), got = filesUnder(out);
+    QVERIFY(expected.size() >= 14 && expected.count("capture_1/top_rows.npy"));
+    QCOMPARE(got.size(), expected.size());
+    for (const auto& [name, bytes] : expected)
+        QVERIFY2(got.count(name) && got.at(name) == bytes, qPrintable(name));
+
+    // Killed again, then written whole without --resume: told, and the state does not outlive it.
+    QVERIFY(QDir(out).removeRecursively());
+    QProcess again;
+    killAtFirstCheckpoint(again, dir, command, state);
+    if (QTest::currentTestFailed())
+        return;
+    command.removeAll("--resume");
+    const auto afresh = cli(command);
+    QVERIFY2(afresh.exitCode == 0 && afresh.err.contains("note: " + state + " holds a killed run of this atlas")
+                 && afresh.err.contains("note: removed " + state),
+             qPrintable(afresh.err));
+    QVERIFY(!QFileInfo::exists(state));
+    QVERIFY(filesUnder(out) == expected);
 }
 
 QTEST_GUILESS_MAIN(TestCli)

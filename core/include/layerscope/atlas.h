@@ -91,7 +91,9 @@ struct AtlasInfo {
 class AtlasBuilder {
 public:
     // Throws layerscope::Error when the folder is not writable or K is not positive.
-    AtlasBuilder(std::string outputPath, AtlasInfo info);
+    // Resumable (atlas --resume): staged in ".NAME.resume" beside the atlas, kept when the builder ends
+    // unfinished; a builder made again there continues from the last checkpoint().
+    AtlasBuilder(std::string outputPath, AtlasInfo info, bool resumable = false);
     ~AtlasBuilder();
     AtlasBuilder(const AtlasBuilder&) = delete;
     AtlasBuilder& operator=(const AtlasBuilder&) = delete;
@@ -106,7 +108,14 @@ public:
     void setDatasetRows(std::int64_t rows, const std::string& modelSha256);
     std::int64_t images() const;
 
-    void finish();
+    // Resumable builders: the images so far on disk, with the rankings, statistics and `runState` (the
+    // caller's JSON object), replacing the previous checkpoint only once all of it is there.
+    void checkpoint(const std::string& runState);
+    // The runState of the checkpoint a killed run left, the builder restored to it; empty when afresh.
+    const std::string& resumedState() const;
+
+    // Returns notes for the user (a killed run's resume state it removed).
+    std::vector<std::string> finish();
 
 private:
     struct Impl;
@@ -149,7 +158,7 @@ private:
 // The pass: what extract takes (inputs, preprocessing, batches, shard; run.outputPath is the atlas)
 // and what to score.
 struct AtlasJob {
-    ExtractionJob run;
+    ExtractionJob run;                 // run.resume: a checkpoint after every batch, as extract --resume
     std::vector<std::string> captures; // capture keys: "layer4", "encoder:1", "fc>in", "output"
     AtlasScore score = AtlasScore::Max;
     int topK = 9;
@@ -158,9 +167,10 @@ struct AtlasJob {
 struct AtlasResult {
     std::int64_t images = 0; // scored
     std::vector<SkippedInput> skippedInputs;
-    bool cancelled = false; // then nothing was written
+    bool cancelled = false; // then nothing was written (with resume: the last checkpoint is kept)
     double seconds = 0;
     std::string path;
+    std::vector<std::string> notes;
 };
 
 // One streamed pass over the inputs, at the speed of extract (the same pipeline). Throws

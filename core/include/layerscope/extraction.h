@@ -65,6 +65,11 @@ struct ExtractionJob {
     // while the next batch runs) instead of a file: outputPath and the manifest are not written.
     // What the atlas uses. An exception it throws ends the run with that error.
     std::function<void(const ExtractionBatch&)> onBatch;
+    // With onBatch and resume, the checkpoints are onBatch's owner's (the atlas keeps them with its own
+    // state): onCheckpoint(runState) once a batch's onBatch has returned, and resumedState, the runState
+    // of the last checkpoint a killed run made (empty: the run starts afresh).
+    std::function<void(const std::string& runState)> onCheckpoint;
+    std::string resumedState;
     // When set, computes each batch's arrays instead of Model::run with `request` (what `cam` uses):
     // the captures it returns are written as a forward's are. Throws Cancelled when `control` says so.
     std::function<RunResult(const Model&, const ForwardBatch& batch, const JobControl* control)> forward;
@@ -104,8 +109,9 @@ struct ExtractionResult {
     // Where the time went: the forward itself, waiting for decoded images, waiting for the disk.
     // With several streams, forwardSeconds is their sum: more than the time the run took.
     double forwardSeconds = 0, inputWaitSeconds = 0, writeWaitSeconds = 0;
-    int streams = 1;        // forwards side by side (ExtractionJob::streams)
-    std::string outputPath; // the data file or folder written
+    int streams = 1;              // forwards side by side (ExtractionJob::streams)
+    std::int64_t datasetSize = 0; // rows in the whole data set, every shard (folder runs)
+    std::string outputPath;       // the data file or folder written
     std::string manifestPath;
 };
 

@@ -1,3 +1,4 @@
+#include "atlas/atlascheckpoint_p.h"
 #include "atlas/atlasfile_p.h"
 #include "atlas/channelscores_p.h"
 
@@ -5,13 +6,18 @@
 #include "formats/stagedarray_p.h"
 #include "formats/staging_p.h"
 #include "layerscope/error.h"
+#include "layerscope/exporters.h"
 #include "layerscope/statistics.h"
 #include "paths_p.h"
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <fcntl.h>
 #include <fstream>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace layerscope {
 
@@ -54,12 +60,23 @@ struct LayerState {
 struct AtlasBuilder::Impl {
     std::string outputPath;
     AtlasInfo info;
+    bool resumable = false;
     std::unique_ptr<detail::StagingFolder> staging;
     std::vector<LayerState> layers;
     std::unique_ptr<detail::StagedArray> rows, predictedClass, predictedScore;
-    std::ofstream imageList;
+    int imageList = -1; // images.jsonl, appended a batch at a time
+    std::uint64_t imageListBytes = 0;
     std::int64_t images = 0;
+    std::string resumedState;
 
+    ~Impl()
+    {
+        if (imageList >= 0)
+            ::close(imageList);
+    }
+    std::string checkpointFile() const { return staging->path() + "/checkpoint.json"; }
+    std::string stagedFile(const std::string& name) const { return staging->path() + "/" + name + ".npy"; }
+    void reopen(const std::string& checkpointJson);
     void startLayer(LayerState& state, std::size_t index, const Tensor& first);
     void addLayer(LayerState& state, const std::vector<std::int64_t>& rows, const Tensor& capture);
     void addPredictions(std::int64_t batch, const Tensor& output);
@@ -69,7 +86,7 @@ struct AtlasBuilder::Impl {
 void AtlasBuilder::Impl::stage(std::unique_ptr<detail::StagedArray>& array, const std::string& name, const Tensor& rows)
 {
     if (!array)
-        array = std::make_unique<detail::StagedArray>(name, staging->path() + "/" + name + ".npy", outputPath, rows);
+        array = std::make_unique<detail::StagedArray>(name, stagedFile(name), outputPath, rows);
     array->append(rows);
 }
 
@@ -81,7 +98,7 @@ void AtlasBuilder::Impl::startLayer(LayerState& state, std::size_t index, const 
     state.top.assign(std::size_t(layout.channels), detail::BoundedRanking(info.topK, true));
     state.bottom.assign(std::size_t(layout.channels), detail::BoundedRanking(info.topK, false));
     const std::string folder = staging->path() + "/" + detail::layerFolderName(index);
-    if (::mkdir(folder.c_str(), 0755) != 0)
+    if (::mkdir(folder.c_str(), 0755) != 0 && !(resumable && errno == EEXIST)) // a run killed before its checkpoint
         detail::throwWriteError(outputPath, errno);
 }
 
@@ -137,7 +154,67 @@ void AtlasBuilder::Impl::addPredictions(std::int64_t batch, const Tensor& output
     stage(predictedScore, "predicted_score", scores);
 }
 
-AtlasBuilder::AtlasBuilder(std::string outputPath, AtlasInfo info)
+// The arrays, image list, rankings and statistics as the last checkpoint left them; anything written
+// after it is cut.
+void AtlasBuilder::Impl::reopen(const std::string& checkpointJson)
+{
+    const std::string damaged = outputPath + ": the resume state in " + staging->path() + " is damaged";
+    try {
+        const nlohmann::json saved = nlohmann::json::parse(checkpointJson);
+        const auto captures = saved.at("captures").get<std::vector<std::string>>();
+        if (captures != info.captures) {
+            std::string was, now;
+            for (const auto& c : captures)
+                was += (was.empty() ? "" : ", ") + c;
+            for (const auto& c : info.captures)
+                now += (now.empty() ? "" : ", ") + c;
+            throw Error("--resume: " + outputPath + " was started with other captures (" + was + "; now " + now
+                        + "); run the same command, or remove " + resumeStatePathFor(outputPath) + " to start again");
+        }
+        images = saved.at("images").get<std::int64_t>();
+        if (images <= 0)
+            throw std::invalid_argument(std::to_string(images) + " images");
+        for (std::size_t i = 0; i < layers.size(); ++i) {
+            LayerState& state = layers[i];
+            state.layer = detail::layerFromCheckpoint(saved.at("layers").at(i));
+            const std::size_t channels = state.layer.statistics.size();
+            state.top.assign(channels, detail::BoundedRanking(info.topK, true));
+            state.bottom.assign(channels, detail::BoundedRanking(info.topK, false));
+            for (std::size_t c = 0; c < channels; ++c) {
+                for (const AtlasEntry& entry : state.layer.top[c])
+                    state.top[c].offer(entry);
+                for (const AtlasEntry& entry : state.layer.bottom[c])
+                    state.bottom[c].offer(entry);
+            }
+            state.layer.top.clear(), state.layer.bottom.clear(); // finish() fills them from the rankings
+            const std::string pooled = detail::layerFolderName(i) + "/pooled";
+            state.pooled = std::make_unique<detail::StagedArray>(pooled, stagedFile(pooled), outputPath,
+                                                                 std::vector<std::int64_t> {std::int64_t(channels)},
+                                                                 DType::Float32, images);
+        }
+        rows = std::make_unique<detail::StagedArray>("rows", stagedFile("rows"), outputPath,
+                                                     std::vector<std::int64_t> {}, DType::Int64, images);
+        predictedClass
+            = std::make_unique<detail::StagedArray>("predicted_class", stagedFile("predicted_class"), outputPath,
+                                                    std::vector<std::int64_t> {}, DType::Int64, images);
+        predictedScore
+            = std::make_unique<detail::StagedArray>("predicted_score", stagedFile("predicted_score"), outputPath,
+                                                    std::vector<std::int64_t> {}, DType::Float32, images);
+        imageListBytes = saved.at("images_bytes").get<std::uint64_t>();
+        const std::string list = staging->path() + "/" + detail::kAtlasImages;
+        imageList = ::open(list.c_str(), O_WRONLY | O_CLOEXEC);
+        if (imageList < 0 || ::ftruncate(imageList, off_t(imageListBytes)) != 0
+            || ::lseek(imageList, off_t(imageListBytes), SEEK_SET) != off_t(imageListBytes))
+            throw Error(damaged + " (" + list + ": " + std::strerror(errno) + ")");
+        resumedState = saved.at("state").dump();
+    } catch (const nlohmann::json::exception& error) {
+        throw Error(damaged + " (" + error.what() + "); remove it to start again");
+    } catch (const std::invalid_argument& error) {
+        throw Error(damaged + " (" + error.what() + "); remove it to start again");
+    }
+}
+
+AtlasBuilder::AtlasBuilder(std::string outputPath, AtlasInfo info, bool resumable)
     : impl_(std::make_unique<Impl>())
 {
     outputPath = detail::withoutTrailingSlashes(std::move(outputPath));
@@ -148,14 +225,23 @@ AtlasBuilder::AtlasBuilder(std::string outputPath, AtlasInfo info)
     detail::checkAtlasTarget(outputPath);
     impl_->outputPath = outputPath;
     impl_->info = std::move(info);
-    impl_->staging = std::make_unique<detail::StagingFolder>(outputPath);
+    impl_->resumable = resumable;
+    impl_->staging = resumable
+        ? std::make_unique<detail::StagingFolder>(outputPath, detail::StagingFolder::Resumable {})
+        : std::make_unique<detail::StagingFolder>(outputPath);
     for (const std::string& capture : impl_->info.captures) {
         LayerState state;
         state.layer.capture = capture;
         impl_->layers.push_back(std::move(state));
     }
-    impl_->imageList.open(impl_->staging->path() + "/" + detail::kAtlasImages);
-    if (!impl_->imageList)
+    std::ifstream checkpoint(impl_->checkpointFile(), std::ios::binary);
+    if (resumable && impl_->staging->resumed() && checkpoint) {
+        impl_->reopen(std::string(std::istreambuf_iterator<char>(checkpoint), {}));
+        return;
+    }
+    const std::string list = impl_->staging->path() + "/" + detail::kAtlasImages;
+    impl_->imageList = ::open(list.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (impl_->imageList < 0)
         detail::throwWriteError(outputPath, errno);
 }
 
@@ -179,10 +265,11 @@ void AtlasBuilder::add(const std::vector<std::int64_t>& rows, const std::vector<
     }
     impl_->stage(impl_->rows, "rows", vectorTensor(rows));
     impl_->addPredictions(std::int64_t(rows.size()), output);
+    std::string lines;
     for (const std::string& file : files)
-        impl_->imageList << detail::imageLine(file);
-    if (!impl_->imageList)
-        detail::throwWriteError(impl_->outputPath, errno);
+        lines += detail::imageLine(file);
+    detail::writeFully(impl_->imageList, lines.data(), lines.size(), impl_->outputPath);
+    impl_->imageListBytes += lines.size();
     impl_->images += std::int64_t(rows.size());
 }
 
@@ -196,12 +283,45 @@ void AtlasBuilder::setDatasetRows(std::int64_t rows, const std::string& modelSha
 
 std::int64_t AtlasBuilder::images() const { return impl_->images; }
 
-void AtlasBuilder::finish()
+void AtlasBuilder::checkpoint(const std::string& runState)
+{
+    if (!impl_->resumable)
+        throw Error(impl_->outputPath + ": a checkpoint needs a resumable atlas builder");
+    if (impl_->images == 0)
+        return; // nothing to resume from yet
+    nlohmann::json saved
+        = {{"captures", impl_->info.captures}, {"images", impl_->images}, {"images_bytes", impl_->imageListBytes}};
+    for (auto* array : {&impl_->rows, &impl_->predictedClass, &impl_->predictedScore})
+        (*array)->sync();
+    if (::fdatasync(impl_->imageList) != 0)
+        detail::throwWriteError(impl_->outputPath, errno);
+    nlohmann::json layers = nlohmann::json::array();
+    for (LayerState& state : impl_->layers) {
+        state.pooled->sync();
+        AtlasLayer layer = state.layer; // its rankings as they stand
+        for (std::size_t c = 0; c < state.top.size(); ++c) {
+            layer.top.push_back(state.top[c].sorted());
+            layer.bottom.push_back(state.bottom[c].sorted());
+        }
+        layers.push_back(detail::layerCheckpoint(layer));
+    }
+    saved["layers"] = layers;
+    saved["state"] = nlohmann::json::parse(runState);
+    detail::replaceDurably(impl_->checkpointFile(), saved.dump(), impl_->outputPath);
+}
+
+const std::string& AtlasBuilder::resumedState() const { return impl_->resumedState; }
+
+std::vector<std::string> AtlasBuilder::finish()
 {
     if (impl_->images == 0)
         throw Error(impl_->outputPath + ": no image could be read, so there is no atlas to write");
-    impl_->imageList.close();
-    if (!impl_->imageList)
+    if (::close(impl_->imageList) != 0) {
+        impl_->imageList = -1;
+        detail::throwWriteError(impl_->outputPath, errno);
+    }
+    impl_->imageList = -1;
+    if (impl_->resumable && ::unlink(impl_->checkpointFile().c_str()) != 0 && errno != ENOENT)
         detail::throwWriteError(impl_->outputPath, errno);
     std::vector<AtlasLayer> layers;
     for (std::size_t i = 0; i < impl_->layers.size(); ++i) {
@@ -225,6 +345,11 @@ void AtlasBuilder::finish()
     description.write(json.data(), json.size());
     description.commit();
     detail::publishAtlas(*impl_->staging, impl_->outputPath);
+    std::vector<std::string> notes;
+    if (!impl_->resumable && detail::removeStaleResumeState(impl_->outputPath))
+        notes.push_back("removed " + resumeStatePathFor(impl_->outputPath)
+                        + ", the state of an earlier --resume run that was killed: this complete atlas replaces it");
+    return notes;
 }
 
 } // namespace layerscope

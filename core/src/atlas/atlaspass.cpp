@@ -55,7 +55,8 @@ template <typename Run> AtlasResult pass(const std::string& modelPath, const Atl
     info.shardIndex = job.run.shardIndex;
     info.shardCount = job.run.shardCount;
     info.captures = job.captures;
-    AtlasBuilder builder(job.run.outputPath, info); // an unwritable atlas fails before any work
+    // An unwritable atlas fails before any work; a resumed one is restored to its last checkpoint.
+    AtlasBuilder builder(job.run.outputPath, info, job.run.resume);
 
     ExtractionJob extraction = job.run;
     extraction.allModules = false;
@@ -63,14 +64,18 @@ template <typename Run> AtlasResult pass(const std::string& modelPath, const Atl
     extraction.request = {};
     for (const std::string& key : job.captures)
         addCaptureKey(key, extraction.request);
-    std::int64_t datasetSize = 0;
+    // What a resume must find the same beside the run's own identity (model, data set, batches, captures).
+    extraction.method = {{"atlas_score", atlasScoreName(job.score)}, {"atlas_top_k", std::to_string(job.topK)}};
     extraction.onBatch = [&](const ExtractionBatch& batch) {
         std::vector<std::string> files;
         for (const auto& perArgument : batch.files)
             files.push_back(perArgument.front());
         builder.add(batch.datasetRows, files, capturesOf(*batch.run, job.captures), modelOutput(*batch.run));
-        datasetSize = batch.datasetSize;
     };
+    if (job.run.resume) {
+        extraction.onCheckpoint = [&](const std::string& runState) { builder.checkpoint(runState); };
+        extraction.resumedState = builder.resumedState();
+    }
     const ExtractionResult extracted = run(extraction);
 
     AtlasResult result;
@@ -81,8 +86,8 @@ template <typename Run> AtlasResult pass(const std::string& modelPath, const Atl
         return result; // the builder's staging goes with it: nothing under the atlas's name
     for (const SkippedInput& skipped : extracted.skippedInputs)
         builder.addSkipped(skipped.reason);
-    builder.setDatasetRows(datasetSize, modelHash.get());
-    builder.finish();
+    builder.setDatasetRows(extracted.datasetSize, modelHash.get());
+    result.notes = builder.finish();
     result.seconds = extracted.seconds;
     result.path = job.run.outputPath;
     return result;

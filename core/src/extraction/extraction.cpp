@@ -202,7 +202,7 @@ std::string resumeIdentity(const ExtractionJob& job, const Plan& plan, const Cap
                      {"captures", request.outputsOf},
                      {"inputs_of", request.inputsOf},
                      {"reduce", job.reduce.any() ? Json::parse(detail::reductionJson(job.reduce)) : Json()},
-                     {"format", exportFormatName(exportFormatFor(job.outputPath))},
+                     {"format", job.onBatch ? Json() : Json(exportFormatName(exportFormatFor(job.outputPath)))},
                      {"compression", job.exportOptions.compression},
                      {"method", job.method}};
     return identity.dump();
@@ -242,8 +242,7 @@ void Run::restore(const std::string& resumed, const Plan& whole)
             throw Error("--resume: " + job.outputPath + " was started with another " + key + " ("
                         + (saved.at("job").contains(key) ? saved.at("job").at(key).dump() : std::string("none"))
                         + ", now " + value.dump() + "); run the same command, or remove "
-                        + fs::path(job.outputPath).parent_path().string() + "/."
-                        + fs::path(job.outputPath).filename().string() + ".resume to start again");
+                        + resumeStatePathFor(job.outputPath) + " to start again");
     positionBase = saved.at("positions").get<std::int64_t>();
     result.rows = saved.at("rows").get<std::int64_t>();
     for (const auto& s : saved.at("skipped_inputs"))
@@ -280,8 +279,12 @@ std::int64_t resumedPositions(const std::string& resumed, const Plan& whole, con
 
 void Run::checkpointWritten()
 {
-    if (job.resume && writer && !pendingState.empty())
-        writer->checkpoint(pendingState);
+    if (job.resume && !pendingState.empty()) {
+        if (writer)
+            writer->checkpoint(pendingState);
+        else if (job.onCheckpoint)
+            job.onCheckpoint(pendingState);
+    }
     pendingState.clear();
 }
 
@@ -510,11 +513,12 @@ ExtractionResult extract(const std::string& modelPath, const ModelFuture& modelF
         = std::async(std::launch::async, [modelPath] { return sha256OfFile(modelPath); }).share();
     const Plan whole = plan(job);
     // --resume: what a killed run did is skipped; the plan goes on from its last checkpoint.
-    const bool resuming = writer && !writer->resumedState().empty();
+    const std::string& resumedState = writer ? writer->resumedState() : job.resumedState;
+    const bool resuming = job.resume && !resumedState.empty();
     Plan planned = whole;
     if (resuming) // a damaged state fails here, before any work, and is named
         planned.rows.erase(planned.rows.begin(),
-                           planned.rows.begin() + resumedPositions(writer->resumedState(), whole, job.outputPath));
+                           planned.rows.begin() + resumedPositions(resumedState, whole, job.outputPath));
 
     const int cores = std::max(1u, std::thread::hardware_concurrency());
     const int decodeThreads = job.decodeThreads > 0 ? job.decodeThreads : std::max(1, cores / 2);
@@ -537,16 +541,17 @@ ExtractionResult extract(const std::string& modelPath, const ModelFuture& modelF
         streams = 1;
     Run run {planned, job, model, requestFor(job, model), writer.get(), progress, control, {}, {}, 0, {}, {},
              {},      {},  {}};
-    if (exportOptions.resumable)
+    if (job.resume)
         run.identity = resumeIdentity(job, planned, run.request, modelHash.get());
     if (resuming) {
         try {
-            run.restore(writer->resumedState(), whole);
+            run.restore(resumedState, whole);
         } catch (const Json::exception& error) {
             throw Error("--resume: the resume state of " + job.outputPath + " is damaged (" + error.what() + ")");
         }
     }
     run.result.streams = streams;
+    run.result.datasetSize = planned.inputs.datasetSize();
     run.go(loader, streams, elapsed);
     ExtractionResult& result = run.result;
     result.seconds = elapsed();

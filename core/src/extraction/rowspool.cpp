@@ -30,7 +30,10 @@ template <typename T> void put(std::string& out, T value)
 class Cursor {
 public:
     Cursor(int fd, std::uint64_t begin, std::uint64_t end, const std::string& path)
-        : fd_(fd), offset_(begin), end_(end), path_(path)
+        : fd_(fd)
+        , offset_(begin)
+        , end_(end)
+        , path_(path)
     {
     }
 
@@ -93,7 +96,9 @@ private:
 
 class HeapMerge : public RowSpool::Merge {
 public:
-    explicit HeapMerge(std::vector<Cursor> cursors) : cursors_(std::move(cursors)), heads_(cursors_.size())
+    explicit HeapMerge(std::vector<Cursor> cursors)
+        : cursors_(std::move(cursors))
+        , heads_(cursors_.size())
     {
         for (std::size_t s = 0; s < cursors_.size(); ++s)
             advance(s);
@@ -125,7 +130,8 @@ private:
 
 } // namespace
 
-RowSpool::RowSpool(const std::string& path) : path_(path)
+RowSpool::RowSpool(const std::string& path)
+    : path_(path)
 {
     fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd_ < 0)
@@ -138,18 +144,15 @@ RowSpool::~RowSpool()
         ::close(fd_);
 }
 
-void RowSpool::beginShard()
-{
-    shards_.push_back({size_, size_, 0, -1, 0, -1});
-}
+void RowSpool::beginShard() { shards_.push_back({size_, size_, 0, -1, 0, -1}); }
 
 void RowSpool::add(const ManifestRow& row)
 {
     ShardRange& shard = shards_.back();
     if (row.datasetIndex <= shard.lastIndex)
         throw std::invalid_argument("its rows are not in data-set order (dataset_index "
-                                    + std::to_string(row.datasetIndex) + " after "
-                                    + std::to_string(shard.lastIndex) + ")");
+                                    + std::to_string(row.datasetIndex) + " after " + std::to_string(shard.lastIndex)
+                                    + ")");
     if (row.files.size() > UINT32_MAX)
         throw std::length_error("a row's files list is longer than 4 GiB");
     shard.lastIndex = row.datasetIndex;

@@ -12,8 +12,8 @@ namespace layerscope::detail {
 
 struct ManifestRow {
     std::int64_t datasetIndex = 0;
-    std::int64_t row = 0;  // in the shard's arrays
-    std::string files;     // the row's "files", as JSON text
+    std::int64_t row = 0; // in the shard's arrays
+    std::string files;    // the row's "files", as JSON text
 };
 
 class RowSpool {

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fcntl.h>
 #include <filesystem>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -63,6 +64,24 @@ void writeFully(int fd, const void* data, std::size_t size, const std::string& r
         bytes += n;
         size -= static_cast<std::size_t>(n);
     }
+}
+
+void replaceDurably(const std::string& path, const std::string& text, const std::string& reportAs)
+{
+    const std::string pending = path + ".new";
+    const int fd = ::open(pending.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        throwWriteError(reportAs, errno);
+    try {
+        writeFully(fd, text.data(), text.size(), reportAs);
+    } catch (...) {
+        ::close(fd);
+        throw;
+    }
+    const bool synced = ::fdatasync(fd) == 0;
+    ::close(fd);
+    if (!synced || std::rename(pending.c_str(), path.c_str()) != 0)
+        throwWriteError(reportAs, errno);
 }
 
 void AtomicFile::write(const void* data, std::size_t size) { writeFully(fd_, data, size, path_); }

@@ -31,4 +31,8 @@ private:
 // write(2) until all is written (short writes, EINTR); errors name `reportAs`.
 void writeFully(int fd, const void* data, std::size_t size, const std::string& reportAs);
 
+// Replaces `path` with `text`, written beside, synced and renamed over it: a power cut leaves the old
+// file or the new one (resume checkpoints). Errors name `reportAs`.
+void replaceDurably(const std::string& path, const std::string& text, const std::string& reportAs);
+
 } // namespace layerscope::detail

@@ -270,17 +270,7 @@ void CaptureWriter::checkpoint(const std::string& stateJson)
     checkpoint["manifest_row_count"] = impl_->manifestRowCount;
     checkpoint["manifest_rows_bytes"] = std::uint64_t(rowsBytes);
     checkpoint["state"] = Json::parse(stateJson);
-    const std::string text = checkpoint.dump();
-    // Written beside and renamed over: a power cut leaves the old checkpoint or the new one.
-    const std::string pending = impl_->checkpointFile() + ".new";
-    const int fd = ::open(pending.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        detail::throwWriteError(impl_->path, errno);
-    detail::writeFully(fd, text.data(), text.size(), impl_->path);
-    const bool synced = ::fdatasync(fd) == 0;
-    ::close(fd);
-    if (!synced || std::rename(pending.c_str(), impl_->checkpointFile().c_str()) != 0)
-        detail::throwWriteError(impl_->path, errno);
+    detail::replaceDurably(impl_->checkpointFile(), checkpoint.dump(), impl_->path);
 }
 
 const std::string& CaptureWriter::resumedState() const { return impl_->resumedState; }
