@@ -947,8 +947,20 @@ void TestCli::atlasResumeAfterSigkillGivesTheUninterruptedAtlas()
     QVERIFY2(!QFile::exists(out), "a killed run left its atlas");
     QFile checkpoint(state + "/checkpoint.json");
     QVERIFY(checkpoint.open(QIODevice::ReadOnly));
-    const int imagesDone = QJsonDocument::fromJson(checkpoint.readAll()).object()["images"].toInt();
+    const QByteArray saved = checkpoint.readAll();
+    checkpoint.close();
+    const int imagesDone = QJsonDocument::fromJson(saved).object()["images"].toInt();
     QVERIFY2(imagesDone > 0 && imagesDone < 216, qPrintable(QString::number(imagesDone)));
+
+    // A damaged checkpoint (a disk that lost its end) is named, and nothing is written.
+    QVERIFY(checkpoint.open(QIODevice::WriteOnly) && checkpoint.write(saved.left(saved.size() / 2)) > 0);
+    checkpoint.close();
+    const auto damaged = cli(command);
+    QVERIFY2(damaged.exitCode == 1 && damaged.err.contains(out + ": the resume state in " + state + " is damaged")
+                 && damaged.err.count('\n') == 1,
+             qPrintable(damaged.err));
+    QVERIFY(checkpoint.open(QIODevice::WriteOnly) && checkpoint.write(saved) == saved.size());
+    checkpoint.close();
 
     QStringList otherTop = command;
     otherTop[otherTop.indexOf("--top") + 1] = "3";

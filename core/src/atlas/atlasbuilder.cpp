@@ -203,6 +203,9 @@ void AtlasBuilder::Impl::reopen(const std::string& checkpointJson)
         imageListBytes = saved.at("images_bytes").get<std::uint64_t>();
         const std::string list = staging->path() + "/" + detail::kAtlasImages;
         imageList = ::open(list.c_str(), O_WRONLY | O_CLOEXEC);
+        struct stat status { };
+        if (imageList >= 0 && ::fstat(imageList, &status) == 0 && std::uint64_t(status.st_size) < imageListBytes)
+            throw Error(damaged + " (" + list + " is shorter than its checkpoint says); remove it to start again");
         if (imageList < 0 || ::ftruncate(imageList, off_t(imageListBytes)) != 0
             || ::lseek(imageList, off_t(imageListBytes), SEEK_SET) != off_t(imageListBytes))
             throw Error(damaged + " (" + list + ": " + std::strerror(errno) + ")");

@@ -60,12 +60,8 @@ Json layerCheckpoint(const AtlasLayer& layer)
         statistics.push_back({s.values, bitsOf<std::uint64_t>(s.mean), bitsOf<std::uint64_t>(s.m2),
                               bitsOf<std::uint64_t>(s.min), bitsOf<std::uint64_t>(s.max), s.images, s.active, s.nan,
                               s.inf});
-    return {{"capture", layer.capture},
-            {"kind", int(layer.kind)},
-            {"sample_shape", layer.sampleShape},
-            {"statistics", statistics},
-            {"top", rankingJson(layer.top)},
-            {"bottom", rankingJson(layer.bottom)}};
+    return {{"capture", layer.capture}, {"kind", int(layer.kind)},       {"sample_shape", layer.sampleShape},
+            {"statistics", statistics}, {"top", rankingJson(layer.top)}, {"bottom", rankingJson(layer.bottom)}};
 }
 
 AtlasLayer layerFromCheckpoint(const Json& saved)
