@@ -53,7 +53,9 @@ int buildAtlasCommand(AtlasOptions& options)
         std::cerr << "note: " << note << "\n";
     if (result.cancelled) {
         std::cerr << "interrupted after " << result.images << " images: no atlas written"
-                  << (job.run.resume ? "; the same command continues from the last checkpoint in " + state : "")
+                  << (job.run.resume && result.images > 0
+                          ? "; the same command continues from its last checkpoint (in " + state + ")"
+                          : "")
                   << "\n";
         return 130;
     }

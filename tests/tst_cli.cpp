@@ -357,6 +357,10 @@ void TestCli::mergedShardsEqualOneRun()
                  && unordered.err.contains("its rows are not in data-set order (dataset_index 0 after 3)")
                  && unordered.err.count('\n') == 1,
              qPrintable(unordered.err));
+    const Outcome negative = editedShard("negative.npz", "rows[0]['dataset_index'] = -5");
+    QVERIFY2(negative.exitCode == 1 && negative.err.contains("negative.npz.manifest.json: ")
+                 && negative.err.contains("a row's dataset_index is -5"),
+             qPrintable(negative.err));
     const Outcome outside = editedShard("outside.npz", "rows[-1]['dataset_index'] = 1000");
     QVERIFY2(outside.exitCode == 1
                  && outside.err.contains("outside.npz.manifest.json: names data-set row 1000, but the data set has 24 "
@@ -959,6 +963,22 @@ void TestCli::atlasResumeAfterSigkillGivesTheUninterruptedAtlas()
     QVERIFY2(damaged.exitCode == 1 && damaged.err.contains(out + ": the resume state in " + state + " is damaged")
                  && damaged.err.count('\n') == 1,
              qPrintable(damaged.err));
+    // Rankings of fewer channels than the capture has (valid JSON): named, never indexed past.
+    QJsonObject fewer = QJsonDocument::fromJson(saved).object();
+    QJsonArray layers = fewer["layers"].toArray();
+    QJsonObject first = layers[0].toObject();
+    for (const char* list : {"statistics", "top", "bottom"}) {
+        QJsonArray shorter = first[list].toArray();
+        shorter.removeLast();
+        first[list] = shorter;
+    }
+    layers[0] = first;
+    fewer["layers"] = layers;
+    QVERIFY(checkpoint.open(QIODevice::WriteOnly) && checkpoint.write(QJsonDocument(fewer).toJson()) > 0);
+    checkpoint.close();
+    const auto mismatched = cli(command);
+    QVERIFY2(mismatched.exitCode == 1 && mismatched.err.contains("is damaged (capture 0 does not match its shape)"),
+             qPrintable(mismatched.err));
     QVERIFY(checkpoint.open(QIODevice::WriteOnly) && checkpoint.write(saved) == saved.size());
     checkpoint.close();
 

@@ -11,15 +11,19 @@
 #include "paths_p.h"
 
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <fstream>
 #include <sys/stat.h>
 #include <unistd.h>
 
 namespace layerscope {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -68,6 +72,9 @@ struct AtlasBuilder::Impl {
     std::uint64_t imageListBytes = 0;
     std::int64_t images = 0;
     std::string resumedState;
+    // A checkpoint's cost grows with channels x K (the rankings): see checkpoint().
+    std::chrono::steady_clock::time_point lastCheckpointEnd;
+    std::chrono::steady_clock::duration lastCheckpointCost {};
 
     ~Impl()
     {
@@ -98,7 +105,7 @@ void AtlasBuilder::Impl::startLayer(LayerState& state, std::size_t index, const 
     state.top.assign(std::size_t(layout.channels), detail::BoundedRanking(info.topK, true));
     state.bottom.assign(std::size_t(layout.channels), detail::BoundedRanking(info.topK, false));
     const std::string folder = staging->path() + "/" + detail::layerFolderName(index);
-    if (::mkdir(folder.c_str(), 0755) != 0 && !(resumable && errno == EEXIST)) // a run killed before its checkpoint
+    if (::mkdir(folder.c_str(), 0755) != 0)
         detail::throwWriteError(outputPath, errno);
 }
 
@@ -172,12 +179,20 @@ void AtlasBuilder::Impl::reopen(const std::string& checkpointJson)
                         + "); run the same command, or remove " + resumeStatePathFor(outputPath) + " to start again");
         }
         images = saved.at("images").get<std::int64_t>();
-        if (images <= 0)
-            throw std::invalid_argument(std::to_string(images) + " images");
+        if (images <= 0 || saved.at("state").at("rows").get<std::int64_t>() != images)
+            throw std::invalid_argument(std::to_string(images) + " images, but the run wrote "
+                                        + saved.at("state").at("rows").dump() + " rows");
         for (std::size_t i = 0; i < layers.size(); ++i) {
             LayerState& state = layers[i];
             state.layer = detail::layerFromCheckpoint(saved.at("layers").at(i));
+            // The rankings must fit what the capture's shape says: a batch indexes them by channel.
+            std::vector<std::int64_t> one {1};
+            one.insert(one.end(), state.layer.sampleShape.begin(), state.layer.sampleShape.end());
+            const detail::ChannelLayout layout = detail::channelLayoutOf(state.layer.capture, one);
             const std::size_t channels = state.layer.statistics.size();
+            if (state.layer.capture != info.captures[i] || layout.kind != state.layer.kind
+                || std::size_t(layout.channels) != channels)
+                throw std::invalid_argument("capture " + std::to_string(i) + " does not match its shape");
             state.top.assign(channels, detail::BoundedRanking(info.topK, true));
             state.bottom.assign(channels, detail::BoundedRanking(info.topK, false));
             for (std::size_t c = 0; c < channels; ++c) {
@@ -242,6 +257,10 @@ AtlasBuilder::AtlasBuilder(std::string outputPath, AtlasInfo info, bool resumabl
         impl_->reopen(std::string(std::istreambuf_iterator<char>(checkpoint), {}));
         return;
     }
+    if (resumable && impl_->staging->resumed()) // killed before its first checkpoint: nothing of it is kept
+        for (const auto& entry : fs::directory_iterator(impl_->staging->path()))
+            if (entry.path().filename() != detail::kStagingMarker)
+                fs::remove_all(entry.path());
     const std::string list = impl_->staging->path() + "/" + detail::kAtlasImages;
     impl_->imageList = ::open(list.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (impl_->imageList < 0)
@@ -292,6 +311,12 @@ void AtlasBuilder::checkpoint(const std::string& runState)
         throw Error(impl_->outputPath + ": a checkpoint needs a resumable atlas builder");
     if (impl_->images == 0)
         return; // nothing to resume from yet
+    // At most a tenth of the run goes to checkpoints: one is skipped while less than ten times the last
+    // one's cost has passed since it (every batch for the usual K; a checkpoint of 2048 channels with
+    // K = 10000 takes long).
+    const auto started = std::chrono::steady_clock::now();
+    if (impl_->lastCheckpointCost.count() > 0 && started - impl_->lastCheckpointEnd < 10 * impl_->lastCheckpointCost)
+        return;
     nlohmann::json saved
         = {{"captures", impl_->info.captures}, {"images", impl_->images}, {"images_bytes", impl_->imageListBytes}};
     for (auto* array : {&impl_->rows, &impl_->predictedClass, &impl_->predictedScore})
@@ -311,6 +336,8 @@ void AtlasBuilder::checkpoint(const std::string& runState)
     saved["layers"] = layers;
     saved["state"] = nlohmann::json::parse(runState);
     detail::replaceDurably(impl_->checkpointFile(), saved.dump(), impl_->outputPath);
+    impl_->lastCheckpointEnd = std::chrono::steady_clock::now();
+    impl_->lastCheckpointCost = impl_->lastCheckpointEnd - started;
 }
 
 const std::string& AtlasBuilder::resumedState() const { return impl_->resumedState; }
@@ -324,8 +351,6 @@ std::vector<std::string> AtlasBuilder::finish()
         detail::throwWriteError(impl_->outputPath, errno);
     }
     impl_->imageList = -1;
-    if (impl_->resumable && ::unlink(impl_->checkpointFile().c_str()) != 0 && errno != ENOENT)
-        detail::throwWriteError(impl_->outputPath, errno);
     std::vector<AtlasLayer> layers;
     for (std::size_t i = 0; i < impl_->layers.size(); ++i) {
         LayerState& state = impl_->layers[i];
@@ -347,6 +372,10 @@ std::vector<std::string> AtlasBuilder::finish()
     detail::AtomicFile description(impl_->staging->path() + "/" + detail::kAtlasJson);
     description.write(json.data(), json.size());
     description.commit();
+    // The checkpoint goes last: until the atlas is complete, a kill here still resumes from it.
+    for (const std::string& file : {impl_->checkpointFile(), impl_->checkpointFile() + ".new"})
+        if (::unlink(file.c_str()) != 0 && errno != ENOENT)
+            detail::throwWriteError(impl_->outputPath, errno);
     detail::publishAtlas(*impl_->staging, impl_->outputPath);
     std::vector<std::string> notes;
     if (!impl_->resumable && detail::removeStaleResumeState(impl_->outputPath))

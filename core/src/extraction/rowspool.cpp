@@ -149,6 +149,8 @@ void RowSpool::beginShard() { shards_.push_back({size_, size_, 0, -1, 0, -1}); }
 void RowSpool::add(const ManifestRow& row)
 {
     ShardRange& shard = shards_.back();
+    if (row.datasetIndex < 0)
+        throw std::invalid_argument("a row's dataset_index is " + std::to_string(row.datasetIndex));
     if (row.datasetIndex <= shard.lastIndex)
         throw std::invalid_argument("its rows are not in data-set order (dataset_index "
                                     + std::to_string(row.datasetIndex) + " after " + std::to_string(shard.lastIndex)

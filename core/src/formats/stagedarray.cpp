@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdint>
+#include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -46,15 +48,28 @@ StagedArray::StagedArray(std::string name, std::string file, std::string reportA
     std::vector<std::int64_t> widest {999999999999999};
     widest.insert(widest.end(), rowShape_.begin(), rowShape_.end());
     headerLength_ = npyHeader(widest, dtype_).size();
+    const std::string damaged = reportAs_ + ": the resume state is damaged (" + file_;
     fd_ = ::open(file_.c_str(), O_WRONLY | O_CLOEXEC);
-    const off_t kept = off_t(headerLength_ + std::size_t(rows_) * rowBytes());
     struct stat status { };
-    if (fd_ < 0 || ::fstat(fd_, &status) != 0)
-        throwWriteError(reportAs_, errno);
-    if (status.st_size < kept)
-        throw Error(reportAs_ + ": the resume state is damaged (" + file_ + " holds fewer rows than its checkpoint)");
-    if (::ftruncate(fd_, kept) != 0 || ::lseek(fd_, kept, SEEK_SET) != kept)
-        throwWriteError(reportAs_, errno);
+    if (fd_ < 0 || ::fstat(fd_, &status) != 0) {
+        const int error = errno;
+        throw Error(damaged + ": " + std::strerror(error) + ")");
+    }
+    // Rows the file holds, counted without overflow: a checkpoint's count must not exceed them.
+    const std::size_t size = std::size_t(status.st_size), row = rowBytes();
+    const std::size_t held = row == 0 ? SIZE_MAX : size < headerLength_ ? 0 : (size - headerLength_) / row;
+    if (rows_ < 0 || std::uint64_t(rows_) > held) {
+        ::close(fd_);
+        fd_ = -1;
+        throw Error(damaged + " holds fewer rows than its checkpoint)");
+    }
+    const off_t kept = off_t(headerLength_ + std::size_t(rows_) * rowBytes());
+    if (::ftruncate(fd_, kept) != 0 || ::lseek(fd_, kept, SEEK_SET) != kept) {
+        const int error = errno;
+        ::close(fd_);
+        fd_ = -1;
+        throwWriteError(reportAs_, error);
+    }
 }
 
 void StagedArray::sync()
