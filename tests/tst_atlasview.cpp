@@ -2,11 +2,13 @@
 // images as patches cut around the maximum, and reports a double-click. The atlas is built from the
 // seed CNN's forward-hook captures of the fixture data set, whose images the patches are cut from.
 
+#include "atlasbuilddialog.h"
 #include "atlasdock.h"
 #include "atlaspatch.h"
 #include "atlasprojector.h"
 #include "atlasview.h"
 #include "layerscope/atlas.h"
+#include "layerscope/exporters.h"
 #include "layerscope/preprocessing.h"
 #include "layerscope/statistics.h"
 #include "mainwindow.h"
@@ -17,8 +19,11 @@
 #include "inputpanel.h"
 
 #include <QCheckBox>
+#include <QDirIterator>
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QLabel>
+#include <QLineEdit>
 #include <QListWidget>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -374,6 +379,55 @@ private slots:
         QVERIFY(dock.exportProjector(svg));
         QFile svgFile(svg);
         QVERIFY(svgFile.open(QIODevice::ReadOnly) && svgFile.readAll().contains("<svg"));
+    }
+
+    // "Keep its progress" (on by default) makes the build resumable: one cancelled after its first batch
+    // is noted in the dialog, and building it again continues it to the atlas one uninterrupted pass gives.
+    void aCancelledBuildContinuesWhenBuiltAgain()
+    {
+        ui::MainWindow window;
+        QSignalSpy ready(&window, &ui::MainWindow::modelReady);
+        const std::string modelPath = fixtureFile("seed_cnn_scripted/model.pt");
+        window.openModel(QString::fromStdString(modelPath), {}, Preprocessing::gray(101, 101));
+        QVERIFY(ready.wait(60000));
+        const QString output = QDir(dir_.path()).filePath("kept.atlas");
+        ui::AtlasBuildDialog dialog({"cnn.3"}, QString::fromStdString(fixtureFile("dataset")), "seed");
+        dialog.outputEdit()->setText(output);
+        QVERIFY(dialog.keepProgressBox()->isChecked());
+        QVERIFY(dialog.interruptedNote()->isHidden());
+        AtlasJob job = dialog.job(Preprocessing::gray(101, 101));
+        QVERIFY(job.run.resume);
+        job.run.batchSize = 4;
+
+        // Cut short after its first batch, as a cancel in the dock does.
+        const AtlasResult cut = buildAtlas(modelPath, job, [](const ExtractionProgress&) { return false; });
+        QVERIFY(cut.cancelled && cut.images == 4);
+        QVERIFY(!QFileInfo::exists(output));
+        dialog.outputEdit()->setText(output + "/");
+        QVERIFY(!dialog.interruptedNote()->isHidden());
+        QVERIFY(dialog.interruptedNote()->text().contains("An interrupted build of this atlas is kept"));
+
+        QSignalSpy opened(window.atlasDock(), &ui::AtlasDock::opened);
+        window.buildAtlas(job);
+        QVERIFY(opened.wait(60000));
+        QCOMPARE(window.atlasDock()->view()->atlas()->images(), std::int64_t(22));
+        QVERIFY(!QFileInfo::exists(QString::fromStdString(resumeStatePathFor(output.toStdString()))));
+        AtlasJob whole = job;
+        whole.run.resume = false;
+        whole.run.outputPath = QDir(dir_.path()).filePath("whole.atlas").toStdString();
+        QCOMPARE(buildAtlas(modelPath, whole).images, std::int64_t(22));
+        auto files = [](const QString& folder) {
+            std::map<QString, QByteArray> bytes;
+            for (QDirIterator it(folder, QDir::Files, QDirIterator::Subdirectories); it.hasNext();) {
+                QFile file(it.next());
+                if (file.open(QIODevice::ReadOnly))
+                    bytes[QDir(folder).relativeFilePath(file.fileName())] = file.readAll();
+            }
+            return bytes;
+        };
+        const auto expected = files(QString::fromStdString(whole.run.outputPath));
+        QVERIFY(expected.size() >= 12);
+        QVERIFY(files(output) == expected);
     }
 
     void buildingWithoutAModelSaysWhy()

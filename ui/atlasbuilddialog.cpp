@@ -5,11 +5,15 @@
 #include <QDialogButtonBox>
 #include <QDir>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
+#include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
 #include <QSpinBox>
+
+#include "layerscope/exporters.h"
 
 namespace layerscope::ui {
 
@@ -23,6 +27,8 @@ AtlasBuildDialog::AtlasBuildDialog(const QStringList& captures, const QString& f
     , top_(new QSpinBox)
     , score_(new QComboBox)
     , batch_(new QSpinBox)
+    , keepProgress_(new QCheckBox(tr("Keep its progress")))
+    , interrupted_(new QLabel)
 {
     setWindowTitle(tr("Build Atlas"));
     folder_->setToolTip(tr("The images to go through (one pass; the images themselves are not copied)"));
@@ -35,6 +41,22 @@ AtlasBuildDialog::AtlasBuildDialog(const QStringList& captures, const QString& f
     score_->setToolTip(tr("How an image scores on a channel: the maximum of its map, or its mean"));
     batch_->setRange(1, 4096);
     batch_->setValue(16);
+    keepProgress_->setChecked(true);
+    keepProgress_->setToolTip(tr("A checkpoint after every batch, beside the atlas: a build that is cancelled or "
+                                 "cut short continues where it stopped when built again with the same settings "
+                                 "(as layerscope-cli atlas --resume)"));
+    interrupted_->setWordWrap(true);
+    interrupted_->setVisible(false);
+    auto noteInterrupted = [this] {
+        const QString path = output_->text().trimmed();
+        const bool kept = !path.isEmpty()
+            && QFileInfo(QString::fromStdString(resumeStatePathFor(QDir::cleanPath(path).toStdString()))).isDir();
+        interrupted_->setText(kept ? tr("An interrupted build of this atlas is kept: with \"Keep its progress\" "
+                                        "and the same settings, Build continues it; without, it starts over")
+                                   : QString());
+        interrupted_->setVisible(kept);
+    };
+    connect(output_, &QLineEdit::textChanged, this, noteInterrupted);
     auto suggestOutput = [this, modelName] {
         if (!folder_->text().isEmpty())
             output_->setText(
@@ -67,6 +89,8 @@ AtlasBuildDialog::AtlasBuildDialog(const QStringList& captures, const QString& f
     form->addRow(tr("Score"), score_);
     form->addRow(tr("Batch size"), batch_);
     form->addRow(tr("Atlas"), output_);
+    form->addRow(QString(), keepProgress_);
+    form->addRow(QString(), interrupted_);
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
     buttons->button(QDialogButtonBox::Ok)->setText(tr("Build"));
     connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
@@ -75,6 +99,7 @@ AtlasBuildDialog::AtlasBuildDialog(const QStringList& captures, const QString& f
     for (QLineEdit* edit : {folder_, captures_, output_})
         connect(edit, &QLineEdit::textChanged, this, refresh);
     refresh();
+    noteInterrupted();
     auto* layout = new QVBoxLayout(this);
     layout->addLayout(form);
     layout->addWidget(buttons);
@@ -94,6 +119,7 @@ AtlasJob AtlasBuildDialog::job(const Preprocessing& preprocessing) const
     job.run.preprocessing = preprocessing;
     job.run.batchSize = batch_->value();
     job.run.outputPath = output_->text().trimmed().toStdString();
+    job.run.resume = keepProgress_->isChecked();
     for (const QString& capture : captures_->text().split(',', Qt::SkipEmptyParts))
         if (!capture.trimmed().isEmpty())
             job.captures.push_back(capture.trimmed().toStdString());

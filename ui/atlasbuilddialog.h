@@ -7,6 +7,7 @@
 
 class QCheckBox;
 class QComboBox;
+class QLabel;
 class QLineEdit;
 class QSpinBox;
 
@@ -27,6 +28,9 @@ public:
     QLineEdit* folderEdit() const { return folder_; }
     QLineEdit* capturesEdit() const { return captures_; }
     QLineEdit* outputEdit() const { return output_; }
+    QCheckBox* keepProgressBox() const { return keepProgress_; }
+    // Says so when an interrupted build of the atlas named is kept beside it (empty otherwise).
+    QLabel* interruptedNote() const { return interrupted_; }
 
 private:
     QLineEdit* folder_;
@@ -36,6 +40,8 @@ private:
     QSpinBox* top_;
     QComboBox* score_;
     QSpinBox* batch_;
+    QCheckBox* keepProgress_;
+    QLabel* interrupted_;
 };
 
 } // namespace layerscope::ui

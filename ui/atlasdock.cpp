@@ -38,7 +38,8 @@ AtlasDock::AtlasDock(QWidget* parent)
     status_->setWordWrap(true);
     progress_->setVisible(false);
     cancel_->setVisible(false);
-    cancel_->setToolTip(tr("Stop building the atlas; nothing is written"));
+    cancel_->setToolTip(tr("Stop building the atlas after the current batch; nothing is written under its name "
+                           "(with \"Keep its progress\", building it again continues from there)"));
     auto* exportButton = new QToolButton;
     exportButton->setText(tr("Export"));
     exportButton->setToolTip(tr("The channel's images, the statistics, the projector or its coordinates as files"));
@@ -104,7 +105,8 @@ void AtlasDock::build(const AtlasJob& job, std::shared_ptr<const Model> model)
     raise();
     QPointer<AtlasDock> self(this);
     auto stop = stop_;
-    QThreadPool::globalInstance()->start([self, stop, work = job, model] {
+    const bool kept = job.run.resume;
+    QThreadPool::globalInstance()->start([self, stop, work = job, model, kept] {
         QString error;
         bool cancelled = false;
         try {
@@ -123,7 +125,7 @@ void AtlasDock::build(const AtlasJob& job, std::shared_ptr<const Model> model)
             error = QString::fromStdString(e.what());
         }
         const QString path = QString::fromStdString(work.run.outputPath);
-        QMetaObject::invokeMethod(qApp, [self, error, cancelled, path] {
+        QMetaObject::invokeMethod(qApp, [self, error, cancelled, path, kept] {
             if (!self)
                 return;
             self->building_ = false;
@@ -133,7 +135,9 @@ void AtlasDock::build(const AtlasJob& job, std::shared_ptr<const Model> model)
                 self->status_->setText(error);
                 emit self->failed(error);
             } else if (cancelled) {
-                self->status_->setText(tr("Building the atlas was cancelled: nothing was written"));
+                self->status_->setText(kept ? tr("Building the atlas was cancelled: its progress is kept beside it, "
+                                                 "and building it again with the same settings continues")
+                                            : tr("Building the atlas was cancelled: nothing was written"));
                 emit self->buildCancelled();
             } else {
                 emit self->built(path);
