@@ -442,6 +442,33 @@ void TestCli::mergeStreamsRowsInsteadOfHoldingShards()
                       dir.filePath("all_whole"), dir.filePath("all_merged")});
     QVERIFY2(same.exitCode == 0 && same.out.trimmed() == "22", qPrintable(same.err + same.out));
 
+    // Into .pt too: its storages are copied from the staged files into the archive, never held whole;
+    // torch.load reads the arrays of the unsharded run.
+    const Outcome toPt = runProgram(LAYERSCOPE_PYTHON,
+                                    QStringList {"-c", peakMemory, LAYERSCOPE_CLI, "merge"}
+                                        + QStringList {dir.filePath("all0"), dir.filePath("all1"), dir.filePath("all2")}
+                                        + QStringList {"--out", dir.filePath("all_merged.pt")});
+    QVERIFY2(toPt.exitCode == 0, qPrintable(toPt.err));
+#ifndef __SANITIZE_ADDRESS__
+    QVERIFY2(toPt.out.trimmed().toLongLong() - small < shardBytes / 2,
+             qPrintable(QString("peak %1 MB merging into .pt, shards of %2 MB")
+                            .arg(toPt.out.trimmed().toLongLong() >> 20)
+                            .arg(shardBytes >> 20)));
+#endif
+    const Outcome samePt = runProgram(
+        LAYERSCOPE_PYTHON,
+        {"-c",
+         "import sys, json, pathlib, numpy as np, torch\n"
+         "folder, pt = pathlib.Path(sys.argv[1]), torch.load(sys.argv[2])\n"
+         "captures = json.load(open(folder / 'manifest.json'))['captures']\n"
+         "assert sorted(pt) == sorted(c['name'] for c in captures) and len(pt) == 26, sorted(pt)\n"
+         "for c in captures:\n"
+         "    x, y = np.load(folder / c['stored_as']), pt[c['name']]\n"
+         "    assert y.is_contiguous() and y.numpy().dtype == x.dtype and (y.numpy() == x).all(), c['name']\n"
+         "print(len(captures))",
+         dir.filePath("all_whole"), dir.filePath("all_merged.pt")});
+    QVERIFY2(samePt.exitCode == 0 && samePt.out.trimmed() == "26", qPrintable(samePt.err + samePt.out));
+
     // Progress after every block, and a stop asked for between blocks: Cancelled, and nothing written.
     std::vector<std::int64_t> reported;
     const std::vector<std::string> shardFiles {dir.filePath("all0").toStdString(), dir.filePath("all1").toStdString(),

@@ -2,10 +2,14 @@
 
 #include "layerscope/error.h"
 #include "layerscope/exporters.h"
+#include "layerscope/ptfile.h"
 #include "testsupport.h"
 
 #include <QTemporaryDir>
 #include <QtTest>
+
+#include <cmath>
+#include <cstring>
 
 using namespace layerscope;
 using namespace layerscope::test;
@@ -32,6 +36,47 @@ std::vector<NamedTensor> sampleCaptures()
     return captures;
 }
 
+// A tensor whose element i holds values[i], exactly (small integers, which every dtype holds).
+Tensor tensorOfIntegers(const std::vector<int>& values, const std::vector<std::int64_t>& shape, DType dtype)
+{
+    Tensor tensor = Tensor::zeros(shape, dtype);
+    char* out = static_cast<char*>(tensor.mutableData());
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        const int v = values[i];
+        float f = float(v);
+        std::uint32_t bits;
+        std::memcpy(&bits, &f, 4);
+        std::uint16_t half = 0; // IEEE binary16 of a small integer: sign, exponent, 10-bit mantissa
+        if (v != 0) {
+            const int magnitude = std::abs(v), exponent = int(std::floor(std::log2(magnitude)));
+            half = std::uint16_t((v < 0 ? 0x8000 : 0) | ((exponent + 15) << 10)
+                                 | ((magnitude - (1 << exponent)) << (10 - exponent)));
+        }
+        const std::uint16_t brain = std::uint16_t(bits >> 16);
+        const double d = v;
+        const std::int64_t wide = v;
+        const std::int32_t i32 = v;
+        const std::int16_t i16 = std::int16_t(v);
+        const std::int8_t i8 = std::int8_t(v);
+        const std::uint8_t u8 = std::uint8_t(v);
+        const void* from = nullptr;
+        switch (dtype) {
+        case DType::Float32: from = &f; break;
+        case DType::Float64: from = &d; break;
+        case DType::Float16: from = &half; break;
+        case DType::BFloat16: from = &brain; break;
+        case DType::Int8: from = &i8; break;
+        case DType::Int16: from = &i16; break;
+        case DType::Int32: from = &i32; break;
+        case DType::Int64: from = &wide; break;
+        case DType::UInt8:
+        case DType::Bool: from = &u8; break;
+        }
+        std::memcpy(out + i * elementSize(dtype), from, elementSize(dtype));
+    }
+    return tensor;
+}
+
 QStringList entries(const QString& folder)
 {
     return QDir(folder).entryList(QDir::AllEntries | QDir::Hidden | QDir::NoDotAndDotDot);
@@ -51,6 +96,7 @@ private slots:
     void pngDrawsOneTilePerChannel();
     void unfinishedWriterLeavesNothing();
     void changingShapeBetweenBatchesIsAnError();
+    void ptHoldsEveryDtypeAsTorchSaveDoes();
 
 private:
     QTemporaryDir dir_;
@@ -61,6 +107,53 @@ void TestExporters::initTestCase()
 {
     referenceNpz_ = dir_.filePath("reference.npz");
     writeNpz(referenceNpz_.toStdString(), sampleCaptures());
+}
+
+// .pt is written without LibTorch (its storages copied from the staged files): torch.load reads every
+// dtype, contiguous, with the values written (element i holds i % 100 - 50, i % 100 unsigned, i % 2
+// bool), a dimension past 65535 and an array of no rows; LayerScope's own reader reads the same bytes.
+void TestExporters::ptHoldsEveryDtypeAsTorchSaveDoes()
+{
+    // (bfloat16 has no .npy form, in which every output is staged: a capture is never kept in it.)
+    const std::vector<std::pair<DType, std::vector<std::int64_t>>> kinds {
+        {DType::Float32, {3, 2, 2}}, {DType::Float64, {3}},   {DType::Float16, {3, 4}}, {DType::Int8, {1, 70000}},
+        {DType::Int16, {3, 5}},      {DType::Int32, {3, 1}},  {DType::Int64, {3, 2}},   {DType::UInt8, {3, 300}},
+        {DType::Bool, {3, 3}},       {DType::Float32, {0, 5}}};
+    std::vector<NamedTensor> captures;
+    for (const auto& [dtype, shape] : kinds) {
+        std::vector<int> values(std::size_t(Tensor::zeros(shape, dtype).numel()));
+        for (std::size_t i = 0; i < values.size(); ++i)
+            values[i] = dtype == DType::Bool ? int(i % 2) : dtype == DType::UInt8 ? int(i % 100) : int(i % 100) - 50;
+        const Tensor tensor = tensorOfIntegers(values, shape, dtype);
+        captures.push_back({dtypeName(dtype) + "_" + std::to_string(captures.size()), tensor});
+    }
+    QTemporaryDir out;
+    const QString path = out.filePath("every.pt");
+    writeCaptures(path.toStdString(), captures);
+    const ProcessOutcome check = runProgram(
+        LAYERSCOPE_PYTHON,
+        {"-c",
+         "import sys, torch\n"
+         "got = torch.load(sys.argv[1])\n"
+         "assert type(got) is dict and len(got) == 10, type(got)\n"
+         "for name, t in got.items():\n"
+         "    dtype = getattr(torch, name.rsplit('_', 1)[0])\n"
+         "    i = torch.arange(t.numel()).reshape(t.shape)\n"
+         "    expected = i % 2 if dtype == torch.bool else i % 100 if dtype == torch.uint8 else i % 100 - 50\n"
+         "    assert t.dtype == dtype and t.is_contiguous() and torch.equal(t, expected.to(dtype)), name\n"
+         "print(sorted(tuple(t.shape) for t in got.values()))",
+         path});
+    QVERIFY2(check.exitCode == 0 && check.out.contains("(0, 5)") && check.out.contains("(1, 70000)"),
+             qPrintable(check.err + check.out));
+    const std::vector<NamedTensor> read = readPt(path.toStdString());
+    QCOMPARE(read.size(), captures.size());
+    for (std::size_t i = 0; i < captures.size(); ++i) {
+        QCOMPARE(read[i].name, captures[i].name);
+        QCOMPARE(read[i].tensor.shape, captures[i].tensor.shape);
+        QCOMPARE(read[i].tensor.dtype, captures[i].tensor.dtype);
+        QVERIFY(std::memcmp(read[i].tensor.data.get(), captures[i].tensor.data.get(), captures[i].tensor.nbytes())
+                == 0);
+    }
 }
 
 void TestExporters::formatFollowsTheExtension()

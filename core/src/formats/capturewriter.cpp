@@ -3,10 +3,10 @@
 #include "formats/atomicfile_p.h"
 #include "formats/hdf5file_p.h"
 #include "formats/matfile_p.h"
+#include "formats/ptwriter_p.h"
 #include "formats/stagedarray_p.h"
 #include "formats/staging_p.h"
 #include "layerscope/error.h"
-#include "libtorch/torchsave_p.h"
 #include "paths_p.h"
 
 #include <nlohmann/json.hpp>
@@ -488,11 +488,10 @@ void CaptureWriter::Impl::commitHdf5(const std::string& manifestJson)
 
 void CaptureWriter::Impl::commitPt()
 {
-    std::vector<std::pair<std::string, Tensor>> tensors; // torch.save needs them all at once
+    std::vector<const detail::StagedArray*> staged;
     for (const auto& array : arrays)
-        tensors.emplace_back(array->name(), readNpy(array->file()));
-    const std::vector<char> bytes = detail::pickleTensorDict(tensors);
-    writeFileAtomically(path, bytes.data(), bytes.size());
+        staged.push_back(array.get());
+    detail::writePtFile(path, staged); // the storages are copied from the staged files, not held in memory
 }
 
 void CaptureWriter::Impl::commitCsv(const std::function<std::string(std::int64_t)>& rowLabel)
