@@ -13,8 +13,10 @@
 #include "thumbnailloader.h"
 
 #include "layerscope/error.h"
+#include "layerscope/extraction.h"
 #include "layerscope/model.h"
 #include "layerscope/preprocessing.h"
+#include "layerscope/runtime.h"
 #include "testsupport.h"
 
 #include <QAction>
@@ -277,6 +279,16 @@ void TestInputs::folderExportShowsWhatItWillWrite()
     QVERIFY2(summary.contains("about " + locale.formattedDataSize(perImage) + " per image"), qPrintable(summary));
     QVERIFY2(summary.contains(locale.formattedDataSize(perImage * 10) + " for 10 images"), qPrintable(summary));
     QVERIFY(dialog->canExport());
+    // What the batches side by side hold in memory: automatic (one per compute thread, at most 4), or chosen.
+    const int automatic = defaultForwardStreams(computeThreads());
+    QCOMPARE(dialog->streams(), 0);
+    QVERIFY2(dialog->memoryText().contains(locale.formattedDataSize(perImage * 16 * automatic) + " of activations"),
+             qPrintable(dialog->memoryText()));
+    dialog->setStreams(1);
+    QVERIFY2(dialog->memoryText()
+                 == "While it runs, 1 batch of 16 images in memory: about " + locale.formattedDataSize(perImage * 16)
+                     + " of activations",
+             qPrintable(dialog->memoryText()));
     dialog->reject();
 
     // The numbers themselves, for two modules and a batch of two.
@@ -334,6 +346,7 @@ void TestInputs::twoInputFolderExportPairsTheFolders()
              qPrintable(dialog->summaryText()));
     const QString out = dir.filePath("features.npz");
     dialog->setOutputPath(out);
+    dialog->setStreams(1); // one batch at a time: the same arrays
     QSignalSpy exported(&window, &MainWindow::exportFinished);
     dialog->findChild<QDialogButtonBox*>()->button(QDialogButtonBox::Ok)->click();
     QVERIFY(exported.wait(60000));

@@ -1,6 +1,8 @@
 #include "exportfolderdialog.h"
 
+#include "layerscope/extraction.h"
 #include "layerscope/preprocessing.h"
+#include "layerscope/runtime.h"
 
 #include <QDialogButtonBox>
 #include <QFileDialog>
@@ -11,6 +13,7 @@
 #include <QLineEdit>
 #include <QLocale>
 #include <QPushButton>
+#include <QSpinBox>
 #include <QStyle>
 #include <QThread>
 #include <QToolButton>
@@ -69,10 +72,13 @@ ExportFolderDialog::ExportFolderDialog(const QStringList& argumentNames, const Q
     , names_(argumentNames)
     , output_(new QLineEdit(outputPath, this))
     , summary_(new QLabel(this))
+    , streams_(new QSpinBox(this))
+    , memory_(new QLabel(this))
     , buttons_(new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this))
     , estimate_(estimate)
 {
     setWindowTitle(tr("Export the checked modules for a folder"));
+    setMinimumWidth(fontMetrics().averageCharWidth() * 70); // the summary and memory lines wrap, in two lines at most
     pool_.setMaxThreadCount(1);
     auto* form = new QFormLayout(this);
     auto* help = new QLabel(argumentNames.size() > 1
@@ -119,6 +125,19 @@ ExportFolderDialog::ExportFolderDialog(const QStringList& argumentNames, const Q
     summary_->setWordWrap(true);
     summary_->setObjectName(QStringLiteral("exportSummary"));
     form->addRow(summary_);
+    streams_->setObjectName(QStringLiteral("exportStreams"));
+    streams_->setRange(0, 4);
+    streams_->setSpecialValueText(tr("Automatic (%1)").arg(defaultForwardStreams(computeThreads())));
+    streams_->setToolTip(tr("Batches through the model side by side, sharing the threads: faster on many cores, "
+                            "but each holds its batch's activations in memory (layerscope-cli extract --streams)"));
+    form->addRow(tr("Side by side:"), streams_);
+    memory_->setWordWrap(true);
+    form->addRow(memory_);
+    connect(streams_, &QSpinBox::valueChanged, this, [this] {
+        memory_->setText(memoryText());
+        fitTheText();
+    });
+    memory_->setText(memoryText());
     buttons_->button(QDialogButtonBox::Ok)->setText(tr("Export"));
     form->addRow(buttons_);
     connect(buttons_, &QDialogButtonBox::accepted, this, &QDialog::accept);
@@ -151,6 +170,31 @@ void ExportFolderDialog::setInput(int row, const QString& path)
 void ExportFolderDialog::setOutputPath(const QString& path) { output_->setText(path); }
 
 QString ExportFolderDialog::summaryText() const { return summary_->text(); }
+
+// Wrapped lines that arrive after the dialog is laid out (the counts) get the height they need.
+void ExportFolderDialog::fitTheText()
+{
+    layout()->activate();
+    const int needed = layout()->totalHeightForWidth(width());
+    if (needed > height())
+        resize(width(), needed);
+}
+
+int ExportFolderDialog::streams() const { return streams_->value(); }
+
+void ExportFolderDialog::setStreams(int streams) { streams_->setValue(streams); }
+
+QString ExportFolderDialog::memoryText() const
+{
+    const int batch = ExtractionJob().batchSize;
+    const int side = streams() > 0 ? streams() : defaultForwardStreams(computeThreads());
+    const QString batches = side == 1 ? tr("1 batch of %1 images").arg(batch)
+                                      : tr("%1 batches of %2 images side by side").arg(side).arg(batch);
+    if (!estimate_.known)
+        return tr("While it runs, %1 in memory with their activations").arg(batches);
+    return tr("While it runs, %1 in memory: about %2 of activations")
+        .arg(batches, QLocale().formattedDataSize(estimate_.bytesPerImage * batch * side));
+}
 
 bool ExportFolderDialog::canExport() const { return images_ >= 0 && !outputPath().isEmpty(); }
 
@@ -218,6 +262,7 @@ void ExportFolderDialog::showCounts(quint64 generation, const QList<qint64>& cou
     images_ = problem.isEmpty() ? images : -1;
     summary_->setText(problem.isEmpty() ? describeEstimate(estimate_, images) : problem);
     summary_->setStyleSheet(problem.isEmpty() ? QString() : QStringLiteral("color: #c0392b;"));
+    fitTheText();
     buttons_->button(QDialogButtonBox::Ok)->setEnabled(canExport());
     emit counted();
 }

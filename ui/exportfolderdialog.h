@@ -11,6 +11,7 @@
 class QDialogButtonBox;
 class QLabel;
 class QLineEdit;
+class QSpinBox;
 
 namespace layerscope::ui {
 
@@ -46,18 +47,26 @@ public:
     qint64 imageCount() const { return images_; } // -1 until counted or when the folders do not pair up
     QString summaryText() const;                  // the estimate or what is wrong
     bool canExport() const;
+    // Batches through the model side by side (ExtractionJob::streams; 0: the machine's default), and
+    // what they hold in memory while the export runs.
+    int streams() const;
+    void setStreams(int streams);
+    QString memoryText() const;
 
 signals:
     void counted(); // the folder counts arrived and the summary is up to date
 
 private:
     void recount();
+    void fitTheText();
     void showCounts(quint64 generation, const QList<qint64>& counts, const QStringList& errors);
 
     QList<QLineEdit*> rows_;
     QStringList names_;
     QLineEdit* output_;
     QLabel* summary_;
+    QSpinBox* streams_;
+    QLabel* memory_;
     QDialogButtonBox* buttons_;
     ExportEstimate estimate_;
     qint64 images_ = -1;

@@ -789,7 +789,7 @@ void MainWindow::exportCheckedDialog(bool folder)
         dialog->setAttribute(Qt::WA_DeleteOnClose);
         connect(dialog, &QDialog::accepted, this, [this, dialog] {
             rememberFolder(dialog->outputPath());
-            exportChecked(dialog->outputPath(), dialog->inputs());
+            exportChecked(dialog->outputPath(), dialog->inputs(), dialog->streams());
         });
         dialog->open();
         return;
@@ -802,7 +802,7 @@ void MainWindow::exportCheckedDialog(bool folder)
     exportChecked(path);
 }
 
-void MainWindow::exportChecked(const QString& outputPath, const QStringList& inputs)
+void MainWindow::exportChecked(const QString& outputPath, const QStringList& inputs, int streams)
 {
     if (!model_)
         return showError(tr("Open a model first"));
@@ -816,6 +816,7 @@ void MainWindow::exportChecked(const QString& outputPath, const QStringList& inp
     for (const QString& name : checked)
         job.request.outputsOf.push_back(name.toStdString());
     job.outputPath = outputPath.toStdString();
+    job.streams = streams;
     job.exportOptions.grid = featureMaps_->gridOptions();
     job.exportOptions.grid.channelOrder.clear();
     job.exportOptions.grid.gapColor = GridOptions().gapColor; // files get white gaps, whatever the theme

@@ -55,7 +55,8 @@ public:
     void openModel(const QString& path, const QStringList& inputs, const Preprocessing& preprocessing);
     void runNow();
     // Writes the checked modules' activations for the current inputs (or `inputs`, e.g. a folder).
-    void exportChecked(const QString& outputPath, const QStringList& inputs = {});
+    // streams: batches side by side for a folder (ExtractionJob::streams; 0: the machine's default).
+    void exportChecked(const QString& outputPath, const QStringList& inputs = {}, int streams = 0);
     void cancelWork();
     // Saves what is on screen: the grid as PNG, or the plot as PNG, PDF or SVG (by the extension).
     bool exportView(const QString& path);
