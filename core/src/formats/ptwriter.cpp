@@ -93,7 +93,7 @@ std::string pickleTensorDictOf(const std::vector<const StagedArray*>& arrays)
         putString(out, std::to_string(key));
         putString(out, "cpu");
         putInt(out, elements);
-        out += "tQ"; // TUPLE, BINPERSID
+        out += "tQ";    // TUPLE, BINPERSID
         putInt(out, 0); // storage offset
         out += '(';
         for (std::int64_t d : shape)
