@@ -89,7 +89,7 @@ std::string humanSize(std::size_t bytes)
 
 int merge(const cli::AtlasMergeOptions& options)
 {
-    cli::ProgressReport report(options.quiet);
+    cli::ProgressReport report(options.quiet, "rows");
     MergeResult merged;
     try {
         merged = mergeShards(options.shards, options.out, std::ref(report));

@@ -234,7 +234,8 @@ void TestCli::mergedShardsEqualOneRun()
         QVERIFY2(shard.exitCode == 0, qPrintable(shard.err));
     }
     const Outcome merged = cli(QStringList {"merge"} + shards + QStringList {"--out", dir.filePath("merged.npz")});
-    QVERIFY2(merged.exitCode == 0 && merged.err.contains("merged 3 shards: 22 rows of 3 arrays"),
+    QVERIFY2(merged.exitCode == 0 && merged.err.contains("merged 3 shards: 22 rows of 3 arrays")
+                 && merged.err.contains("progress: 22/22 rows"),
              qPrintable(merged.err));
     const Outcome same = runProgram(
         LAYERSCOPE_PYTHON,
