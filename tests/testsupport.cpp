@@ -1,6 +1,7 @@
 #include "testsupport.h"
 
 #include <QDir>
+#include <QDirIterator>
 #include <QFile>
 #include <QJsonDocument>
 
@@ -87,6 +88,18 @@ double maxAbsDifference(const Tensor& a, const Tensor& b)
         worst = std::max(worst, d);
     }
     return worst;
+}
+
+std::map<QString, QByteArray> filesUnder(const QString& folder)
+{
+    std::map<QString, QByteArray> files;
+    QDirIterator it(folder, QDir::Files | QDir::Hidden, QDirIterator::Subdirectories);
+    while (it.hasNext()) {
+        QFile file(it.next());
+        if (file.open(QIODevice::ReadOnly))
+            files[QDir(folder).relativeFilePath(file.fileName())] = file.readAll();
+    }
+    return files;
 }
 
 } // namespace layerscope::test

@@ -27,6 +27,10 @@ double maxAbsDifference(const Tensor& a, const Tensor& b);
 // The largest difference relative to `expected`'s largest magnitude (maps range from 1e-3 to 1e2).
 double relativeDifference(const Tensor& got, const Tensor& expected);
 
+// Every file under `folder` (hidden ones too), by its path relative to it, with its bytes: two outputs
+// compared file for file.
+std::map<QString, QByteArray> filesUnder(const QString& folder);
+
 } // namespace layerscope::test
 
 namespace layerscope::test {

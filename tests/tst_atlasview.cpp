@@ -19,7 +19,6 @@
 #include "inputpanel.h"
 
 #include <QCheckBox>
-#include <QDirIterator>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QLabel>
@@ -416,18 +415,9 @@ private slots:
         whole.run.resume = false;
         whole.run.outputPath = QDir(dir_.path()).filePath("whole.atlas").toStdString();
         QCOMPARE(buildAtlas(modelPath, whole).images, std::int64_t(22));
-        auto files = [](const QString& folder) {
-            std::map<QString, QByteArray> bytes;
-            for (QDirIterator it(folder, QDir::Files, QDirIterator::Subdirectories); it.hasNext();) {
-                QFile file(it.next());
-                if (file.open(QIODevice::ReadOnly))
-                    bytes[QDir(folder).relativeFilePath(file.fileName())] = file.readAll();
-            }
-            return bytes;
-        };
-        const auto expected = files(QString::fromStdString(whole.run.outputPath));
+        const auto expected = filesUnder(QString::fromStdString(whole.run.outputPath));
         QVERIFY(expected.size() >= 12);
-        QVERIFY(files(output) == expected);
+        QVERIFY(filesUnder(output) == expected);
     }
 
     void buildingWithoutAModelSaysWhy()

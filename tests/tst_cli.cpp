@@ -6,7 +6,6 @@
 #include "layerscope/job.h"
 #include "testsupport.h"
 
-#include <QDirIterator>
 #include <QFileSystemWatcher>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -307,14 +306,18 @@ void TestCli::mergedShardsEqualOneRun()
     QVERIFY2(bent.exitCode == 1 && bent.err.contains("crafted.npz.manifest.json: not a LayerScope extract manifest")
                  && bent.err.count('\n') == 1,
              qPrintable(bent.err));
+    // A copy of shard 0 (an .npz) named `name`, its manifest `m` (rows: `rows`) changed by the Python `edit`.
+    auto editedCopy = [&](const QString& name, const char* edit) {
+        return runProgram(LAYERSCOPE_PYTHON,
+                          {"-c",
+                           QString("import sys, json, shutil; a, b = sys.argv[1], sys.argv[2]; shutil.copy(a, b); "
+                                   "m = json.load(open(a + '.manifest.json')); rows = m['rows']; %1; "
+                                   "json.dump(m, open(b + '.manifest.json', 'w'))")
+                               .arg(edit),
+                           shards[0], dir.filePath(name)});
+    };
     // A shard that claims to be 1/3 but holds 0/3's rows: the first doubled data-set row is named.
-    const Outcome relabelled
-        = runProgram(LAYERSCOPE_PYTHON,
-                     {"-c",
-                      "import sys, json, shutil; a, b = sys.argv[1], sys.argv[2]; shutil.copy(a, b); "
-                      "m = json.load(open(a + '.manifest.json')); m['shard']['index'] = 1; "
-                      "json.dump(m, open(b + '.manifest.json', 'w'))",
-                      shards[0], dir.filePath("relabelled.npz")});
+    const Outcome relabelled = editedCopy("relabelled.npz", "m['shard']['index'] = 1");
     QVERIFY2(relabelled.exitCode == 0, qPrintable(relabelled.err));
     const Outcome doubled = cli(
         {"merge", shards[0], dir.filePath("relabelled.npz"), shards[2], "--quiet", "--out", dir.filePath("dd.npz")});
@@ -341,14 +344,7 @@ void TestCli::mergedShardsEqualOneRun()
     // Rows a shard's manifest lists out of order, outside the data set, or past its arrays: named, one line,
     // before anything is written (merge reads the rows in data-set order from every shard at once).
     auto editedShard = [&](const QString& name, const char* edit) {
-        const Outcome made
-            = runProgram(LAYERSCOPE_PYTHON,
-                         {"-c",
-                          QString("import sys, json, shutil; a, b = sys.argv[1], sys.argv[2]; shutil.copy(a, b); "
-                                  "m = json.load(open(a + '.manifest.json')); rows = m['rows']; %1; "
-                                  "json.dump(m, open(b + '.manifest.json', 'w'))")
-                              .arg(edit),
-                          shards[0], dir.filePath(name)});
+        const Outcome made = editedCopy(name, edit);
         return made.exitCode == 0
             ? cli({"merge", dir.filePath(name), shards[1], shards[2], "--quiet", "--out", dir.filePath("e.npz")})
             : made;
@@ -929,23 +925,6 @@ void TestCli::aCompleteRunReplacesAStaleResumeState()
     for (const auto& [key, tensor] : expected)
         QVERIFY2(got.count(key) && maxAbsDifference(got.at(key), tensor) == 0, key.c_str());
 }
-
-namespace {
-
-// Every file under `folder`, by its path relative to it, with its bytes.
-std::map<QString, QByteArray> filesUnder(const QString& folder)
-{
-    std::map<QString, QByteArray> files;
-    QDirIterator it(folder, QDir::Files | QDir::Hidden, QDirIterator::Subdirectories);
-    while (it.hasNext()) {
-        QFile file(it.next());
-        if (file.open(QIODevice::ReadOnly))
-            files[QDir(folder).relativeFilePath(file.fileName())] = file.readAll();
-    }
-    return files;
-}
-
-} // namespace
 
 // atlas --resume, as extract's: killed with SIGKILL after a checkpoint, the same command ends with the
 // files of an atlas never interrupted, byte for byte (its rankings and statistics were in the checkpoint);
