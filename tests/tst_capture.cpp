@@ -54,6 +54,7 @@ private slots:
     void everyModuleOutputMatchesForwardHooks();
     void everyModuleInputMatchesPreHooks_data() { everyModuleOutputMatchesForwardHooks_data(); }
     void everyModuleInputMatchesPreHooks();
+    void bfloat16ModelCapturesEqualForwardHooks();
     void modelOutputIsUnchangedByInstrumentation();
     void selectionChangesWithoutReload();
     void repeatedCallsAreNumbered();
@@ -132,6 +133,37 @@ void TestCapture::everyModuleOutputMatchesForwardHooks()
     for (auto it = expectedSkippedJson.begin(); it != expectedSkippedJson.end(); ++it)
         expectedSkipped.insert(it.key(), it.value().toString());
     QCOMPARE(skipped, expectedSkipped);
+}
+
+// Weights in bfloat16, as checkpoints often come, and a float32 array as input: LayerScope rounds the
+// input to bfloat16 as torch's .bfloat16() does, and every capture is the model's own bfloat16 tensor.
+void TestCapture::bfloat16ModelCapturesEqualForwardHooks()
+{
+    const Model model = Model::load(fixturePath("seed_cnn_bfloat16", "model.pt"));
+    QCOMPARE(model.parameterDType(), DType::BFloat16);
+    const std::string inputPath = fixturePath("seed_cnn_bfloat16", "input0.npy");
+    const Tensor input = prepareArrayInput(model, readNpy(inputPath), inputPath);
+    QCOMPARE(input.dtype, DType::BFloat16);
+    const auto referenceInputs = readNpzAsMap(fixturePath("seed_cnn_bfloat16", "reference_inputs.npz"));
+    QCOMPARE(maxAbsDifference(convertFloating(input, DType::Float32), referenceInputs.at("cnn.0>in")), 0.0);
+
+    CaptureRequest request;
+    request.outputsOf = allModuleNames(model);
+    const RunResult result = model.run({input}, request);
+    const auto reference = readNpzAsMap(fixturePath("seed_cnn_bfloat16", "reference.npz"));
+    std::size_t compared = 0;
+    for (const auto* list : {&result.captures, &result.outputs}) {
+        for (const auto& c : *list) {
+            const auto it = reference.find(c.key);
+            QVERIFY2(it != reference.end(), ("captured but not in the Python reference: " + c.key).c_str());
+            QCOMPARE(dtypeName(c.tensor.dtype), std::string("bfloat16"));
+            // One bfloat16 step (2^-8 of the largest value) allows another summation order on other machines.
+            const double difference = relativeDifference(convertFloating(c.tensor, DType::Float32), it->second);
+            QVERIFY2(difference <= 1.0 / 256, (c.key + ": relative difference " + std::to_string(difference)).c_str());
+            ++compared;
+        }
+    }
+    QCOMPARE(compared, reference.size());
 }
 
 void TestCapture::everyModuleInputMatchesPreHooks()

@@ -79,6 +79,7 @@ private slots:
     void matVersion73IsReadBackByH5py();
     void poolingAndHalfPrecisionEqualNumpy_data();
     void poolingAndHalfPrecisionEqualNumpy();
+    void bfloat16ModelExtractsWhatTorchComputes();
     void ctrlCKeepsCompleteRows();
     void fullDiskLeavesNoFile();
     void errorsAreOneLineAndNonZero_data();
@@ -1018,6 +1019,33 @@ void TestCli::atlasResumeAfterSigkillGivesTheUninterruptedAtlas()
              qPrintable(afresh.err));
     QVERIFY(!QFileInfo::exists(state));
     QVERIFY(filesUnder(out) == expected);
+}
+
+// A model saved in bfloat16 takes the float32 array it is given (rounded as torch rounds) and its
+// captures are stored as float32 (numpy has no bfloat16): every format, pooled or not.
+void TestCli::bfloat16ModelExtractsWhatTorchComputes()
+{
+    QTemporaryDir dir;
+    const QString model = fixture("seed_cnn_bfloat16", "model.pt"), input = fixture("seed_cnn_bfloat16", "input0.npy"),
+                  reference = fixture("seed_cnn_bfloat16", "reference.npz");
+    const QString check = QString(LAYERSCOPE_TESTS_SOURCE_DIR) + "/interop/check_bfloat16.py";
+    const QString full = dir.filePath("full.npz"), pooled = dir.filePath("pooled.pt");
+    const Outcome run = cli({"extract", model, "--input", input, "--all", "--out", full});
+    QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+    const Outcome same = runProgram(LAYERSCOPE_PYTHON, {check, full, reference});
+    QVERIFY2(same.exitCode == 0, qPrintable(same.err));
+    const QStringList counts = same.out.trimmed().split(' ');
+    QCOMPARE(counts.value(0).toInt(), 26); // every module of the seed CNN, and its output
+    qInfo("bfloat16 captures bit for bit PyTorch's: %s of %s", qPrintable(counts.value(1)),
+          qPrintable(counts.value(0)));
+    const QJsonObject manifest = manifestOf(full);
+    QCOMPARE(manifest["model"].toObject()["parameter_dtype"].toString(), QString("bfloat16"));
+    QCOMPARE(manifest["captures"].toArray().first().toObject()["dtype"].toString(), QString("float32"));
+
+    const Outcome pool = cli({"extract", model, "--input", input, "--all", "--pool", "avg", "--out", pooled});
+    QVERIFY2(pool.exitCode == 0, qPrintable(pool.err));
+    const Outcome poolCheck = runProgram(LAYERSCOPE_PYTHON, {check, pooled, reference, "avg"});
+    QVERIFY2(poolCheck.exitCode == 0, qPrintable(poolCheck.err));
 }
 
 QTEST_GUILESS_MAIN(TestCli)

@@ -30,6 +30,7 @@ private slots:
     void readsNumpyLayouts();
     void readsScalarsAndIntegers();
     void writesWhatItReads();
+    void halfPrecisionRoundsAsNumpyAndTorch();
     void npzKeepsCaptureNames();
     void headerIsAlignedTo64Bytes();
     void badFilesNameTheFileAndCause();
@@ -244,6 +245,66 @@ void TestNpy::readsScalarsAndIntegers()
     QCOMPARE(integers.dtype, DType::Int64);
     QCOMPARE(integers.values<std::int64_t>()[0], std::int64_t(-5));
     QCOMPARE(integers.values<std::int64_t>()[9], std::int64_t(4));
+}
+
+namespace {
+
+bool isBfloat16NaN(std::uint16_t bits) { return (bits & 0x7f80u) == 0x7f80u && (bits & 0x7fu) != 0; }
+
+// The first element whose 16-bit patterns differ, or -1. With anyNaN, two bfloat16 NaNs are equal:
+// torch's vectorised conversion makes 0xffff of every NaN, its scalar one 0x7fc0.
+std::int64_t firstDifferentBits(const Tensor& got, const Tensor& expected, bool anyNaN = false)
+{
+    if (got.numel() != expected.numel() || elementSize(got.dtype) != 2 || elementSize(expected.dtype) != 2)
+        return 0;
+    for (std::int64_t i = 0; i < got.numel(); ++i) {
+        const std::uint16_t a = got.values<std::uint16_t>()[i], b = expected.values<std::uint16_t>()[i];
+        if (a != b && !(anyNaN && isBfloat16NaN(a) && isBfloat16NaN(b)))
+            return i;
+    }
+    return -1;
+}
+
+} // namespace
+
+// What a bfloat16 model's inputs, --dtype float16 and the widening of half-precision captures do, bit for
+// bit against numpy's astype(float16) and torch's .bfloat16(): ties, overflow, subnormals, NaN.
+void TestNpy::halfPrecisionRoundsAsNumpyAndTorch()
+{
+    const Tensor values = readNpy(fixturePath("npy", "rounding_float32.npy"));
+    QVERIFY(values.numel() > 30000);
+    const Tensor half = convertFloating(values, DType::Float16);
+    QCOMPARE(half.dtype, DType::Float16);
+    const Tensor numpyHalf = readNpy(fixturePath("npy", "rounding_float16.npy"));
+    std::int64_t at = firstDifferentBits(half, numpyHalf);
+    QVERIFY2(
+        at < 0,
+        qPrintable(
+            QString("float16 of %1").arg(double(values.values<float>()[std::max<std::int64_t>(at, 0)]), 0, 'g', 9)));
+
+    const Tensor bfloat = convertFloating(values, DType::BFloat16);
+    at = firstDifferentBits(bfloat, readNpy(fixturePath("npy", "rounding_bfloat16_bits.npy")), true);
+    QVERIFY2(
+        at < 0,
+        qPrintable(
+            QString("bfloat16 of %1").arg(double(values.values<float>()[std::max<std::int64_t>(at, 0)]), 0, 'g', 9)));
+    // Widening back is exact: every bfloat16 is a float32.
+    const Tensor widened = convertFloating(bfloat, DType::Float32);
+    QCOMPARE(widened.dtype, DType::Float32);
+    for (std::int64_t i = 0; i < values.numel(); ++i) {
+        std::uint32_t bits;
+        std::memcpy(&bits, widened.values<float>() + i, sizeof bits);
+        QCOMPARE(std::uint16_t(bits >> 16), bfloat.values<std::uint16_t>()[i]);
+        QCOMPARE(bits & 0xffffu, 0u);
+    }
+
+    const Tensor everyHalf = readNpy(fixturePath("npy", "every_float16.npy"));
+    QCOMPARE(everyHalf.dtype, DType::Float16);
+    const Tensor asFloat = convertFloating(everyHalf, DType::Float32);
+    const Tensor numpyFloat = readNpy(fixturePath("npy", "every_float16_as_float32.npy"));
+    QCOMPARE(asFloat.numel(), std::int64_t(65536));
+    QCOMPARE(std::memcmp(asFloat.data.get(), numpyFloat.data.get(), asFloat.nbytes()), 0);
+    QCOMPARE(firstDifferentBits(convertFloating(asFloat, DType::Float16), everyHalf), std::int64_t(-1));
 }
 
 void TestNpy::writesWhatItReads()

@@ -75,19 +75,44 @@ std::string shapeToString(const std::vector<std::int64_t>& shape)
 
 } // namespace layerscope
 
+#include "floatbits_p.h"
 #include "layerscope/error.h"
 
 namespace layerscope {
 
 namespace {
 
-template <typename From, typename To> Tensor convertValues(const Tensor& tensor, DType to)
+// Calls visit(load) with a function that reads element i of the tensor as a number: float for the
+// half-precision types (exactly), the element's own type otherwise.
+template <typename Visit> void withLoader(const Tensor& tensor, Visit&& visit)
+{
+    switch (tensor.dtype) {
+    case DType::Float32: visit([in = tensor.values<float>()](std::int64_t i) { return in[i]; }); return;
+    case DType::Float64: visit([in = tensor.values<double>()](std::int64_t i) { return in[i]; }); return;
+    case DType::Float16:
+        visit([in = tensor.values<std::uint16_t>()](std::int64_t i) { return detail::halfToFloat(in[i]); });
+        return;
+    case DType::BFloat16:
+        visit([in = tensor.values<std::uint16_t>()](std::int64_t i) { return detail::bfloat16ToFloat(in[i]); });
+        return;
+    case DType::Int8: visit([in = tensor.values<std::int8_t>()](std::int64_t i) { return in[i]; }); return;
+    case DType::Int16: visit([in = tensor.values<std::int16_t>()](std::int64_t i) { return in[i]; }); return;
+    case DType::Int32: visit([in = tensor.values<std::int32_t>()](std::int64_t i) { return in[i]; }); return;
+    case DType::Int64: visit([in = tensor.values<std::int64_t>()](std::int64_t i) { return in[i]; }); return;
+    case DType::UInt8: visit([in = tensor.values<std::uint8_t>()](std::int64_t i) { return in[i]; }); return;
+    case DType::Bool: visit([in = tensor.values<bool>()](std::int64_t i) { return in[i]; }); return;
+    }
+}
+
+template <typename To, typename Convert> Tensor convertEach(const Tensor& tensor, DType to, Convert convert)
 {
     Tensor result = Tensor::zeros(tensor.shape, to);
-    const From* in = tensor.values<From>();
     To* out = static_cast<To*>(result.mutableData());
-    for (std::int64_t i = 0, n = tensor.numel(); i < n; ++i)
-        out[i] = static_cast<To>(in[i]);
+    const std::int64_t n = tensor.numel();
+    withLoader(tensor, [&](auto load) {
+        for (std::int64_t i = 0; i < n; ++i)
+            out[i] = convert(load(i));
+    });
     return result;
 }
 
@@ -97,32 +122,16 @@ Tensor convertFloating(const Tensor& tensor, DType to)
 {
     if (tensor.dtype == to)
         return tensor;
-    if (tensor.dtype == DType::Float64 && to == DType::Float32)
-        return convertValues<double, float>(tensor, to);
-    if (tensor.dtype == DType::Float32 && to == DType::Float64)
-        return convertValues<float, double>(tensor, to);
-    if (to == DType::Float32 || to == DType::Float64) {
-        const bool single = to == DType::Float32;
-        switch (tensor.dtype) {
-        case DType::Int8:
-            return single ? convertValues<std::int8_t, float>(tensor, to)
-                          : convertValues<std::int8_t, double>(tensor, to);
-        case DType::Int16:
-            return single ? convertValues<std::int16_t, float>(tensor, to)
-                          : convertValues<std::int16_t, double>(tensor, to);
-        case DType::Int32:
-            return single ? convertValues<std::int32_t, float>(tensor, to)
-                          : convertValues<std::int32_t, double>(tensor, to);
-        case DType::Int64:
-            return single ? convertValues<std::int64_t, float>(tensor, to)
-                          : convertValues<std::int64_t, double>(tensor, to);
-        case DType::UInt8:
-            return single ? convertValues<std::uint8_t, float>(tensor, to)
-                          : convertValues<std::uint8_t, double>(tensor, to);
-        case DType::Bool:
-            return single ? convertValues<bool, float>(tensor, to) : convertValues<bool, double>(tensor, to);
-        default: break;
-        }
+    switch (to) {
+    case DType::Float32: return convertEach<float>(tensor, to, [](auto v) { return static_cast<float>(v); });
+    case DType::Float64: return convertEach<double>(tensor, to, [](auto v) { return static_cast<double>(v); });
+    case DType::Float16:
+        return convertEach<std::uint16_t>(tensor, to,
+                                          [](auto v) { return detail::floatToHalf(static_cast<float>(v)); });
+    case DType::BFloat16:
+        return convertEach<std::uint16_t>(tensor, to,
+                                          [](auto v) { return detail::floatToBfloat16(static_cast<float>(v)); });
+    default: break;
     }
     throw Error("cannot convert " + dtypeName(tensor.dtype) + " to " + dtypeName(to));
 }

@@ -37,8 +37,10 @@ std::string shapeToString(const std::vector<std::int64_t>& shape); // "[1, 3, 22
 
 namespace layerscope {
 
-// A float64 tensor as float32 or the reverse (numpy arrays default to float64, models to float32),
-// or an integer or bool tensor as float32 or float64. Other conversions throw layerscope::Error.
+// A tensor of any dtype as a floating one: float32, float64, float16 or bfloat16 (numpy arrays default
+// to float64, models to float32, and half-precision models want their inputs in their own dtype).
+// Rounding is to nearest even, as numpy and torch round; float64 reaches the half types through
+// float32. A non-floating target throws layerscope::Error.
 Tensor convertFloating(const Tensor& tensor, DType to);
 
 // Rows [first, first + count) of an [N, ...] tensor, sharing its buffer: [count, ...]. Throws

@@ -1,5 +1,6 @@
 #include "layerscope/statistics.h"
 
+#include "floatbits_p.h"
 #include "layerscope/error.h"
 
 #include <algorithm>
@@ -10,32 +11,6 @@
 namespace layerscope {
 
 namespace {
-
-float halfToFloat(std::uint16_t h)
-{
-    const std::uint32_t sign = (h & 0x8000u) << 16, exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
-    std::uint32_t bits;
-    if (exponent == 0) {
-        if (mantissa == 0) {
-            bits = sign;
-        } else { // subnormal: normalise
-            int e = -1;
-            std::uint32_t m = mantissa;
-            do {
-                ++e;
-                m <<= 1;
-            } while ((m & 0x400) == 0);
-            bits = sign | std::uint32_t(127 - 15 - e) << 23 | (m & 0x3ff) << 13;
-        }
-    } else if (exponent == 31) {
-        bits = sign | 0x7f800000u | mantissa << 13;
-    } else {
-        bits = sign | (exponent + 127 - 15) << 23 | mantissa << 13;
-    }
-    float value;
-    std::memcpy(&value, &bits, sizeof value);
-    return value;
-}
 
 template <typename Visit> void forEachValue(const Tensor& tensor, Visit&& visit)
 {
@@ -51,15 +26,11 @@ template <typename Visit> void forEachValue(const Tensor& tensor, Visit&& visit)
         break;
     case DType::Float16:
         for (std::int64_t i = 0; i < n; ++i)
-            visit(double(halfToFloat(tensor.values<std::uint16_t>()[i])));
+            visit(double(detail::halfToFloat(tensor.values<std::uint16_t>()[i])));
         break;
     case DType::BFloat16:
-        for (std::int64_t i = 0; i < n; ++i) {
-            const std::uint32_t bits = std::uint32_t(tensor.values<std::uint16_t>()[i]) << 16;
-            float value;
-            std::memcpy(&value, &bits, sizeof value);
-            visit(double(value));
-        }
+        for (std::int64_t i = 0; i < n; ++i)
+            visit(double(detail::bfloat16ToFloat(tensor.values<std::uint16_t>()[i])));
         break;
     case DType::Int8:
         for (std::int64_t i = 0; i < n; ++i)

@@ -44,7 +44,9 @@ std::string extractionManifest(const ManifestFacts& facts)
     manifest["model"] = {{"path", fs::absolute(model.path()).string()},
                          {"sha256", facts.modelSha256},
                          {"format", model.formatName()},
-                         {"signature", model.signature()}};
+                         {"signature", model.signature()},
+                         // A bfloat16 model's captures are stored as float32 holding bfloat16 values.
+                         {"parameter_dtype", dtypeName(model.parameterDType())}};
     // Modules that run but whose output the file does not hold (ONNX: BatchNorm folded into a convolution).
     Json uncapturable = Json::array();
     for (const auto& m : model.modules())

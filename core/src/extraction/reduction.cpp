@@ -4,7 +4,6 @@
 #include "layerscope/statistics.h"
 
 #include <nlohmann/json.hpp>
-#include <opencv2/core.hpp>
 
 #include <algorithm>
 #include <numeric>
@@ -13,7 +12,10 @@ namespace layerscope::detail {
 
 namespace {
 
-bool floating(DType dtype) { return dtype == DType::Float32 || dtype == DType::Float64 || dtype == DType::Float16; }
+bool floating(DType dtype)
+{
+    return dtype == DType::Float32 || dtype == DType::Float64 || dtype == DType::Float16 || dtype == DType::BFloat16;
+}
 
 // [N, C, H, W] to [N, C] (the mean or the maximum over H x W), in float64, stored as `as`.
 Tensor poolMaps(const Tensor& maps, MapPooling how, DType as)
@@ -53,28 +55,19 @@ Tensor poolTokens(const Tensor& tokens, TokenPooling how, DType as)
     return as == DType::Float64 ? out : convertFloating(out, DType::Float32);
 }
 
-// Round to nearest even, as numpy's astype(float16) (OpenCV's conversion, F16C where the CPU has it).
-Tensor toFloat16(const Tensor& tensor)
-{
-    const Tensor single = tensor.dtype == DType::Float32 ? tensor : convertFloating(tensor, DType::Float32);
-    const cv::Mat in(1, int(single.numel()), CV_32F, const_cast<void*>(single.data.get()));
-    Tensor out = Tensor::zeros(tensor.shape, DType::Float16);
-    cv::Mat half(1, int(single.numel()), CV_16F, out.mutableData());
-    in.convertTo(half, CV_16F);
-    return out;
-}
-
+// Pooled in float64 and kept as float64 or float32; a float16 capture (a half-precision model's)
+// stays float16, and --dtype float16 rounds to it (to nearest even, as numpy's astype).
 Tensor reducedTensor(const Tensor& tensor, const FeatureReduction& reduce)
 {
-    if (!floating(tensor.dtype) || tensor.dtype == DType::Float16)
+    if (!floating(tensor.dtype))
         return tensor;
     Tensor out = tensor;
-    const DType as = tensor.dtype;
+    const DType as = tensor.dtype == DType::Float64 ? DType::Float64 : DType::Float32;
     if (out.shape.size() == 4 && reduce.maps != MapPooling::None)
         out = poolMaps(out, reduce.maps, as);
     else if (out.shape.size() == 3 && reduce.tokens != TokenPooling::None)
         out = poolTokens(out, reduce.tokens, as);
-    return reduce.float16 && out.numel() > 0 ? toFloat16(out) : out;
+    return reduce.float16 || tensor.dtype == DType::Float16 ? convertFloating(out, DType::Float16) : out;
 }
 
 } // namespace

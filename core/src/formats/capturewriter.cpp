@@ -84,6 +84,13 @@ std::string csvField(const std::string& text)
     return quoted + "\"";
 }
 
+// What a capture is stored as: a bfloat16 capture (a bfloat16 model's) as float32, which holds every
+// bfloat16 value exactly and which numpy, MATLAB and HDF5 readers know; numpy has no bfloat16.
+Tensor storable(const Tensor& tensor)
+{
+    return tensor.dtype == DType::BFloat16 ? convertFloating(tensor, DType::Float32) : tensor;
+}
+
 } // namespace
 
 ExportFormat exportFormatFor(const std::string& path)
@@ -286,7 +293,7 @@ void CaptureWriter::append(const std::vector<NamedTensor>& captures)
                     throw Error("capture '" + captures[i].name + "' given twice");
             }
             impl_->arrays.push_back(std::make_unique<detail::StagedArray>(captures[i].name, impl_->stagedFile(i),
-                                                                          impl_->path, captures[i].tensor));
+                                                                          impl_->path, storable(captures[i].tensor)));
         }
     } else if (captures.size() != impl_->arrays.size()) {
         throw Error("this batch brought " + std::to_string(captures.size()) + " captures, the first one "
@@ -297,7 +304,7 @@ void CaptureWriter::append(const std::vector<NamedTensor>& captures)
         if (captures[i].name != impl_->arrays[i]->name())
             throw Error("capture '" + captures[i].name + "' arrived where '" + impl_->arrays[i]->name()
                         + "' was expected; the captures must be the same for every batch");
-        impl_->arrays[i]->append(captures[i].tensor);
+        impl_->arrays[i]->append(storable(captures[i].tensor));
     }
 }
 
