@@ -80,6 +80,7 @@ private slots:
     void poolingAndHalfPrecisionEqualNumpy_data();
     void poolingAndHalfPrecisionEqualNumpy();
     void bfloat16ModelExtractsWhatTorchComputes();
+    void float16CapturesArePooledAsNumpyPools();
     void ctrlCKeepsCompleteRows();
     void fullDiskLeavesNoFile();
     void errorsAreOneLineAndNonZero_data();
@@ -1046,6 +1047,43 @@ void TestCli::bfloat16ModelExtractsWhatTorchComputes()
     QVERIFY2(pool.exitCode == 0, qPrintable(pool.err));
     const Outcome poolCheck = runProgram(LAYERSCOPE_PYTHON, {check, pooled, reference, "avg"});
     QVERIFY2(poolCheck.exitCode == 0, qPrintable(poolCheck.err));
+}
+
+// A module that returns float16 (here a cast after a convolution; LibTorch 1.13 has no float16
+// convolution on the CPU) is pooled like any other, in float64, and stays float16.
+void TestCli::float16CapturesArePooledAsNumpyPools()
+{
+    QTemporaryDir dir;
+    const QString script = dir.filePath("make_half.py");
+    QFile file(script);
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write(R"(import sys, numpy as np, torch
+class ToHalf(torch.nn.Module):
+    def forward(self, x):
+        return x.half()
+torch.manual_seed(0)
+model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), ToHalf()).eval()
+torch.jit.script(model).save(sys.argv[1] + "/half.pt")
+x = np.random.default_rng(1).standard_normal((2, 3, 9, 9)).astype(np.float32)
+np.save(sys.argv[1] + "/x.npy", x)
+with torch.no_grad():
+    np.save(sys.argv[1] + "/expected.npy", model(torch.from_numpy(x)).numpy().astype(np.float64).mean(axis=(2, 3)).astype(np.float16))
+)");
+    file.close();
+    const Outcome make = runProgram(LAYERSCOPE_PYTHON, {script, dir.path()});
+    QVERIFY2(make.exitCode == 0, qPrintable(make.err));
+    const QString out = dir.filePath("pooled.npz");
+    const Outcome run
+        = cli({"extract", dir.filePath("half.pt"), "-i", dir.filePath("x.npy"), "-l", "1", "--pool", "avg", "-o", out});
+    QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+    const Outcome numpy = runProgram(
+        LAYERSCOPE_PYTHON,
+        {"-c",
+         "import sys, numpy as np; got, want = np.load(sys.argv[1])['1'], np.load(sys.argv[2]); "
+         "assert got.dtype == np.float16 and np.array_equal(got, want), (got.dtype, got, want); print(got.shape)",
+         out, dir.filePath("expected.npy")});
+    QVERIFY2(numpy.exitCode == 0, qPrintable(numpy.err));
+    QCOMPARE(numpy.out.trimmed(), QString("(2, 4)"));
 }
 
 QTEST_GUILESS_MAIN(TestCli)
