@@ -6,6 +6,8 @@
 #include "atlasview.h"
 #include "channeldialog.h"
 #include "explainview.h"
+#include "layerscope/attribution.h"
+#include "layerscope/error.h"
 #include "layerscope/runtime.h"
 #include "mainwindow.h"
 
@@ -63,6 +65,14 @@ int main(int argc, char** argv)
     QCommandLineOption topThree("top3", "With --explain: the top three classes side by side.");
     parser.addOption(topThree);
     parser.process(app);
+    if (parser.isSet(explain)) { // an unknown method is a usage error, before any window
+        try {
+            layerscope::attributionMethodFromName(parser.value(explain).toStdString());
+        } catch (const layerscope::Error& error) {
+            std::fprintf(stderr, "layerscope: --explain: %s\n", error.what());
+            return 2;
+        }
+    }
 
     layerscope::configureRuntime();
     layerscope::ui::MainWindow window;

@@ -96,6 +96,9 @@ void TestExplainView::showsGradCamOfTheShownSample()
     QVERIFY(finished.wait(60000));
     QCOMPARE(view->target(), QString("layer4")); // the last spatial stage before pooling
     QCOMPARE(view->method(), QString("gradcam"));
+    view->setMethod("layer4"); // not a method (layerscope --explain refuses it): the current one stays
+    QCOMPARE(view->method(), QString("gradcam"));
+    QVERIFY(!view->isBusy());
     const Attribution* map = view->attribution();
     QVERIFY(map);
     const Tensor& expected = opened.reference.at("gradcam");

@@ -18,6 +18,7 @@
 #include <QLineEdit>
 #include <QListWidget>
 #include <QMessageBox>
+#include <QProcess>
 #include <QPushButton>
 #include <QSpinBox>
 #include <QStandardPaths>
@@ -60,6 +61,7 @@ private slots:
     void modelOutputFollowsTheSampleBox();
     void anotherModelReplacesEverythingOnScreen();
     void fitsASmallScreen();
+    void commandLineMisuseIsOneLine();
     void treeColumnsFitAtTheDefaultWidth();
     void modelInputPreviewKeepsItsAspect();
     void ctrlEFromTheFilterBoxSaysWhatIsMissing();
@@ -470,6 +472,25 @@ void TestMainWindow::anotherModelReplacesEverythingOnScreen()
 }
 
 // Its minimum size was 1491x724: more than a 1280x720 screen.
+// layerscope MODEL --explain NOT_A_METHOD used to abort with an uncaught exception once the window ran.
+void TestMainWindow::commandLineMisuseIsOneLine()
+{
+    QTemporaryDir runtime; // Qt warns on a line of its own without one
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    environment.insert("XDG_RUNTIME_DIR", runtime.path());
+    QProcess gui;
+    gui.setProcessEnvironment(environment);
+    gui.start(LAYERSCOPE_GUI,
+              {QString::fromStdString(fixturePath("seed_cnn_scripted", "model.pt")), "--explain", "layer4"});
+    QVERIFY(gui.waitForFinished(60000));
+    QCOMPARE(gui.exitStatus(), QProcess::NormalExit);
+    QCOMPARE(gui.exitCode(), 2);
+    const QStringList lines = QString(gui.readAllStandardError()).trimmed().split('\n');
+    QCOMPARE(lines.size(), 1);
+    QVERIFY2(lines[0].startsWith("layerscope: --explain: unknown attribution method 'layer4': use one of gradcam"),
+             qPrintable(lines[0]));
+}
+
 void TestMainWindow::fitsASmallScreen()
 {
     MainWindow window;

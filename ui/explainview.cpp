@@ -379,7 +379,12 @@ void ExplainView::setTarget(const QString& key)
         recompute();
 }
 
-void ExplainView::setMethod(const QString& name) { methodBox_->setCurrentIndex(methodBox_->findData(name)); }
+void ExplainView::setMethod(const QString& name)
+{
+    const int index = methodBox_->findData(name);
+    if (index >= 0) // an unknown name keeps the current method (an empty one would throw when run)
+        methodBox_->setCurrentIndex(index);
+}
 void ExplainView::setTopThree(bool sideBySide) { topThreeBox_->setChecked(sideBySide); }
 void ExplainView::setOpacity(int percent) { opacity_->setValue(percent); }
 

@@ -13,8 +13,6 @@ namespace layerscope {
 
 namespace {
 
-const char* const kNames[] = {"viridis", "gray", "magma", "inferno", "plasma", "jet", "turbo", "diverging"};
-
 // Blue - white - red, for signed values: zero is white.
 cv::Mat divergingLut()
 {
@@ -92,22 +90,6 @@ void finiteRange(const cv::Mat& values, float* low, float* high)
 }
 
 } // namespace
-
-std::vector<std::string> colormapNames() { return {std::begin(kNames), std::end(kNames)}; }
-
-std::string colormapName(Colormap colormap) { return kNames[static_cast<int>(colormap)]; }
-
-Colormap colormapFromName(const std::string& name)
-{
-    for (int i = 0; i < int(std::size(kNames)); ++i) {
-        if (name == kNames[i])
-            return static_cast<Colormap>(i);
-    }
-    std::string known;
-    for (const char* n : kNames)
-        known += std::string(known.empty() ? "" : ", ") + n;
-    throw Error("unknown colormap '" + name + "' (known: " + known + ")");
-}
 
 RgbImage renderChannelGrid(const Tensor& capture, std::int64_t sample, const GridOptions& options)
 {

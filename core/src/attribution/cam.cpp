@@ -13,16 +13,6 @@ namespace layerscope {
 
 namespace {
 
-struct Method {
-    AttributionMethod method;
-    const char* name;
-};
-constexpr Method kMethods[]
-    = {{AttributionMethod::GradCam, "gradcam"},       {AttributionMethod::GradCamPlusPlus, "gradcampp"},
-       {AttributionMethod::HiResCam, "hirescam"},     {AttributionMethod::LayerCam, "layercam"},
-       {AttributionMethod::EigenCam, "eigencam"},     {AttributionMethod::Saliency, "saliency"},
-       {AttributionMethod::SmoothGrad, "smoothgrad"}, {AttributionMethod::IntegratedGradients, "integrated-gradients"}};
-
 // The first principal component's projection of one sample's [C, H*W] activation (positions as
 // rows, centred per channel), signed so that its largest magnitude is positive (SVD's sign is free).
 std::vector<double> firstComponentProjection(const double* a, std::int64_t channels, std::int64_t positions)
@@ -47,36 +37,6 @@ std::vector<double> firstComponentProjection(const double* a, std::int64_t chann
 }
 
 } // namespace
-
-const std::vector<std::string>& attributionMethodNames()
-{
-    static const std::vector<std::string> names = [] {
-        std::vector<std::string> all;
-        for (const auto& m : kMethods)
-            all.push_back(m.name);
-        return all;
-    }();
-    return names;
-}
-
-std::string attributionMethodName(AttributionMethod method)
-{
-    for (const auto& m : kMethods)
-        if (m.method == method)
-            return m.name;
-    return "?";
-}
-
-AttributionMethod attributionMethodFromName(const std::string& name)
-{
-    for (const auto& m : kMethods)
-        if (name == m.name)
-            return m.method;
-    std::string known;
-    for (const auto& m : kMethods)
-        known += (known.empty() ? "" : ", ") + std::string(m.name);
-    throw Error("unknown attribution method '" + name + "': use one of " + known);
-}
 
 bool isInputAttribution(AttributionMethod method)
 {
