@@ -106,10 +106,20 @@ void TestExplainView::showsGradCamOfTheShownSample()
     QCOMPARE(double(map->classes[0]), valuesAsDoubles(opened.reference.at("class"))[0]);
     QCOMPARE(view->panelCount(), 1);
     QCOMPARE(view->shownImage(0).size(), QSize(112, 112)); // the input's size, the map upsampled over it
+    // No class names: the number once ("class 3, logit 1.25"), not "class 3 (class 3)".
+    QVERIFY2(view->captions().value(0).startsWith(QString("class %1, logit ").arg(map->classes[0])),
+             qPrintable(view->captions().value(0)));
+    QStringList names;
+    for (int c = 0; c < 1000; ++c)
+        names << QString("name%1").arg(c);
+    view->setLabels(names);
 
     opened.window.sampleBox()->setValue(1); // the second image
     QVERIFY(finished.wait(60000));
     QVERIFY(relativeDifference(view->attribution()->cam, rowsOf(expected, 1, 1)) <= 1e-5);
+    const auto second = view->attribution()->classes[0];
+    QVERIFY2(view->captions().value(0).startsWith(QString("name%1 (class %1), logit ").arg(second)),
+             qPrintable(view->captions().value(0)));
 }
 
 void TestExplainView::modelOutputClickExplainsThatClass()

@@ -535,9 +535,9 @@ void ExplainView::redraw()
         }
         images_.push_back(drawn);
         const auto c = result_->classes[std::size_t(i)];
-        captions_ << tr("%1 (class %2), logit %3")
-                         .arg(className(c))
-                         .arg(c)
+        const bool named = c >= 0 && c < labels_.size(); // else className says "class N" already
+        captions_ << (named ? tr("%1 (class %2), logit %3").arg(className(c)).arg(c)
+                            : tr("%1, logit %2").arg(className(c)))
                          .arg(double(result_->scores[std::size_t(i)]), 0, 'g', 4);
     }
     static_cast<MapStrip*>(strip_)->show(images_, captions_);

@@ -51,6 +51,7 @@ public:
     const Attribution* attribution() const { return result_.get(); } // null until one arrives
     QImage shownImage(int panel) const;                              // the overlay drawn in a panel
     int panelCount() const;
+    QStringList captions() const { return captions_; } // under each panel: class and logit
     QString statusText() const;
 
 signals:
