@@ -92,12 +92,29 @@ private slots:
     void anotherFolderDropsTheFirstOnesThumbnails();
     void folderExportShowsWhatItWillWrite();
     void twoInputFolderExportPairsTheFolders();
+    void closingWhileCountingLeavesTheCountToNoOne();
     void settingsAreRememberedPerModel();
     void notRunReasons();
 };
 
 // The seed CNN on a 320x240 photo: one line of advice (no LibTorch matrix shapes), and the editor
 // offers the size; one click runs the model.
+// A dialog closed while its folder is counted does not wait for the listing (it used to, which froze
+// the window on a slow network folder), and the listing's result reaches no one; the next dialog counts.
+void TestInputs::closingWhileCountingLeavesTheCountToNoOne()
+{
+    QTemporaryDir dir;
+    for (int i = 0; i < 3; ++i)
+        QVERIFY(
+            QFile::copy(QString(LAYERSCOPE_FIXTURES_DIR) + "/images/rgb8.png", dir.filePath(QString("%1.png").arg(i))));
+    for (int round = 0; round < 20; ++round) { // closed at every stage of the listing, one of them mid-way
+        auto* closed = new ExportFolderDialog({"x"}, {dir.path()}, {}, dir.filePath("out.npz"), "NumPy (*.npz)");
+        delete closed;
+    }
+    ExportFolderDialog dialog({"x"}, {dir.path()}, {}, dir.filePath("out.npz"), "NumPy (*.npz)");
+    QTRY_VERIFY_WITH_TIMEOUT(dialog.imageCount() == 3, 30000);
+}
+
 void TestInputs::fixedSizeModelGetsTheSizeOffered()
 {
     QTemporaryDir dir;

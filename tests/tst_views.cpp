@@ -79,6 +79,18 @@ void TestViews::channelDialogHoverNamesTheChannelAndPosition()
     QCOMPARE(hovered.last().at(0).toString(), QString("channel 26, x 5, y 2: 19"));
     QVERIFY(view->tilesNumbered());
     QCOMPARE(view->tileLabel(0), QString("26")); // its number on the tile too, not 0
+
+    // A bfloat16 model's map: the same value under the mouse (it said 0 for half precision).
+    dialog.close();
+    ChannelDialog half("layer4, channel 26", convertFloating(ramp(), DType::BFloat16), 26, Colormap::Viridis,
+                       grayInput());
+    half.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&half));
+    QSignalSpy halfHovered(half.view(), &FeatureMapView::hovered);
+    QTest::mouseMove(half.view()->viewport(), half.view()->mapFromScene(QPointF(4.5, 1.5))); // a move, not a stay
+    QTest::mouseMove(half.view()->viewport(), half.view()->mapFromScene(QPointF(5.5, 2.5)));
+    QVERIFY(!halfHovered.isEmpty());
+    QCOMPARE(halfHovered.last().at(0).toString(), QString("channel 26, x 5, y 2: 19"));
 }
 
 void TestViews::channelDialogSavesAtLeastTheInputSize()

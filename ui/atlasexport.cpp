@@ -16,7 +16,8 @@ QString number(double value) { return std::isnan(value) ? QStringLiteral("nan") 
 
 QString csvField(QString text)
 {
-    if (text.contains(QRegularExpression(QStringLiteral("[\",\\n]"))))
+    static const QRegularExpression special(QStringLiteral("[\",\\n]")); // compiled once, not per row
+    if (text.contains(special))
         text = '"' + text.replace('"', QStringLiteral("\"\"")) + '"';
     return text;
 }

@@ -4,6 +4,7 @@
 #include "layerscope/preprocessing.h"
 #include "layerscope/runtime.h"
 
+#include <QApplication>
 #include <QDialogButtonBox>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -12,10 +13,12 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QLocale>
+#include <QPointer>
 #include <QPushButton>
 #include <QSpinBox>
 #include <QStyle>
 #include <QThread>
+#include <QThreadPool>
 #include <QToolButton>
 
 #include <set>
@@ -79,7 +82,6 @@ ExportFolderDialog::ExportFolderDialog(const QStringList& argumentNames, const Q
 {
     setWindowTitle(tr("Export the checked modules for a folder"));
     setMinimumWidth(fontMetrics().averageCharWidth() * 70); // the summary and memory lines wrap, in two lines at most
-    pool_.setMaxThreadCount(1);
     auto* form = new QFormLayout(this);
     auto* help = new QLabel(argumentNames.size() > 1
                                 ? tr("One folder per forward argument (or an image or .npy shared by every sample); "
@@ -147,8 +149,7 @@ ExportFolderDialog::ExportFolderDialog(const QStringList& argumentNames, const Q
 
 ExportFolderDialog::~ExportFolderDialog()
 {
-    ++generation_;
-    pool_.waitForDone(); // its task posts to this dialog
+    ++*generation_; // a listing still queued is skipped; one running posts to no one
 }
 
 QStringList ExportFolderDialog::inputs() const
@@ -198,23 +199,40 @@ QString ExportFolderDialog::memoryText() const
 
 bool ExportFolderDialog::canExport() const { return images_ >= 0 && !outputPath().isEmpty(); }
 
+namespace {
+
+// One listing at a time, on a thread of its own: a slow folder holds up no other work.
+QThreadPool& listingPool()
+{
+    static QThreadPool* pool = [] {
+        auto* p = new QThreadPool; // never destroyed: exit does not wait for a listing of a dead share
+        p->setMaxThreadCount(1);
+        return p;
+    }();
+    return *pool;
+}
+
+} // namespace
+
 // Listing folders is file-system work: a worker does it, the dialog shows the result when it comes.
 void ExportFolderDialog::recount()
 {
     Q_ASSERT(QThread::currentThread() == thread());
-    const quint64 generation = ++generation_;
+    const quint64 generation = ++*generation_;
     images_ = -1;
     buttons_->button(QDialogButtonBox::Ok)->setEnabled(false);
     summary_->setText(tr("Counting the images…"));
     const QStringList paths = inputs();
-    pool_.start([this, generation, paths] {
+    listingPool().start([self = QPointer<ExportFolderDialog>(this), latest = generation_, generation, paths] {
+        if (*latest != generation)
+            return; // typed over, or closed, while it waited
         QList<qint64> counts;
         QStringList errors;
         for (const QString& path : paths) {
             qint64 count = -1; // -1: a file, shared by every sample
             QString error;
             if (path.isEmpty()) {
-                error = tr("choose a folder");
+                error = ExportFolderDialog::tr("choose a folder");
             } else if (QFileInfo(path).isDir()) {
                 try {
                     count = qint64(listImages(path.toStdString(), false).size());
@@ -222,19 +240,24 @@ void ExportFolderDialog::recount()
                     error = QString::fromUtf8(e.what());
                 }
             } else if (!QFileInfo(path).isFile()) {
-                error = tr("%1: no such file or folder").arg(path);
+                error = ExportFolderDialog::tr("%1: no such file or folder").arg(path);
             }
             counts << count;
             errors << error;
         }
-        QMetaObject::invokeMethod(
-            this, [this, generation, counts, errors] { showCounts(generation, counts, errors); }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod( // the application outlives any dialog; self is checked on its thread
+            qApp,
+            [self, generation, counts, errors] {
+                if (self)
+                    self->showCounts(generation, counts, errors);
+            },
+            Qt::QueuedConnection);
     });
 }
 
 void ExportFolderDialog::showCounts(quint64 generation, const QList<qint64>& counts, const QStringList& errors)
 {
-    if (generation != generation_)
+    if (generation != *generation_)
         return; // a path changed since
     const QStringList paths = inputs();
     QString problem;

@@ -4,9 +4,9 @@
 
 #include <QDialog>
 #include <QStringList>
-#include <QThreadPool>
 
 #include <atomic>
+#include <memory>
 
 class QDialogButtonBox;
 class QLabel;
@@ -70,8 +70,9 @@ private:
     QDialogButtonBox* buttons_;
     ExportEstimate estimate_;
     qint64 images_ = -1;
-    QThreadPool pool_;
-    std::atomic<quint64> generation_ {0};
+    // The latest count asked for; shared with the listing tasks, which may outlive the dialog (a slow
+    // network folder), so that closing it never waits and a stale listing is skipped before it starts.
+    std::shared_ptr<std::atomic<quint64>> generation_ = std::make_shared<std::atomic<quint64>>(0);
 };
 
 } // namespace layerscope::ui

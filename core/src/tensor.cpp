@@ -136,6 +136,15 @@ Tensor convertFloating(const Tensor& tensor, DType to)
     throw Error("cannot convert " + dtypeName(tensor.dtype) + " to " + dtypeName(to));
 }
 
+double valueAt(const Tensor& tensor, std::int64_t index)
+{
+    if (index < 0 || index >= tensor.numel())
+        throw Error("element " + std::to_string(index) + " out of range for " + shapeToString(tensor.shape));
+    double value = 0;
+    withLoader(tensor, [&](auto load) { value = static_cast<double>(load(index)); });
+    return value;
+}
+
 Tensor rowsOf(const Tensor& tensor, std::int64_t first, std::int64_t count)
 {
     if (tensor.shape.empty() || first < 0 || count < 0 || first > tensor.shape[0] || count > tensor.shape[0] - first)

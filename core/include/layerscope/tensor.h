@@ -43,6 +43,10 @@ namespace layerscope {
 // float32. A non-floating target throws layerscope::Error.
 Tensor convertFloating(const Tensor& tensor, DType to);
 
+// Element `index` of the flattened tensor as a double, whatever its dtype (a hovered pixel). Throws
+// layerscope::Error when out of range.
+double valueAt(const Tensor& tensor, std::int64_t index);
+
 // Rows [first, first + count) of an [N, ...] tensor, sharing its buffer: [count, ...]. Throws
 // layerscope::Error when out of range. The one way to slice along the batch axis.
 Tensor rowsOf(const Tensor& tensor, std::int64_t first, std::int64_t count);

@@ -99,8 +99,9 @@ RgbImage renderChannelGrid(const Tensor& capture, std::int64_t sample, const Gri
     const int height = int(capture.shape[2]), width = int(capture.shape[3]);
     if (sample < 0 || sample >= n)
         throw Error("sample " + std::to_string(sample) + " out of range: the batch has " + std::to_string(n));
-    Tensor values = capture.dtype == DType::Float32 ? capture : convertFloating(capture, DType::Float32);
-    const float* base = values.values<float>() + sample * channels * height * width;
+    // Only the shown sample is converted (a float16 batch of 16 would otherwise be converted whole).
+    const Tensor values = convertFloating(rowsOf(capture, sample, 1), DType::Float32);
+    const float* base = values.values<float>();
 
     const GridLayout layout = gridLayout(channels, width, height, options);
     const int columns = layout.columns, rows = layout.rows;
@@ -183,8 +184,8 @@ std::vector<int> sortChannels(const Tensor& capture, std::int64_t sample, Channe
         indices[std::size_t(c)] = c;
     if (order == ChannelOrder::Index)
         return indices;
-    Tensor values = capture.dtype == DType::Float32 ? capture : convertFloating(capture, DType::Float32);
-    const float* base = values.values<float>() + sample * channels * plane;
+    const Tensor values = convertFloating(rowsOf(capture, sample, 1), DType::Float32);
+    const float* base = values.values<float>();
     std::vector<double> key(static_cast<std::size_t>(channels), 0.0);
     for (std::int64_t c = 0; c < channels; ++c) {
         const cv::Mat p(1, int(plane), CV_32F, const_cast<float*>(base + c * plane));
