@@ -140,6 +140,8 @@ AtlasProjector::AtlasProjector(QWidget* parent)
     setEnabled(false);
 }
 
+AtlasProjector::~AtlasProjector() { ++*latestProjection_; } // a projection still queued is not computed
+
 void AtlasProjector::setAtlas(std::shared_ptr<const Atlas> atlas)
 {
     atlas_ = std::move(atlas);
@@ -164,15 +166,35 @@ bool AtlasProjector::selectCapture(const QString& capture)
     return true;
 }
 
+namespace {
+
+QThreadPool& projectionPool()
+{
+    static QThreadPool* pool = [] {
+        auto* p = new QThreadPool; // never destroyed: exit does not wait for a projection
+        p->setMaxThreadCount(1);
+        return p;
+    }();
+    return *pool;
+}
+
+} // namespace
+
 void AtlasProjector::project()
 {
     if (!atlas_ || captureBox_->currentIndex() < 0)
         return;
     const quint64 generation = ++generation_;
+    *latestProjection_ = generation;
     QPointer<AtlasProjector> self(this);
     const auto atlas = atlas_;
     const std::string capture = captureBox_->currentText().toStdString();
-    QThreadPool::globalInstance()->start([self, generation, atlas, capture] {
+    // A PCA of a large atlas takes long (about 30 s for 10,000 images of 2048 channels): on a thread of
+    // its own, so that Explain, patches and previews on the global pool do not wait behind it, and a
+    // projection superseded while it waited (another capture, another atlas) is not computed at all.
+    projectionPool().start([self, generation, latest = latestProjection_, atlas, capture] {
+        if (*latest != generation)
+            return;
         Tensor pooled;
         Projection projection;
         QString error;

@@ -9,6 +9,7 @@
 
 #include <QWidget>
 
+#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -27,6 +28,7 @@ public:
     enum class Colouring { Subfolder, PredictedClass, Channel };
 
     explicit AtlasProjector(QWidget* parent = nullptr);
+    ~AtlasProjector() override;
 
     void setAtlas(std::shared_ptr<const Atlas> atlas);
     bool selectCapture(const QString& capture);
@@ -63,6 +65,8 @@ private:
     Colouring colouring_ = Colouring::Subfolder;
     int channel_ = 0;
     quint64 generation_ = 0, stripGeneration_ = 0, hoverGeneration_ = 0;
+    // generation_ as the projection tasks see it: a task that is no longer the latest skips its work.
+    std::shared_ptr<std::atomic<quint64>> latestProjection_ = std::make_shared<std::atomic<quint64>>(0);
     std::int64_t hovered_ = -1;
     QPointF pressedAt_;
 
