@@ -358,13 +358,28 @@ void AtlasProjector::showNeighbours(std::int64_t image)
 {
     if (!atlas_ || pooled_.shape.empty())
         return;
-    std::vector<std::int64_t> images {image};
-    std::vector<QString> captions {tr("this image")};
-    for (const Neighbour& n : nearestByCosine(pooled_, image, kNeighbours)) {
-        images.push_back(n.index);
-        captions.push_back(tr("cosine %1").arg(double(n.similarity), 0, 'f', 3));
-    }
-    fillStrip(images, captions);
+    // A pass over every pooled vector (about 0.3 s for 100,000 of 2048 channels): off the GUI thread; a
+    // newer strip (another click, a rectangle) supersedes it.
+    const quint64 generation = ++stripGeneration_;
+    QPointer<AtlasProjector> self(this);
+    QThreadPool::globalInstance()->start([self, generation, pooled = pooled_, image] {
+        std::vector<Neighbour> neighbours;
+        try {
+            neighbours = nearestByCosine(pooled, image, kNeighbours);
+        } catch (const std::exception&) { // not an image of this atlas: the strip shows it alone
+        }
+        QMetaObject::invokeMethod(qApp, [self, generation, image, neighbours] {
+            if (!self || generation != self->stripGeneration_)
+                return;
+            std::vector<std::int64_t> images {image};
+            std::vector<QString> captions {tr("this image")};
+            for (const Neighbour& n : neighbours) {
+                images.push_back(n.index);
+                captions.push_back(tr("cosine %1").arg(double(n.similarity), 0, 'f', 3));
+            }
+            self->fillStrip(images, captions);
+        });
+    });
 }
 
 void AtlasProjector::selectInside(const QRectF& area)
