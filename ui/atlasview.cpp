@@ -139,6 +139,8 @@ AtlasView::AtlasView(QWidget* parent)
     setEnabled(false);
 }
 
+AtlasView::~AtlasView() { ++*latestPatches_; } // patches still to come are not made
+
 void AtlasView::openAtlas(const QString& path)
 {
     QPointer<AtlasView> self(this);
@@ -360,6 +362,7 @@ void AtlasView::showPatches()
                              .arg(entries[rank].x));
     }
     const quint64 generation = ++generation_;
+    *latestPatches_ = generation;
     if (entries.empty()) {
         emit patchesShown();
         return;
@@ -368,24 +371,27 @@ void AtlasView::showPatches()
     const AtlasLayer layerCopy = *current; // the worker needs the grid's shape only, but owns its copy
     const Preprocessing preprocessing = preprocessing_;
     const PatchOverlay overlay {drawsMaps() ? model_ : nullptr, channel_};
-    QThreadPool::globalInstance()->start([self, generation, entries, files, layerCopy, preprocessing, overlay] {
-        std::vector<QImage> images;
-        for (std::size_t i = 0; i < entries.size(); ++i) {
-            try {
-                images.push_back(atlasPatch(files[i], preprocessing, layerCopy, entries[i], kPatchSide, overlay));
-            } catch (const std::exception& e) {
-                images.push_back(
-                    missingPatch(QObject::tr("cannot read:\n%1").arg(QString::fromStdString(e.what()).left(80))));
+    QThreadPool::globalInstance()->start(
+        [self, generation, latest = latestPatches_, entries, files, layerCopy, preprocessing, overlay] {
+            std::vector<QImage> images;
+            for (std::size_t i = 0; i < entries.size(); ++i) {
+                if (*latest != generation)
+                    return; // another channel was chosen: its patches, with a forward each, come first
+                try {
+                    images.push_back(atlasPatch(files[i], preprocessing, layerCopy, entries[i], kPatchSide, overlay));
+                } catch (const std::exception& e) {
+                    images.push_back(
+                        missingPatch(QObject::tr("cannot read:\n%1").arg(QString::fromStdString(e.what()).left(80))));
+                }
             }
-        }
-        QMetaObject::invokeMethod(qApp, [self, generation, images] {
-            if (!self || generation != self->generation_)
-                return; // a newer channel was chosen meanwhile
-            for (int i = 0; i < int(images.size()) && i < self->patches_->count(); ++i)
-                self->patches_->item(i)->setIcon(QIcon(QPixmap::fromImage(images[std::size_t(i)])));
-            emit self->patchesShown();
+            QMetaObject::invokeMethod(qApp, [self, generation, images] {
+                if (!self || generation != self->generation_)
+                    return; // a newer channel was chosen meanwhile
+                for (int i = 0; i < int(images.size()) && i < self->patches_->count(); ++i)
+                    self->patches_->item(i)->setIcon(QIcon(QPixmap::fromImage(images[std::size_t(i)])));
+                emit self->patchesShown();
+            });
         });
-    });
 }
 
 } // namespace layerscope::ui

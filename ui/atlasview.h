@@ -8,6 +8,7 @@
 
 #include <QWidget>
 
+#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -29,6 +30,7 @@ public:
     enum class Metric { Mean, Max, Active };
 
     explicit AtlasView(QWidget* parent = nullptr);
+    ~AtlasView() override;
 
     // Reads the atlas on a worker thread; then opened() or failed(message).
     void openAtlas(const QString& path);
@@ -75,6 +77,8 @@ private:
     std::vector<int> order_;
     int channel_ = 0;
     quint64 generation_ = 0; // of patch requests; older results are dropped
+    // generation_ as the patch tasks see it, checked before each patch (and its forward).
+    std::shared_ptr<std::atomic<quint64>> latestPatches_ = std::make_shared<std::atomic<quint64>>(0);
     std::shared_ptr<const Model> model_;
     std::string modelHash_; // of model_'s file, once hashed
 
