@@ -97,8 +97,6 @@ private slots:
     void notRunReasons();
 };
 
-// The seed CNN on a 320x240 photo: one line of advice (no LibTorch matrix shapes), and the editor
-// offers the size; one click runs the model.
 // A dialog closed while its folder is counted does not wait for the listing (it used to, which froze
 // the window on a slow network folder), and the listing's result reaches no one; the next dialog counts.
 void TestInputs::closingWhileCountingLeavesTheCountToNoOne()
@@ -115,6 +113,8 @@ void TestInputs::closingWhileCountingLeavesTheCountToNoOne()
     QTRY_VERIFY_WITH_TIMEOUT(dialog.imageCount() == 3, 30000);
 }
 
+// The seed CNN on a 320x240 photo: one line of advice (no LibTorch matrix shapes), and the editor
+// offers the size; one click runs the model.
 void TestInputs::fixedSizeModelGetsTheSizeOffered()
 {
     QTemporaryDir dir;

@@ -145,6 +145,13 @@ AtlasProjector::~AtlasProjector() { ++*latestProjection_; } // a projection stil
 void AtlasProjector::setAtlas(std::shared_ptr<const Atlas> atlas)
 {
     atlas_ = std::move(atlas);
+    // What belonged to the previous atlas goes: its rows index other files. A neighbour search or a
+    // thumbnail still on its way is dropped when it arrives.
+    ++stripGeneration_;
+    ++hoverGeneration_;
+    projection_ = {};
+    pooled_ = {};
+    strip_->clear();
     {
         const QSignalBlocker blocker(captureBox_);
         captureBox_->clear();
@@ -204,6 +211,8 @@ void AtlasProjector::project()
         } catch (const std::exception& e) {
             error = QString::fromStdString(e.what());
         }
+        if (*latest != generation)
+            return; // superseded or closed (the window may be gone: nothing to post to)
         QMetaObject::invokeMethod(qApp, [self, generation, pooled, projection, error] {
             if (!self || generation != self->generation_)
                 return;
@@ -405,6 +414,8 @@ void AtlasProjector::fillStrip(const std::vector<std::int64_t>& images, const st
     strip_->clear();
     std::vector<std::string> files;
     for (std::size_t i = 0; i < images.size(); ++i) {
+        if (images[i] < 0 || std::size_t(images[i]) >= atlas_->files().size())
+            continue; // not this atlas's image
         const QString file = QString::fromStdString(atlas_->files()[std::size_t(images[i])]);
         files.push_back(file.toStdString());
         auto* item = new QListWidgetItem(captions[i], strip_);

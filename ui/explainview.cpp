@@ -536,9 +536,10 @@ void ExplainView::redraw()
         images_.push_back(drawn);
         const auto c = result_->classes[std::size_t(i)];
         const bool named = c >= 0 && c < labels_.size(); // else className says "class N" already
-        captions_ << (named ? tr("%1 (class %2), logit %3").arg(className(c)).arg(c)
-                            : tr("%1, logit %2").arg(className(c)))
-                         .arg(double(result_->scores[std::size_t(i)]), 0, 'g', 4);
+        const QString logit = QString::number(double(result_->scores[std::size_t(i)]), 'g', 4);
+        // One arg() call: a class name holding "%2" is not substituted into.
+        captions_ << (named ? tr("%1 (class %2), logit %3").arg(className(c), QString::number(c), logit)
+                            : tr("%1, logit %2").arg(className(c), logit));
     }
     static_cast<MapStrip*>(strip_)->show(images_, captions_);
     const TensorStatistics range = computeStatistics(sampleOf(result_->cam, 0));

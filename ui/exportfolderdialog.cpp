@@ -201,12 +201,12 @@ bool ExportFolderDialog::canExport() const { return images_ >= 0 && !outputPath(
 
 namespace {
 
-// One listing at a time, on a thread of its own: a slow folder holds up no other work.
+// Listings on threads of their own: a slow folder holds up no other work.
 QThreadPool& listingPool()
 {
     static QThreadPool* pool = [] {
         auto* p = new QThreadPool; // never destroyed: exit does not wait for a listing of a dead share
-        p->setMaxThreadCount(1);
+        p->setMaxThreadCount(4);   // one hung share does not hold up the listings of the next dialogs
         return p;
     }();
     return *pool;
@@ -245,6 +245,8 @@ void ExportFolderDialog::recount()
             counts << count;
             errors << error;
         }
+        if (*latest != generation)
+            return;                // typed over, or closed, while it listed
         QMetaObject::invokeMethod( // the application outlives any dialog; self is checked on its thread
             qApp,
             [self, generation, counts, errors] {

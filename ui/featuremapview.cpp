@@ -188,6 +188,10 @@ void FeatureMapView::mouseMoveEvent(QMouseEvent* event)
     }
     const std::int64_t h = capture_.shape[2], w = capture_.shape[3];
     const std::int64_t offset = ((std::int64_t(sample_) * capture_.shape[1] + channel) * h + y) * w + x;
+    if (offset < 0 || offset >= capture_.numel()) { // a tile of a grid drawn before the capture changed
+        emit hovered({});
+        return;
+    }
     const double value = valueAt(capture_, offset);
     const int shown = reportedChannel_ >= 0 ? reportedChannel_ : channel;
     emit hovered(tr("channel %1, x %2, y %3: %4").arg(shown).arg(x).arg(y).arg(value, 0, 'g', 6));

@@ -62,4 +62,17 @@ inline std::uint16_t floatToHalf(float value)
     return std::uint16_t(sign | (magnitude >> 13));
 }
 
+// A double as a float32 rounded to odd (toward zero, then the last bit set when inexact): rounded
+// again to float16 or bfloat16 it gives the correctly rounded result of the double, as numpy's
+// astype(np.float16) of a float64 does, where plain float32 rounding first could be one step off.
+inline float roundedToOdd(double value)
+{
+    const float nearest = static_cast<float>(value);
+    if (!std::isfinite(value) || static_cast<double>(nearest) == value)
+        return nearest;
+    const float truncated
+        = std::abs(static_cast<double>(nearest)) > std::abs(value) ? std::nextafter(nearest, 0.0f) : nearest;
+    return floatFromBits(bitsOfFloat(truncated) | 1u);
+}
+
 } // namespace layerscope::detail

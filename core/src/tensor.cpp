@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
+#include <type_traits>
 
 namespace layerscope {
 
@@ -104,6 +105,17 @@ template <typename Visit> void withLoader(const Tensor& tensor, Visit&& visit)
     }
 }
 
+// On the way to a half type: doubles and 64-bit integers rounded to odd (one rounding in all), the rest
+// exactly (every float16, bfloat16 and integer of up to 24 bits is a float32).
+template <typename From> float asFloat(From value)
+{
+    if constexpr (std::is_same_v<From,
+                                 double> || std::is_same_v<From, std::int64_t> || std::is_same_v<From, std::int32_t>)
+        return detail::roundedToOdd(static_cast<double>(value));
+    else
+        return static_cast<float>(value);
+}
+
 template <typename To, typename Convert> Tensor convertEach(const Tensor& tensor, DType to, Convert convert)
 {
     Tensor result = Tensor::zeros(tensor.shape, to);
@@ -126,11 +138,9 @@ Tensor convertFloating(const Tensor& tensor, DType to)
     case DType::Float32: return convertEach<float>(tensor, to, [](auto v) { return static_cast<float>(v); });
     case DType::Float64: return convertEach<double>(tensor, to, [](auto v) { return static_cast<double>(v); });
     case DType::Float16:
-        return convertEach<std::uint16_t>(tensor, to,
-                                          [](auto v) { return detail::floatToHalf(static_cast<float>(v)); });
+        return convertEach<std::uint16_t>(tensor, to, [](auto v) { return detail::floatToHalf(asFloat(v)); });
     case DType::BFloat16:
-        return convertEach<std::uint16_t>(tensor, to,
-                                          [](auto v) { return detail::floatToBfloat16(static_cast<float>(v)); });
+        return convertEach<std::uint16_t>(tensor, to, [](auto v) { return detail::floatToBfloat16(asFloat(v)); });
     default: break;
     }
     throw Error("cannot convert " + dtypeName(tensor.dtype) + " to " + dtypeName(to));

@@ -39,8 +39,8 @@ namespace layerscope {
 
 // A tensor of any dtype as a floating one: float32, float64, float16 or bfloat16 (numpy arrays default
 // to float64, models to float32, and half-precision models want their inputs in their own dtype).
-// Rounding is to nearest even, as numpy and torch round; float64 reaches the half types through
-// float32. A non-floating target throws layerscope::Error.
+// Rounding is to nearest even, once, as numpy and torch round. A non-floating target throws
+// layerscope::Error.
 Tensor convertFloating(const Tensor& tensor, DType to);
 
 // Element `index` of the flattened tensor as a double, whatever its dtype (a hovered pixel). Throws

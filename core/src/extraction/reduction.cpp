@@ -56,18 +56,20 @@ Tensor poolTokens(const Tensor& tokens, TokenPooling how, DType as)
 }
 
 // Pooled in float64 and kept as float64 or float32; a float16 capture (a half-precision model's)
-// stays float16, and --dtype float16 rounds to it (to nearest even, as numpy's astype).
+// stays float16, and --dtype float16 rounds to it (to nearest even, once, as numpy's astype).
 Tensor reducedTensor(const Tensor& tensor, const FeatureReduction& reduce)
 {
     if (!floating(tensor.dtype))
         return tensor;
     Tensor out = tensor;
-    const DType as = tensor.dtype == DType::Float64 ? DType::Float64 : DType::Float32;
+    const bool half = reduce.float16 || tensor.dtype == DType::Float16;
+    // A half result is rounded once, from the float64 pool (through float32 it could be a step off).
+    const DType as = tensor.dtype == DType::Float64 || half ? DType::Float64 : DType::Float32;
     if (out.shape.size() == 4 && reduce.maps != MapPooling::None)
         out = poolMaps(out, reduce.maps, as);
     else if (out.shape.size() == 3 && reduce.tokens != TokenPooling::None)
         out = poolTokens(out, reduce.tokens, as);
-    return reduce.float16 || tensor.dtype == DType::Float16 ? convertFloating(out, DType::Float16) : out;
+    return half ? convertFloating(out, DType::Float16) : out;
 }
 
 } // namespace
