@@ -83,7 +83,11 @@ void TestMainWindow::viewExportsAsPngPdfAndSvg()
     QVERIFY(ran.wait(30000));
     // The grid in the format its extension names (a .svg used to hold PNG bytes), enlarged to at
     // least 48-pixel tiles, with a title above and a colour bar below.
+    // The grid is encoded by a worker: the window stays responsive and says when the file is written.
+    QSignalSpy saved(&window, &MainWindow::viewSaved);
     QVERIFY(window.exportView(out.filePath("grid.png")));
+    QVERIFY(saved.count() == 1 || saved.wait(30000));
+    QCOMPARE(saved.last(), QVariantList({out.filePath("grid.png"), true}));
     QImage grid(out.filePath("grid.png"));
     const QImage shown = window.featureMapView()->gridImage();
     QVERIFY2(
@@ -91,7 +95,10 @@ void TestMainWindow::viewExportsAsPngPdfAndSvg()
         qPrintable(
             QString("%1x%2 from %3x%4").arg(grid.width()).arg(grid.height()).arg(shown.width()).arg(shown.height())));
     for (const auto& [name, magic] : QList<QPair<QString, QByteArray>> {{"grid.pdf", "%PDF"}, {"grid.svg", "<?xml"}}) {
+        saved.clear();
         QVERIFY(window.exportView(out.filePath(name)));
+        QVERIFY(saved.count() == 1 || saved.wait(30000));
+        QCOMPARE(saved.last(), QVariantList({out.filePath(name), true}));
         QFile file(out.filePath(name));
         QVERIFY(file.open(QIODevice::ReadOnly));
         const QByteArray bytes = file.readAll();
@@ -110,6 +117,12 @@ void TestMainWindow::viewExportsAsPngPdfAndSvg()
     }
     QVERIFY(!window.exportView(out.filePath("no/such/folder/plot.png")));
     QVERIFY(window.errorText().contains("cannot write"));
+    select(window, "features.0"); // a grid that cannot be written says so when the worker is done
+    saved.clear();
+    QVERIFY(window.exportView(out.filePath("no/such/folder/grid.png")));
+    QVERIFY(saved.count() == 1 || saved.wait(30000));
+    QCOMPARE(saved.last(), QVariantList({out.filePath("no/such/folder/grid.png"), false}));
+    QVERIFY(window.errorText().contains("grid.png: cannot write"));
     QCOMPARE(QDir(out.path()).entryList(QDir::Files | QDir::Hidden).size(), 6); // no temporaries left
 }
 

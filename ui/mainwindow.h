@@ -59,6 +59,8 @@ public:
     void exportChecked(const QString& outputPath, const QStringList& inputs = {}, int streams = 0);
     void cancelWork();
     // Saves what is on screen: the grid as PNG, or the plot as PNG, PDF or SVG (by the extension).
+    // The grid is encoded by a worker (a large one takes a moment): true means started, and viewSaved
+    // says when it is written. Plots and the Explain tab are written at once (false: not written).
     bool exportView(const QString& path);
     void showModule(const QString& qualifiedName);
     // Any capture key: name, name:1, name[0], and name>in (its inputs, recorded by one more run).
@@ -99,6 +101,7 @@ signals:
     void modelReady();
     void runReady();
     void exportFinished(const QString& summary);
+    void viewSaved(const QString& path, bool ok); // each exportView's file, written or not
     void errorShown(const QString& message);
 
 protected:
@@ -108,6 +111,7 @@ protected:
     void dropEvent(QDropEvent* event) override;
 
 private:
+    void onViewSaved(const QString& path, bool ok);
     void createActions();
     void addAtlasActions(QMenu* fileMenu);
     void buildAtlasDialog();
