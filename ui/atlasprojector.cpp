@@ -140,8 +140,6 @@ AtlasProjector::AtlasProjector(QWidget* parent)
     setEnabled(false);
 }
 
-AtlasProjector::~AtlasProjector() { ++*latestProjection_; } // a projection still queued is not computed
-
 void AtlasProjector::setAtlas(std::shared_ptr<const Atlas> atlas)
 {
     atlas_ = std::move(atlas);
@@ -177,11 +175,7 @@ namespace {
 
 QThreadPool& projectionPool()
 {
-    static QThreadPool* pool = [] {
-        auto* p = new QThreadPool; // never destroyed: exit does not wait for a projection
-        p->setMaxThreadCount(1);
-        return p;
-    }();
+    static QThreadPool* const pool = detachedPool(1);
     return *pool;
 }
 
@@ -191,16 +185,15 @@ void AtlasProjector::project()
 {
     if (!atlas_ || captureBox_->currentIndex() < 0)
         return;
-    const quint64 generation = ++generation_;
-    *latestProjection_ = generation;
+    const LatestRequest::Ticket ticket = projections_.next();
     QPointer<AtlasProjector> self(this);
     const auto atlas = atlas_;
     const std::string capture = captureBox_->currentText().toStdString();
     // A PCA of a large atlas takes long (about 30 s for 10,000 images of 2048 channels): on a thread of
     // its own, so that Explain, patches and previews on the global pool do not wait behind it, and a
     // projection superseded while it waited (another capture, another atlas) is not computed at all.
-    projectionPool().start([self, generation, latest = latestProjection_, atlas, capture] {
-        if (*latest != generation)
+    projectionPool().start([self, ticket, atlas, capture] {
+        if (ticket.stale())
             return;
         Tensor pooled;
         Projection projection;
@@ -211,10 +204,10 @@ void AtlasProjector::project()
         } catch (const std::exception& e) {
             error = QString::fromStdString(e.what());
         }
-        if (*latest != generation)
+        if (ticket.stale())
             return; // superseded or closed (the window may be gone: nothing to post to)
-        QMetaObject::invokeMethod(qApp, [self, generation, pooled, projection, error] {
-            if (!self || generation != self->generation_)
+        QMetaObject::invokeMethod(qApp, [self, ticket, pooled, projection, error] {
+            if (!self || ticket.stale())
                 return;
             self->pooled_ = pooled;
             self->projection_ = projection;

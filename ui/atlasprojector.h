@@ -5,11 +5,11 @@
 // similarity; a dragged rectangle shows the images inside it. Projections and thumbnails are
 // computed off the GUI thread.
 
+#include "latestrequest.h"
 #include "layerscope/atlas.h"
 
 #include <QWidget>
 
-#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -28,7 +28,6 @@ public:
     enum class Colouring { Subfolder, PredictedClass, Channel };
 
     explicit AtlasProjector(QWidget* parent = nullptr);
-    ~AtlasProjector() override;
 
     void setAtlas(std::shared_ptr<const Atlas> atlas);
     bool selectCapture(const QString& capture);
@@ -64,9 +63,8 @@ private:
     Tensor pooled_;
     Colouring colouring_ = Colouring::Subfolder;
     int channel_ = 0;
-    quint64 generation_ = 0, stripGeneration_ = 0, hoverGeneration_ = 0;
-    // generation_ as the projection tasks see it: a task that is no longer the latest skips its work.
-    std::shared_ptr<std::atomic<quint64>> latestProjection_ = std::make_shared<std::atomic<quint64>>(0);
+    LatestRequest projections_;
+    quint64 stripGeneration_ = 0, hoverGeneration_ = 0;
     std::int64_t hovered_ = -1;
     QPointF pressedAt_;
 

@@ -139,8 +139,6 @@ AtlasView::AtlasView(QWidget* parent)
     setEnabled(false);
 }
 
-AtlasView::~AtlasView() { ++*latestPatches_; } // patches still to come are not made
-
 void AtlasView::openAtlas(const QString& path)
 {
     QPointer<AtlasView> self(this);
@@ -361,8 +359,7 @@ void AtlasView::showPatches()
                              .arg(entries[rank].y)
                              .arg(entries[rank].x));
     }
-    const quint64 generation = ++generation_;
-    *latestPatches_ = generation;
+    const LatestRequest::Ticket ticket = patchRequests_.next();
     if (entries.empty()) {
         emit patchesShown();
         return;
@@ -371,27 +368,26 @@ void AtlasView::showPatches()
     const AtlasLayer layerCopy = *current; // the worker needs the grid's shape only, but owns its copy
     const Preprocessing preprocessing = preprocessing_;
     const PatchOverlay overlay {drawsMaps() ? model_ : nullptr, channel_};
-    QThreadPool::globalInstance()->start(
-        [self, generation, latest = latestPatches_, entries, files, layerCopy, preprocessing, overlay] {
-            std::vector<QImage> images;
-            for (std::size_t i = 0; i < entries.size(); ++i) {
-                if (*latest != generation)
-                    return; // another channel was chosen: its patches, with a forward each, come first
-                try {
-                    images.push_back(atlasPatch(files[i], preprocessing, layerCopy, entries[i], kPatchSide, overlay));
-                } catch (const std::exception& e) {
-                    images.push_back(
-                        missingPatch(QObject::tr("cannot read:\n%1").arg(QString::fromStdString(e.what()).left(80))));
-                }
+    QThreadPool::globalInstance()->start([self, ticket, entries, files, layerCopy, preprocessing, overlay] {
+        std::vector<QImage> images;
+        for (std::size_t i = 0; i < entries.size(); ++i) {
+            if (ticket.stale())
+                return; // another channel was chosen: its patches, with a forward each, come first
+            try {
+                images.push_back(atlasPatch(files[i], preprocessing, layerCopy, entries[i], kPatchSide, overlay));
+            } catch (const std::exception& e) {
+                images.push_back(
+                    missingPatch(QObject::tr("cannot read:\n%1").arg(QString::fromStdString(e.what()).left(80))));
             }
-            QMetaObject::invokeMethod(qApp, [self, generation, images] {
-                if (!self || generation != self->generation_)
-                    return; // a newer channel was chosen meanwhile
-                for (int i = 0; i < int(images.size()) && i < self->patches_->count(); ++i)
-                    self->patches_->item(i)->setIcon(QIcon(QPixmap::fromImage(images[std::size_t(i)])));
-                emit self->patchesShown();
-            });
+        }
+        QMetaObject::invokeMethod(qApp, [self, ticket, images] {
+            if (!self || ticket.stale())
+                return; // a newer channel was chosen meanwhile
+            for (int i = 0; i < int(images.size()) && i < self->patches_->count(); ++i)
+                self->patches_->item(i)->setIcon(QIcon(QPixmap::fromImage(images[std::size_t(i)])));
+            emit self->patchesShown();
         });
+    });
 }
 
 } // namespace layerscope::ui

@@ -3,12 +3,12 @@
 // the chosen channel the images that score highest (or lowest), each as the patch under the
 // channel's maximum. Atlases and patches load off the GUI thread; a newer request drops older results.
 
+#include "latestrequest.h"
 #include "layerscope/atlas.h"
 #include "layerscope/preprocessing.h"
 
 #include <QWidget>
 
-#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -30,7 +30,6 @@ public:
     enum class Metric { Mean, Max, Active };
 
     explicit AtlasView(QWidget* parent = nullptr);
-    ~AtlasView() override;
 
     // Reads the atlas on a worker thread; then opened() or failed(message).
     void openAtlas(const QString& path);
@@ -76,9 +75,7 @@ private:
     Metric metric_ = Metric::Max;
     std::vector<int> order_;
     int channel_ = 0;
-    quint64 generation_ = 0; // of patch requests; older results are dropped
-    // generation_ as the patch tasks see it, checked before each patch (and its forward).
-    std::shared_ptr<std::atomic<quint64>> latestPatches_ = std::make_shared<std::atomic<quint64>>(0);
+    LatestRequest patchRequests_; // checked before each patch (and its forward) and when they arrive
     std::shared_ptr<const Model> model_;
     std::string modelHash_; // of model_'s file, once hashed
 

@@ -147,11 +147,6 @@ ExportFolderDialog::ExportFolderDialog(const QStringList& argumentNames, const Q
     recount();
 }
 
-ExportFolderDialog::~ExportFolderDialog()
-{
-    ++*generation_; // a listing still queued is skipped; one running posts to no one
-}
-
 QStringList ExportFolderDialog::inputs() const
 {
     QStringList result;
@@ -204,11 +199,7 @@ namespace {
 // Listings on threads of their own: a slow folder holds up no other work.
 QThreadPool& listingPool()
 {
-    static QThreadPool* pool = [] {
-        auto* p = new QThreadPool; // never destroyed: exit does not wait for a listing of a dead share
-        p->setMaxThreadCount(4);   // one hung share does not hold up the listings of the next dialogs
-        return p;
-    }();
+    static QThreadPool* const pool = detachedPool(4); // one hung share holds up no later dialog
     return *pool;
 }
 
@@ -218,13 +209,13 @@ QThreadPool& listingPool()
 void ExportFolderDialog::recount()
 {
     Q_ASSERT(QThread::currentThread() == thread());
-    const quint64 generation = ++*generation_;
+    const LatestRequest::Ticket ticket = counts_.next();
     images_ = -1;
     buttons_->button(QDialogButtonBox::Ok)->setEnabled(false);
     summary_->setText(tr("Counting the images…"));
     const QStringList paths = inputs();
-    listingPool().start([self = QPointer<ExportFolderDialog>(this), latest = generation_, generation, paths] {
-        if (*latest != generation)
+    listingPool().start([self = QPointer<ExportFolderDialog>(this), ticket, paths] {
+        if (ticket.stale())
             return; // typed over, or closed, while it waited
         QList<qint64> counts;
         QStringList errors;
@@ -245,22 +236,20 @@ void ExportFolderDialog::recount()
             counts << count;
             errors << error;
         }
-        if (*latest != generation)
+        if (ticket.stale())
             return;                // typed over, or closed, while it listed
         QMetaObject::invokeMethod( // the application outlives any dialog; self is checked on its thread
             qApp,
-            [self, generation, counts, errors] {
-                if (self)
-                    self->showCounts(generation, counts, errors);
+            [self, ticket, counts, errors] {
+                if (self && !ticket.stale()) // not a path changed since
+                    self->showCounts(counts, errors);
             },
             Qt::QueuedConnection);
     });
 }
 
-void ExportFolderDialog::showCounts(quint64 generation, const QList<qint64>& counts, const QStringList& errors)
+void ExportFolderDialog::showCounts(const QList<qint64>& counts, const QStringList& errors)
 {
-    if (generation != *generation_)
-        return; // a path changed since
     const QStringList paths = inputs();
     QString problem;
     qint64 images = -1;

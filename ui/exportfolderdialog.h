@@ -1,12 +1,10 @@
 #pragma once
 
+#include "latestrequest.h"
 #include "layerscope/capture.h"
 
 #include <QDialog>
 #include <QStringList>
-
-#include <atomic>
-#include <memory>
 
 class QDialogButtonBox;
 class QLabel;
@@ -38,7 +36,6 @@ class ExportFolderDialog : public QDialog {
 public:
     ExportFolderDialog(const QStringList& argumentNames, const QStringList& sources, const ExportEstimate& estimate,
                        const QString& outputPath, const QString& outputFilters, QWidget* parent = nullptr);
-    ~ExportFolderDialog() override;
 
     QStringList inputs() const;
     QString outputPath() const;
@@ -59,7 +56,7 @@ signals:
 private:
     void recount();
     void fitTheText();
-    void showCounts(quint64 generation, const QList<qint64>& counts, const QStringList& errors);
+    void showCounts(const QList<qint64>& counts, const QStringList& errors);
 
     QList<QLineEdit*> rows_;
     QStringList names_;
@@ -70,9 +67,7 @@ private:
     QDialogButtonBox* buttons_;
     ExportEstimate estimate_;
     qint64 images_ = -1;
-    // The latest count asked for; shared with the listing tasks, which may outlive the dialog (a slow
-    // network folder), so that closing it never waits and a stale listing is skipped before it starts.
-    std::shared_ptr<std::atomic<quint64>> generation_ = std::make_shared<std::atomic<quint64>>(0);
+    LatestRequest counts_; // a listing may outlive the dialog: closing it never waits
 };
 
 } // namespace layerscope::ui

@@ -233,14 +233,17 @@ void CaptureWriter::append(const std::vector<NamedTensor>& captures)
 {
     if (impl_->committed)
         throw Error(impl_->path + ": already written");
+    std::vector<Tensor> stored; // each converted once, where it must be
+    for (const NamedTensor& capture : captures)
+        stored.push_back(storable(capture.tensor));
     if (impl_->arrays.empty()) {
         for (std::size_t i = 0; i < captures.size(); ++i) {
             for (std::size_t j = 0; j < i; ++j) {
                 if (captures[j].name == captures[i].name)
                     throw Error("capture '" + captures[i].name + "' given twice");
             }
-            impl_->arrays.push_back(std::make_unique<detail::StagedArray>(captures[i].name, impl_->stagedFile(i),
-                                                                          impl_->path, storable(captures[i].tensor)));
+            impl_->arrays.push_back(
+                std::make_unique<detail::StagedArray>(captures[i].name, impl_->stagedFile(i), impl_->path, stored[i]));
         }
     } else if (captures.size() != impl_->arrays.size()) {
         throw Error("this batch brought " + std::to_string(captures.size()) + " captures, the first one "
@@ -251,7 +254,7 @@ void CaptureWriter::append(const std::vector<NamedTensor>& captures)
         if (captures[i].name != impl_->arrays[i]->name())
             throw Error("capture '" + captures[i].name + "' arrived where '" + impl_->arrays[i]->name()
                         + "' was expected; the captures must be the same for every batch");
-        impl_->arrays[i]->append(storable(captures[i].tensor));
+        impl_->arrays[i]->append(stored[i]);
     }
 }
 
